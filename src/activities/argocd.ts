@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import type { DeployConfig } from '../config/schema';
+import type { ArgoObservation } from '../plan/argocd';
+import { httpFailure } from './failures';
+import type { RepoCache } from './git';
+import { checkInput, fullSha } from './input';
+
+const observeInput = z.object({ revision: fullSha, refresh: z.boolean().default(false) });
+
+/** The slice of Argo CD's v1alpha1.Application JSON that is read. */
+interface Application {
+  status?: {
+    sync?: { status?: string; revision?: string; revisions?: string[] };
+    health?: { status?: string; message?: string };
+    operationState?: { phase?: string; message?: string; finishedAt?: string };
+    reconciledAt?: string;
+  };
+}
+
+/** Step `confirm-sync`'s probe: one read of the Argo CD application; the workflow decides and waits. */
+export function argoSteps(config: DeployConfig, repo: RepoCache, token: string | undefined, fetchImpl: typeof fetch = fetch) {
+  const base = config.argocd.server.replace(/\/+$/, '');
+  const app = encodeURIComponent(config.argocd.application);
+
+  async function observeArgoApp(raw: { revision: string; refresh?: boolean }): Promise<ArgoObservation> {
+    const { revision, refresh } = checkInput(observeInput, raw, 'confirm-sync');
+    // refresh=normal makes Argo CD look at git now instead of at its next poll (3 min by default).
+    const url = `${base}/api/v1/applications/${app}${refresh ? '?refresh=normal' : ''}`;
+    const response = await fetchImpl(url, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal: AbortSignal.timeout(30_000) });
+    if (!response.ok) {
+      const body = (await response.text()).slice(0, 500);
+      const what = response.status === 404 ? `application "${config.argocd.application}" not found (${body})` : body;
+      throw httpFailure('Argo CD', response.status, what, response.headers.get('retry-after'));
+    }
+    const { status = {} } = (await response.json()) as Application;
+    const syncRevision = status.sync?.revision ?? status.sync?.revisions?.[0] ?? null;
+    const revisionContainsTarget =
+      syncRevision !== null &&
+      (syncRevision === revision ||
+        (await repo.exclusive(async (git) => {
+          // Argo CD may already be at a later commit of main, which contains ours.
+          if (!(await repo.hasCommit(git, syncRevision))) await repo.fetchMain(git);
+          return (await repo.hasCommit(git, syncRevision)) && repo.isAncestor(git, revision, syncRevision);
+        })));
+    return {
+      syncStatus: status.sync?.status ?? 'Unknown',
+      syncRevision,
+      revisionContainsTarget,
+      healthStatus: status.health?.status ?? 'Unknown',
+      healthMessage: status.health?.message,
+      operationPhase: status.operationState?.phase,
+      operationMessage: status.operationState?.message,
+      operationFinishedAt: status.operationState?.finishedAt,
+      reconciledAt: status.reconciledAt,
+    };
+  }
+
+  return { observeArgoApp };
+}

@@ -1,0 +1,45 @@
+import type { Octokit } from '@octokit/rest';
+import { z } from 'zod';
+import type { DeployConfig } from '../config/schema';
+import type { CiRun } from '../plan/ci';
+import { httpFailure } from './failures';
+import { checkInput, fullSha } from './input';
+
+const findInput = z.object({ commit: fullSha });
+
+interface HttpError {
+  status: number;
+  message: string;
+  response?: { headers?: Record<string, string | undefined> };
+}
+
+function isHttpError(err: unknown): err is HttpError {
+  return typeof (err as HttpError)?.status === 'number';
+}
+
+/** Step `wait-for-ci`'s probe: the newest CI run for the commit on main, or null if CI has not started. */
+export function ciSteps(config: DeployConfig, octokit: Octokit) {
+  const { owner, name: repo, mainBranch } = config.repository;
+
+  async function findCiRun(raw: { commit: string }): Promise<CiRun | null> {
+    const { commit } = checkInput(findInput, raw, 'wait-for-ci');
+    try {
+      const query = { owner, repo, head_sha: commit, branch: mainBranch, event: 'push', per_page: 20 };
+      // The API filters by workflow file or id; a display name ("CI") is matched on the repository's runs.
+      const byFile = /\.ya?ml$|^\d+$/.test(config.ci.workflow);
+      const { data } = byFile
+        ? await octokit.rest.actions.listWorkflowRuns({ ...query, workflow_id: config.ci.workflow })
+        : await octokit.rest.actions.listWorkflowRunsForRepo(query);
+      const runs = byFile ? data.workflow_runs : data.workflow_runs.filter((r) => r.name === config.ci.workflow);
+      // Newest first; a re-run keeps its id and bumps run_attempt.
+      const run = runs.find((r) => r.head_sha.toLowerCase() === commit.toLowerCase());
+      return run ? { id: run.id, status: run.status ?? 'queued', conclusion: run.conclusion ?? null, url: run.html_url, headSha: run.head_sha, attempt: run.run_attempt } : null;
+    } catch (err) {
+      if (!isHttpError(err)) throw err;
+      const what = err.status === 404 ? `CI workflow "${config.ci.workflow}" not found in ${owner}/${repo}; check ci.workflow` : err.message;
+      throw httpFailure('GitHub', err.status, what, err.response?.headers?.['retry-after']);
+    }
+  }
+
+  return { findCiRun };
+}

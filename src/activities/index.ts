@@ -1,0 +1,32 @@
+import type { TokenCredential } from '@azure/identity';
+import type { Octokit } from '@octokit/rest';
+import type { DeployConfig } from '../config/schema';
+import { argoSteps } from './argocd';
+import { ciSteps } from './ci';
+import { detectSteps } from './detect';
+import { RepoCache } from './git';
+import { overlaySteps } from './overlay';
+import { registrySteps } from './registry';
+
+/** What the steps need from outside; the worker builds the real ones (see worker/deps.ts), tests may pass their own. */
+export interface ActivityDeps {
+  config: DeployConfig;
+  repo: RepoCache;
+  octokit: Octokit;
+  credential: TokenCredential;
+  argocdToken?: string;
+  fetch?: typeof fetch;
+}
+
+/** The deploy steps, one small unit each: detect, wait-for-ci, read-running-tag, validate-images, update-overlay, confirm-sync. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...detectSteps(deps.config, deps.repo),
+    ...ciSteps(deps.config, deps.octokit),
+    ...registrySteps(deps.config, deps.credential),
+    ...overlaySteps(deps.config, deps.repo),
+    ...argoSteps(deps.config, deps.repo, deps.argocdToken, deps.fetch),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

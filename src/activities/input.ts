@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { permanent } from './failures';
+
+export const fullSha = z.string().regex(/^[0-9a-f]{40}$/i, 'expected a full 40-character commit id');
+export const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'expected an OCI tag');
+
+/** Every step checks its input: a bad request is a permanent failure, never retried. */
+export function checkInput<T>(schema: z.ZodType<T>, value: unknown, step: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw permanent(`${step}: bad input: ${problems}`, 'BadInput');
+  }
+  return parsed.data;
+}

@@ -1,0 +1,101 @@
+import ms from 'ms';
+import { z } from 'zod';
+
+/** A duration such as `15s`, `2m` or `1h`, stored in milliseconds. */
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const parsed = typeof value === 'number' ? value : ms(value as ms.StringValue);
+    if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a positive duration like "15s", "2m" or "1h", got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const globs = z.array(z.string().min(1)).min(1);
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/** The spec's "When Images Are Built" table, as globs. */
+export const DEFAULT_CHANGE_RULES = {
+  code: ['services/**', 'apps/web/**', 'docker/**', '**/Dockerfile*'],
+  k8s: ['k8s/**'],
+  infra: ['infra/**'],
+  ignored: ['docs/**', '**/*.md', '.github/**'],
+};
+
+const kubeName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a lower-case DNS-style name');
+
+export const configSchema = z
+  .object({
+    repository: z.strictObject({
+      owner: z.string().min(1),
+      name: z.string().min(1),
+      mainBranch: z.string().min(1).default('main'),
+      /** Defaults to https://github.com/<owner>/<name>.git. */
+      cloneUrl: z.string().min(1).optional(),
+    }),
+    github: z.strictObject({ apiUrl: httpUrl.default('https://api.github.com') }).default({ apiUrl: 'https://api.github.com' }),
+    ci: z.strictObject({
+      /** The workflow file name (`ci.yml`) or its display name (`CI`). */
+      workflow: z.string().min(1),
+      timeout: duration.default(60 * 60_000),
+      pollInitial: duration.default(15_000),
+      pollMax: duration.default(120_000),
+    }),
+    registry: z.strictObject({
+      /** https://<name>.azurecr.io; the OCI distribution API is used, so any registry works. */
+      endpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL (the registry client refuses plain http)' }),
+    }),
+    images: z
+      .array(
+        z.strictObject({
+          /** `images[].name` in the kustomization. */
+          name: z.string().min(1),
+          /** Repository inside the registry. */
+          repository: z.string().regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, 'expected a registry repository like "team/api"'),
+        }),
+      )
+      .min(1, 'list at least one image'),
+    changeRules: z
+      .strictObject({
+        code: globs.default(DEFAULT_CHANGE_RULES.code),
+        k8s: globs.default(DEFAULT_CHANGE_RULES.k8s),
+        infra: globs.default(DEFAULT_CHANGE_RULES.infra),
+        ignored: globs.default(DEFAULT_CHANGE_RULES.ignored),
+      })
+      .default(DEFAULT_CHANGE_RULES),
+    overlay: z
+      .strictObject({ path: z.string().min(1).default('k8s/overlays/prod/kustomization.yaml') })
+      .default({ path: 'k8s/overlays/prod/kustomization.yaml' }),
+    argocd: z.strictObject({
+      server: httpUrl,
+      application: kubeName,
+      syncTimeout: duration.default(15 * 60_000),
+    }),
+    git: z
+      .strictObject({
+        cacheDir: z.string().min(1).default('.cache/repos'),
+        authorName: z.string().min(1).default('gitops-deployer'),
+        authorEmail: z.string().min(1).default('gitops-deployer@users.noreply.github.com'),
+      })
+      .default({ cacheDir: '.cache/repos', authorName: 'gitops-deployer', authorEmail: 'gitops-deployer@users.noreply.github.com' }),
+    temporal: z
+      .strictObject({ namespace: z.string().min(1).default('default'), taskQueue: z.string().min(1).default('gitops-deployer') })
+      .default({ namespace: 'default', taskQueue: 'gitops-deployer' }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.images.forEach((image, index) => {
+      if (seen.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
+      seen.add(image.name);
+    });
+    if (config.ci.pollMax < config.ci.pollInitial) {
+      ctx.addIssue({ code: 'custom', path: ['ci', 'pollMax'], message: 'must be at least ci.pollInitial' });
+    }
+  });
+
+export type DeployConfig = z.output<typeof configSchema>;
+export type ChangeRules = DeployConfig['changeRules'];
+export type ImageConfig = DeployConfig['images'][number];

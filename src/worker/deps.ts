@@ -1,0 +1,24 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { Octokit } from '@octokit/rest';
+import type { ActivityDeps } from '../activities';
+import { RepoCache } from '../activities/git';
+import type { DeployConfig } from '../config/schema';
+
+/** The real clients, with secrets read from the environment only. */
+export function createDeps(config: DeployConfig, env: NodeJS.ProcessEnv = process.env): ActivityDeps {
+  const { owner, name, mainBranch, cloneUrl } = config.repository;
+  return {
+    config,
+    repo: new RepoCache({
+      cloneUrl: cloneUrl ?? `https://github.com/${owner}/${name}.git`,
+      cacheDir: config.git.cacheDir,
+      branch: mainBranch,
+      author: { name: config.git.authorName, email: config.git.authorEmail },
+      token: env.GITHUB_TOKEN,
+    }),
+    octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: config.github.apiUrl.replace(/\/+$/, ''), userAgent: 'gitops-deployer' }),
+    // Only consulted when the registry challenges: ACR exchanges the Azure token for a registry token.
+    credential: new DefaultAzureCredential(),
+    argocdToken: env.ARGOCD_TOKEN,
+  };
+}

@@ -1,0 +1,1 @@
+export { productionDeploy } from './deploy';

@@ -1,0 +1,177 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities';
+import type { ArgoObservation } from '../../src/plan/argocd';
+import type { CiRun } from '../../src/plan/ci';
+import { ciCompletedSignal, statusQuery } from '../../src/workflows/definitions';
+import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
+import { timeSkippingServerPath } from '../support/temporal';
+
+const COMMIT = 'e43f28a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6';
+const OVERLAY_COMMIT = 'f'.repeat(40);
+const MIN = 60_000;
+
+const plan = (path: DeployPlan['path']): DeployPlan => ({
+  path,
+  reason: path === 'none' ? 'skipped' : `${path} changed`,
+  images: path === 'none' ? [] : ['api', 'workers'],
+  tag: path === 'code' ? 'sha-e43f28a' : undefined,
+  changedFiles: 1,
+  ciTimeoutMs: 60 * MIN,
+  ciPollInitialMs: 15_000,
+  ciPollMaxMs: 2 * MIN,
+  syncTimeoutMs: 15 * MIN,
+});
+const run = (status: string, conclusion: string | null): CiRun => ({ id: 7, status, conclusion, url: 'https://github.test/o/r/actions/runs/7', headSha: COMMIT });
+const argo = (over: Partial<ArgoObservation> = {}): ArgoObservation => ({
+  syncStatus: 'Synced',
+  syncRevision: OVERLAY_COMMIT,
+  revisionContainsTarget: true,
+  healthStatus: 'Healthy',
+  operationPhase: 'Succeeded',
+  operationFinishedAt: '2026-01-01T00:00:00Z',
+  reconciledAt: '2026-01-01T00:00:01Z',
+  ...over,
+});
+
+/** Activities replaced by recording fakes; each test overrides what its scenario needs. */
+function fakes(over: Partial<Activities> = {}) {
+  const calls: Record<string, unknown[]> = {};
+  const record = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => async (...args: A) => {
+    (calls[name] ??= []).push(args[0]);
+    return fn(...args);
+  };
+  const base: Activities = {
+    detectChanges: async () => plan('code'),
+    findCiRun: async () => run('completed', 'success'),
+    readRunningTag: async () => ({ tag: 'sha-1111111' }),
+    validateImages: async ({ tag }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }, { name: 'workers', reference: `acr.test/workers:${tag}`, digest: 'sha256:bb' }],
+    updateOverlay: async () => ({ overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
+    observeArgoApp: async () => argo(),
+  };
+  const merged = { ...base, ...over };
+  const activities = Object.fromEntries(Object.entries(merged).map(([name, fn]) => [name, record(name, fn as never)])) as unknown as Activities;
+  return { activities, calls };
+}
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } } });
+});
+afterAll(() => env?.teardown());
+
+let counter = 0;
+async function deploy(activities: Activities, during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start>>) => Promise<void>): Promise<DeployStatus> {
+  const taskQueue = `test-${++counter}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('productionDeploy', { taskQueue, workflowId: `deploy-${counter}`, args: [{ repository: 'o/r', commit: COMMIT }] });
+    await during?.(handle);
+    return handle.result() as Promise<DeployStatus>;
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<{ message: string; status: DeployStatus }> {
+  const err = await promise.then(() => { throw new Error('expected the deploy to fail'); }, (e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  return { message: cause.message, status: cause.details?.[0] as DeployStatus };
+}
+
+describe('productionDeploy workflow', () => {
+  test('a CI run that takes 45 minutes: polls on growing timers, then deploys sha-<commit>', async () => {
+    const started = await env.currentTimeMs();
+    const { activities, calls } = fakes({
+      findCiRun: async () => ((await env.currentTimeMs()) - started >= 45 * MIN ? run('completed', 'success') : run('in_progress', null)),
+    });
+    const result = await deploy(activities);
+    expect(result).toMatchObject({ phase: 'succeeded', path: 'code', tag: 'sha-e43f28a', overlayCommit: OVERLAY_COMMIT, digests: { api: 'sha256:aa', workers: 'sha256:bb' } });
+    expect(result.ciRun).toEqual({ id: 7, url: 'https://github.test/o/r/actions/runs/7', conclusion: 'success' });
+    // 15 s growing to 2 min over 45 minutes is ~25 probes, not one every 15 s (180).
+    expect(calls.findCiRun!.length).toBeGreaterThan(20);
+    expect(calls.findCiRun!.length).toBeLessThan(30);
+    expect(calls.updateOverlay).toEqual([{ tag: 'sha-e43f28a', commit: COMMIT, workflowId: `deploy-${counter}` }]);
+    expect(calls.observeArgoApp![0]).toEqual({ revision: OVERLAY_COMMIT, refresh: true });
+    expect(Object.keys(result.phases)).toEqual(['detecting', 'waiting-for-ci', 'validating', 'committing', 'syncing', 'succeeded']);
+  });
+
+  test('the ciCompleted signal moves a waiting deploy on without another poll', async () => {
+    const { activities, calls } = fakes({ findCiRun: async () => run('in_progress', null) });
+    const result = await deploy(activities, async (handle) => {
+      // The first probe happens at once; the next would be 15 s later in workflow time.
+      while ((await handle.query(statusQuery)).phase !== 'waiting-for-ci') await new Promise((r) => setTimeout(r, 20));
+      await handle.signal(ciCompletedSignal, { ...run('completed', 'success'), headSha: 'a'.repeat(40) }); // another commit: ignored
+      await handle.signal(ciCompletedSignal, run('completed', 'success'));
+    });
+    expect(result.phase).toBe('succeeded');
+    expect(calls.findCiRun!.length).toBeLessThanOrEqual(2);
+  });
+
+  test('failed CI fails the deploy with the run URL and leaves the overlay alone', async () => {
+    const { activities, calls } = fakes({ findCiRun: async () => run('completed', 'failure') });
+    const { message, status } = await failure(deploy(activities));
+    expect(message).toMatch(/CI run failure .*https:\/\/github\.test\/o\/r\/actions\/runs\/7.*overlay was not changed/);
+    expect(status).toMatchObject({ phase: 'failed', ciRun: { conclusion: 'failure' } });
+    expect(calls.validateImages).toBeUndefined();
+    expect(calls.updateOverlay).toBeUndefined();
+  });
+
+  test('CI that never finishes times out after ci.timeout', async () => {
+    const { activities, calls } = fakes({ findCiRun: async () => null });
+    const { message, status } = await failure(deploy(activities));
+    expect(message).toMatch(/CI did not finish within 60 min \(no CI run was found/);
+    expect(status.phase).toBe('failed');
+    expect(calls.updateOverlay).toBeUndefined();
+  });
+
+  test('Path 2 (k8s only) reads the running tag, validates it and confirms the merge commit without a commit', async () => {
+    const { activities, calls } = fakes({ detectChanges: async () => plan('k8s'), observeArgoApp: async () => argo({ syncRevision: COMMIT }) });
+    const result = await deploy(activities);
+    expect(result).toMatchObject({ phase: 'succeeded', path: 'k8s', tag: 'sha-1111111' });
+    expect(calls.findCiRun).toBeUndefined();
+    expect(calls.validateImages).toEqual([{ tag: 'sha-1111111' }]);
+    expect(calls.updateOverlay).toBeUndefined();
+    expect(calls.observeArgoApp![0]).toEqual({ revision: COMMIT, refresh: true });
+  });
+
+  test('docs only: skipped at once, nothing else runs', async () => {
+    const { activities, calls } = fakes({ detectChanges: async () => plan('none') });
+    const result = await deploy(activities);
+    expect(result).toMatchObject({ phase: 'skipped', path: 'none', reason: 'skipped' });
+    expect(Object.keys(calls)).toEqual(['detectChanges']);
+  });
+
+  test('a missing image stops the deploy before the overlay', async () => {
+    const { activities, calls } = fakes({
+      validateImages: async () => { throw ApplicationFailure.nonRetryable('image not found: acr.test/api:sha-e43f28a', 'ImageNotFound'); },
+    });
+    const { message, status } = await failure(deploy(activities));
+    expect(message).toBe('image not found: acr.test/api:sha-e43f28a');
+    expect(status.phase).toBe('failed');
+    expect(calls.validateImages).toHaveLength(1);
+    expect(calls.updateOverlay).toBeUndefined();
+  });
+
+  test('transient step failures are retried', async () => {
+    let attempts = 0;
+    const { activities } = fakes({ validateImages: async ({ tag }) => { if (++attempts < 3) throw new Error('registry 503'); return [{ name: 'api', reference: `r/api:${tag}`, digest: 'sha256:cc' }]; } });
+    expect((await deploy(activities)).phase).toBe('succeeded');
+    expect(attempts).toBe(3);
+  });
+
+  test('Argo CD Degraded fails the deploy with its message', async () => {
+    const { activities } = fakes({ observeArgoApp: async () => argo({ healthStatus: 'Degraded', healthMessage: 'Deployment "api" exceeded its progress deadline' }) });
+    const { message } = await failure(deploy(activities));
+    expect(message).toMatch(/Degraded .*Deployment "api" exceeded its progress deadline/);
+  });
+
+  test('health is not trusted until Argo CD reconciled after the sync, then the sync timeout applies', async () => {
+    const { activities, calls } = fakes({ observeArgoApp: async () => argo({ healthStatus: 'Degraded', reconciledAt: '2025-12-31T23:59:59Z' }) });
+    const { message } = await failure(deploy(activities));
+    expect(message).toMatch(/did not report the application synced and healthy within 15 min.*reconcile/);
+    expect(calls.observeArgoApp!.length).toBeGreaterThan(50);
+    expect(calls.observeArgoApp!.length).toBeLessThan(80);
+  });
+});
