@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { permanent } from './failures';
 
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
 export interface RepoOptions {
@@ -46,8 +47,10 @@ export class RepoCache {
   }
 
   private git(baseDir: string): SimpleGit {
-    // simple-git drops GIT_* variables unless allowed by name; ours carry identity and the auth header.
-    return simpleGit({ baseDir, maxConcurrentProcesses: 1, allowEnvironment: Object.keys(this.env) }).env({ ...process.env, ...this.env });
+    // git gets a minimal environment: nothing of the worker's secrets, and nothing simple-git's
+    // guard refuses (EDITOR, pagers); GIT_* variables must be allowed by name.
+    const inherited = Object.fromEntries(INHERITED_ENV.flatMap((key) => (process.env[key] ? [[key, process.env[key]!]] : [])));
+    return simpleGit({ baseDir, maxConcurrentProcesses: 1, allowEnvironment: Object.keys(this.env) }).env({ ...inherited, ...this.env });
   }
 
   private async open(): Promise<SimpleGit> {

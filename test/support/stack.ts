@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load';
+import type { DeployConfig } from '../../src/config/schema';
+import { startArgoCdStandIn, type ArgoCdStandIn } from '../standins/argocd';
+import { startGitHubStandIn, type GitHubStandIn } from '../standins/github';
+import { createOrigin, type Origin } from './origin';
+import { startRegistry, type TestRegistry } from './registry';
+import { startDevServer, type DevServer } from './temporal';
+
+export const OWNER = 'yt-summarizer-org';
+export const REPO = 'yt-summarizer';
+export const IMAGES = ['yt-summarizer-api', 'yt-summarizer-workers'];
+export const INITIAL_TAG = 'sha-e43f28a';
+export const APP = 'yt-summarizer-prod';
+const GITHUB_TOKEN = 'ghs_test_github_token';
+const ARGOCD_TOKEN = 'argocd-test-token';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  /** SIGKILL: no drain, no goodbye, as when a machine dies. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything a production deploy touches, real where it is ours or open source (Temporal dev
+ * server, git, an OCI registry over HTTPS) and stand-ins for GitHub's and Argo CD's HTTP APIs.
+ */
+export interface Stack {
+  dir: string;
+  registry: TestRegistry;
+  origin: Origin;
+  github: GitHubStandIn;
+  argo: ArgoCdStandIn;
+  temporal: DevServer;
+  client: Client;
+  config: DeployConfig;
+  configPath: string;
+  startWorker(): Promise<WorkerProcess>;
+  /** Pushes every image at the tag, the way CI does after a build. */
+  pushImages(tag: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'gitops-e2e-'));
+  const registry = await startRegistry();
+  const origin = await createOrigin({ root: dir, registryHost: registry.host, initialTag: INITIAL_TAG });
+  const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }] });
+  const argo = await startArgoCdStandIn({
+    token: ARGOCD_TOKEN,
+    application: APP,
+    originBareDir: origin.bareDir,
+    overlayPath: 'k8s/overlays/prod/kustomization.yaml',
+    syncDelayMs: 200,
+    imageExists: (image) => registry.hasImage(image.newName.slice(registry.host.length + 1), image.newTag),
+  });
+  const temporal = await startDevServer();
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+
+  const configPath = join(dir, 'deploy.config.yaml');
+  writeFileSync(
+    configPath,
+    stringify({
+      repository: { owner: OWNER, name: REPO, mainBranch: 'main', cloneUrl: origin.url },
+      github: { apiUrl: github.url },
+      // Short polls keep the fallback path quick; the workflow tests cover the real 15 s → 2 min policy.
+      ci: { workflow: 'ci.yml', timeout: '2m', pollInitial: '500ms', pollMax: '2s' },
+      registry: { endpoint: registry.endpoint },
+      images: IMAGES.map((name) => ({ name, repository: name })),
+      argocd: { server: argo.url, application: APP, syncTimeout: '1m' },
+      git: { cacheDir: join(dir, 'cache') },
+      temporal: { taskQueue: 'gitops-deployer-e2e' },
+    }),
+  );
+  const config = loadConfig(configPath);
+  const workers: WorkerProcess[] = [];
+
+  async function startWorker(): Promise<WorkerProcess> {
+    const child = spawn(process.execPath, [resolve(__dirname, '../../dist/worker/main.js'), '--config', configPath], {
+      env: { ...process.env, TEMPORAL_ADDRESS: temporal.address, GITHUB_TOKEN, ARGOCD_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    await new Promise<void>((ready, fail) => {
+      const poll = setInterval(() => {
+        if (output.includes('worker polling')) (clearInterval(poll), ready());
+        if (child.exitCode !== null) (clearInterval(poll), fail(new Error(`worker exited ${child.exitCode}:\n${output}`)));
+      }, 50);
+    });
+    const worker: WorkerProcess = {
+      child,
+      output: () => output,
+      kill: async () => {
+        child.kill('SIGKILL');
+        await exited;
+      },
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+        await exited;
+      },
+    };
+    workers.push(worker);
+    return worker;
+  }
+
+  return {
+    dir, registry, origin, github, argo, temporal, client, config, configPath, startWorker,
+    async pushImages(tag) {
+      for (const image of IMAGES) await registry.pushImage(image, tag);
+    },
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await connection.close();
+      await Promise.all([temporal.stop(), argo.stop(), github.stop(), registry.stop()]);
+      await origin.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
