@@ -21,9 +21,12 @@ export function overlayCommitMessage(tag: string, commit: string, workflowId: st
   return `deploy: production to ${tag} [skip ci]\n\nSet ${tag} (built by CI from ${commit.slice(0, 7)}) in the production overlay.\n\n${TRAILER_COMMIT}: ${commit}\n${TRAILER_WORKFLOW}: ${workflowId}\n`;
 }
 
-/** Only a lost race with another push is worth a fetch and retry; anything else (auth, hooks) is not. */
-export function isNonFastForward(err: unknown): boolean {
-  return /non-fast-forward|fetch first|\[rejected\].*\(stale info\)/.test(String((err as Error)?.message ?? err));
+/**
+ * Only a lost race with another push is worth a fetch and retry: main moved before our push
+ * (non-fast-forward) or during it (the remote's compare-and-swap of the ref failed).
+ */
+export function isLostPushRace(err: unknown): boolean {
+  return /non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/.test(String((err as Error)?.message ?? err));
 }
 
 /** Step `update-overlay`: commit the tag into the production overlay on main, at most once per deploy. */
@@ -60,13 +63,13 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
           await git.push('origin', `HEAD:refs/heads/${branch}`);
           return { overlayCommit, revision: overlayCommit };
         } catch (err) {
-          if (!isNonFastForward(err)) {
+          if (!isLostPushRace(err)) {
             throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
           }
           // Someone pushed to main meanwhile: fetch and re-apply on the new main.
         }
       }
-      throw new Error(`main kept moving: ${PUSH_ATTEMPTS} pushes were rejected as non-fast-forward`);
+      throw new Error(`main kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
     });
   }
 

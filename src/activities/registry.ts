@@ -8,6 +8,8 @@ import { checkInput, imageTag } from './input';
 
 const validateInput = z.object({ tag: imageTag });
 
+class MissingImage extends Error {}
+
 export function registryHost(endpoint: string): string {
   return new URL(endpoint).host;
 }
@@ -22,25 +24,29 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
 
   async function validateImages(raw: { tag: string }): Promise<ValidatedImage[]> {
     const { tag } = checkInput(validateInput, raw, 'validate-images');
-    return Promise.all(
-      config.images.map(async (image) => {
-        const reference = `${host}/${image.repository}:${tag}`;
-        try {
-          const manifest = await clients.get(image.name)!.getManifest(tag);
-          return { name: image.name, reference, digest: manifest.digest };
-        } catch (err) {
-          const status = (err as { statusCode?: number }).statusCode;
-          if (status === 404) {
-            throw permanent(`image not found: ${reference}. CI pushes sha-<commit> for every code change: check that its build pushed this image, or deploy a commit whose images exist.`, 'ImageNotFound');
-          }
-          if (typeof status === 'number') {
-            const headers = (err as { response?: { headers?: { get(name: string): string | undefined } } }).response?.headers;
-            throw httpFailure(`registry ${host}`, status, `${reference}: ${(err as Error).message}`, headers?.get('retry-after'));
-          }
-          throw err;
-        }
-      }),
-    );
+    const results = await Promise.allSettled(config.images.map((image) => validate(image.name, image.repository, tag)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    // Name every missing image at once, so one look at the failure tells the whole story.
+    const missing = failed.filter((err) => err instanceof MissingImage).map((err) => err.message);
+    if (missing.length) {
+      throw permanent(`image not found: ${missing.join(', ')}. CI pushes sha-<commit> for every code change: check that its build pushed these images, or deploy a commit whose images exist.`, 'ImageNotFound');
+    }
+    if (failed.length) throw failed[0];
+    return results.map((r) => (r as PromiseFulfilledResult<ValidatedImage>).value);
+  }
+
+  async function validate(name: string, repository: string, tag: string): Promise<ValidatedImage> {
+    const reference = `${host}/${repository}:${tag}`;
+    try {
+      const manifest = await clients.get(name)!.getManifest(tag);
+      return { name, reference, digest: manifest.digest };
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 404) throw new MissingImage(reference);
+      if (typeof status !== 'number') throw err;
+      const headers = (err as { response?: { headers?: { get(name: string): string | undefined } } }).response?.headers;
+      throw httpFailure(`registry ${host}`, status, `${reference}: ${(err as Error).message}`, headers?.get('retry-after'));
+    }
   }
 
   return { validateImages };

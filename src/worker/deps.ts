@@ -4,6 +4,9 @@ import type { ActivityDeps } from '../activities';
 import { RepoCache } from '../activities/git';
 import type { DeployConfig } from '../config/schema';
 
+// Failed requests surface as typed activity failures; Octokit's own error log would only repeat them.
+const QUIET = { debug() {}, info() {}, warn: console.warn, error() {} };
+
 /** The real clients, with secrets read from the environment only. */
 export function createDeps(config: DeployConfig, env: NodeJS.ProcessEnv = process.env): ActivityDeps {
   const { owner, name, mainBranch, cloneUrl } = config.repository;
@@ -16,7 +19,7 @@ export function createDeps(config: DeployConfig, env: NodeJS.ProcessEnv = proces
       author: { name: config.git.authorName, email: config.git.authorEmail },
       token: env.GITHUB_TOKEN,
     }),
-    octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: config.github.apiUrl.replace(/\/+$/, ''), userAgent: 'gitops-deployer' }),
+    octokit: new Octokit({ auth: env.GITHUB_TOKEN, baseUrl: config.github.apiUrl.replace(/\/+$/, ''), userAgent: 'gitops-deployer', log: QUIET }),
     // Only consulted when the registry challenges: ACR exchanges the Azure token for a registry token.
     credential: new DefaultAzureCredential(),
     argocdToken: env.ARGOCD_TOKEN,

@@ -1,0 +1,147 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities, type Activities } from '../../src/activities';
+import { createDeps } from '../../src/worker/deps';
+import { shaTag } from '../../src/plan/tags';
+import { git } from '../support/origin';
+import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
+
+/** The steps with their real clients, against real git, a real registry and the API stand-ins. */
+let stack: Stack;
+let steps: Activities;
+let deps: ReturnType<typeof createDeps>;
+const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
+
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.pushImages(INITIAL_TAG);
+  deps = createDeps(stack.config, { GITHUB_TOKEN: 'ghs_test_github_token', ARGOCD_TOKEN: 'argocd-test-token' });
+  steps = createActivities(deps);
+}, 120_000);
+afterAll(() => stack?.stop());
+
+async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+describe('detect', () => {
+  test('diffs before..after from the cached clone, renames included', async () => {
+    const before = await stack.origin.head();
+    await stack.origin.commit({ 'docs/guide.md': 'guide\n' }, 'docs');
+    const after = await stack.origin.commit({ 'docs/guide.md': null, 'services/shared/guide.md': 'guide\n', 'k8s/base/x.yaml': 'a: 1\n' }, 'move');
+    expect(await steps.detectChanges({ commit: after, before })).toMatchObject({ path: 'k8s', changedFiles: 2, reason: 'k8s-only change: k8s/base/x.yaml' });
+    // An all-zero before (a new branch) compares with the parent commit only.
+    expect(await steps.detectChanges({ commit: after, before: '0'.repeat(40) })).toMatchObject({ path: 'k8s', changedFiles: 2 });
+  });
+
+  test('a commit that does not exist is a permanent failure', async () => {
+    expect((await failure(steps.detectChanges({ commit: 'b'.repeat(40) }))).nonRetryable).toBe(true);
+  });
+
+  test('bad input never reaches git', async () => {
+    expect((await failure(steps.detectChanges({ commit: 'main' }))).type).toBe('BadInput');
+  });
+});
+
+describe('validate-images', () => {
+  test('records each digest from the registry', async () => {
+    const tag = 'sha-0a0a0a0';
+    const api = await stack.registry.pushImage('yt-summarizer-api', tag);
+    const workers = await stack.registry.pushImage('yt-summarizer-workers', tag);
+    expect(await steps.validateImages({ tag })).toEqual([
+      { name: 'yt-summarizer-api', reference: `${stack.registry.host}/yt-summarizer-api:${tag}`, digest: api },
+      { name: 'yt-summarizer-workers', reference: `${stack.registry.host}/yt-summarizer-workers:${tag}`, digest: workers },
+    ]);
+  });
+
+  test('a missing image fails permanently, naming it', async () => {
+    const err = await failure(steps.validateImages({ tag: 'sha-fffffff' }));
+    expect(err).toMatchObject({ type: 'ImageNotFound', nonRetryable: true });
+    expect(err.message).toMatch(new RegExp(`^image not found: ${stack.registry.host}/yt-summarizer-api:sha-fffffff, ${stack.registry.host}/yt-summarizer-workers:sha-fffffff\\.`));
+  });
+});
+
+describe('update-overlay', () => {
+  test('commits once: a retry after a crash finds its own commit instead of making another', async () => {
+    const commit = await stack.origin.commit({ 'services/api/main.py': 'print(5)\n' }, 'feat: five');
+    const first = await steps.updateOverlay({ tag: shaTag(commit), commit, workflowId: 'wf-once' });
+    const again = await steps.updateOverlay({ tag: shaTag(commit), commit, workflowId: 'wf-once' });
+    expect(again).toEqual(first);
+    expect(first.overlayCommit).toBe(await stack.origin.head());
+    expect((await stack.origin.log()).filter((e) => e.body.includes('Deploy-Workflow-Id: wf-once'))).toHaveLength(1);
+  });
+
+  test('an overlay that already holds the tag commits nothing', async () => {
+    const tag = /newTag: (sha-[0-9a-f]{7})/.exec(await stack.origin.readAt('main', OVERLAY))![1]!;
+    const head = await stack.origin.head();
+    expect(await steps.updateOverlay({ tag, commit: head, workflowId: 'wf-noop' })).toEqual({ overlayCommit: null, revision: head });
+    expect(await stack.origin.head()).toBe(head);
+  });
+
+  test('a push rejected as non-fast-forward fetches, re-applies on the new main and pushes', async () => {
+    const commit = await stack.origin.commit({ 'services/api/main.py': 'print(6)\n' }, 'feat: six');
+    // A real pre-push hook in the deployer's clone lands a foreign commit on origin first, once.
+    const other = join(stack.dir, 'racer');
+    await git(stack.dir, ['clone', '-q', stack.origin.url, other]);
+    const hook = join(deps.repo.dir, '.git/hooks/pre-push');
+    writeFileSync(hook, `#!/bin/sh\nrm -f "$0"\ncd ${other} && git pull -q origin main && git -c user.name=r -c user.email=r@x commit -q --allow-empty -m racer && git push -q origin HEAD:main\n`);
+    chmodSync(hook, 0o755);
+
+    const result = await steps.updateOverlay({ tag: shaTag(commit), commit, workflowId: 'wf-race' });
+    const log = await stack.origin.log();
+    expect(log[0]!.sha).toBe(result.overlayCommit);
+    expect(log[1]!.subject).toBe('racer');
+    expect(await stack.origin.readAt('main', OVERLAY)).toContain(`newTag: ${shaTag(commit)}`);
+  });
+});
+
+describe('wait-for-ci probe', () => {
+  test('finds the newest run of the commit on main', async () => {
+    const sha = 'c'.repeat(40);
+    const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, status: 'completed', conclusion: 'success' });
+    expect(await steps.findCiRun({ commit: sha })).toEqual({ id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha, attempt: 1 });
+    expect(await steps.findCiRun({ commit: 'd'.repeat(40) })).toBeNull();
+  });
+
+  test('a bad token is permanent; 429 waits for Retry-After; 503 is retried', async () => {
+    const badToken = createActivities(createDeps(stack.config, { GITHUB_TOKEN: 'wrong' }));
+    expect(await failure(badToken.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({ type: 'Unauthorized', nonRetryable: true });
+
+    stack.github.failNext(1, 429, { 'retry-after': '7' });
+    expect(await failure(steps.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({ type: 'RateLimited', nonRetryable: false, nextRetryDelay: 7000 });
+
+    stack.github.failNext(1, 503);
+    const err = await steps.findCiRun({ commit: 'c'.repeat(40) }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+  });
+});
+
+describe('confirm-sync probe', () => {
+  test('Argo CD at a later commit of main contains the target', async () => {
+    const target = await stack.origin.commit({ 'k8s/base/y.yaml': 'b: 1\n' }, 'k8s: y');
+    await stack.origin.commit({ 'docs/api.md': 'later\n' }, 'docs: later');
+    let seen;
+    for (let i = 0; i < 100; i++) {
+      seen = await steps.observeArgoApp({ revision: target, refresh: i === 0 });
+      if (seen.syncStatus === 'Synced' && seen.syncRevision === (await stack.origin.head())) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(seen).toMatchObject({ syncStatus: 'Synced', revisionContainsTarget: true });
+    expect((await steps.observeArgoApp({ revision: 'e'.repeat(40) })).revisionContainsTarget).toBe(false);
+    expect(stack.argo.requests.some((r) => r.query.refresh === 'normal')).toBe(true);
+  });
+});
+
+describe('read-running-tag', () => {
+  test("'latest' in the overlay is refused with the spec's advice", async () => {
+    const text = (await stack.origin.readAt('main', OVERLAY)).replace(/newTag: sha-[0-9a-f]{7}/g, 'newTag: latest');
+    const commit = await stack.origin.commit({ [OVERLAY]: text }, 'oops: latest');
+    const err = await failure(steps.readRunningTag({ commit }));
+    expect(err).toMatchObject({ type: 'InvalidProductionTag', nonRetryable: true });
+    expect(err.message).toMatch(/'latest'.*Fix: update newTag to a specific SHA tag/);
+  });
+});
