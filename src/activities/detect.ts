@@ -27,6 +27,13 @@ export function parseNameStatus(output: string): ChangedFile[] {
 }
 
 
+/** api.github.com → github.com; GitHub Enterprise's https://host/api/v3 → https://host. */
+export function repositoryWebUrl(config: DeployConfig): string {
+  const api = new URL(config.github.apiUrl);
+  const web = api.hostname === 'api.github.com' ? 'https://github.com' : `${api.protocol}//${api.host}`;
+  return `${web}/${config.repository.owner}/${config.repository.name}`;
+}
+
 export function detectSteps(config: DeployConfig, repo: RepoCache) {
   const matchers = compileRules(config.changeRules);
   const imageNames = config.images.map((image) => image.name);
@@ -51,6 +58,8 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       images: classification.images,
       tag: classification.path === 'code' ? shaTag(commit) : undefined,
       changedFiles: changes.length,
+      repositoryUrl: repositoryWebUrl(config),
+      searchAttributes: config.temporal.searchAttributes,
       ciTimeoutMs: config.ci.timeout,
       ciPollInitialMs: config.ci.pollInitial,
       ciPollMaxMs: config.ci.pollMax,

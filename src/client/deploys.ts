@@ -1,6 +1,8 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DeployConfig } from '../config/schema';
-import { deployWorkflowId, statusQuery } from '../workflows/definitions';
+import type { CiRun } from '../plan/ci';
+import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../workflows/definitions';
+import { DeployCommit, DeployEnvironment, DeployPhase } from '../workflows/search-attributes';
 import type { DeployInput, DeployStatus } from '../workflows/types';
 
 export interface StartedDeploy {
@@ -22,6 +24,16 @@ export async function startDeploy(client: Client, config: DeployConfig, input: O
       workflowId,
       args: [{ ...input, repository } satisfies DeployInput],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      staticSummary: `deploy ${repository}@${input.commit.slice(0, 7)} to production`,
+      staticDetails: `Merge commit ${input.commit}${input.before ? ` (main was ${input.before.slice(0, 7)})` : ''}, requested by ${input.requestedBy ?? 'unknown'}.`,
+      // Set at start so the deploy is searchable before its first task runs.
+      typedSearchAttributes: config.temporal.searchAttributes
+        ? [
+            { key: DeployEnvironment, value: 'production' },
+            { key: DeployCommit, value: input.commit },
+            { key: DeployPhase, value: 'detecting' },
+          ]
+        : undefined,
     });
     return { workflowId, started: true };
   } catch (err) {
@@ -33,4 +45,19 @@ export async function startDeploy(client: Client, config: DeployConfig, input: O
 export async function deployStatus(client: Client, config: DeployConfig, commit: string): Promise<DeployStatus> {
   const repository = `${config.repository.owner}/${config.repository.name}`;
   return client.workflow.getHandle(deployWorkflowId(repository, commit)).query(statusQuery);
+}
+
+/**
+ * Tells the deploy of `run.headSha` that its CI run completed. Returns false when no deploy of that
+ * commit is running (a CI run of a docs-only merge, or one that finished already): nothing to do.
+ */
+export async function signalCiCompleted(client: Client, config: DeployConfig, run: CiRun): Promise<boolean> {
+  const repository = `${config.repository.owner}/${config.repository.name}`;
+  try {
+    await client.workflow.getHandle(deployWorkflowId(repository, run.headSha)).signal(ciCompletedSignal, run);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }

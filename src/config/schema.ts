@@ -81,8 +81,13 @@ export const configSchema = z
       })
       .default({ cacheDir: '.cache/repos', authorName: 'gitops-deployer', authorEmail: 'gitops-deployer@users.noreply.github.com' }),
     temporal: z
-      .strictObject({ namespace: z.string().min(1).default('default'), taskQueue: z.string().min(1).default('gitops-deployer') })
-      .default({ namespace: 'default', taskQueue: 'gitops-deployer' }),
+      .strictObject({
+        namespace: z.string().min(1).default('default'),
+        taskQueue: z.string().min(1).default('gitops-deployer'),
+        /** Upsert the Deploy* search attributes (they must exist in the namespace; the worker adds them if it may). */
+        searchAttributes: z.boolean().default(true),
+      })
+      .default({ namespace: 'default', taskQueue: 'gitops-deployer', searchAttributes: true }),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ConfigError, configPath, loadConfig } from '../config/load';
-import { connectWorker, temporalTarget } from '../temporal/connection';
+import { connectClient, connectWorker, temporalTarget } from '../temporal/connection';
+import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { findTemporalCli, startDevServer, type DevServer } from '../temporal/devserver';
 import { createDeps } from './deps';
 
@@ -30,6 +31,11 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const target = temporalTarget({}, process.env, config.temporal.namespace);
+  if (config.temporal.searchAttributes) {
+    const client = await connectClient(target);
+    const added = await ensureSearchAttributes(client, target.namespace).finally(() => client.close());
+    if (added.length) console.log(`registered search attributes ${added.join(', ')} in namespace ${target.namespace}`);
+  }
   const connection = await connectWorker(target);
   const worker = await Worker.create({
     connection,

@@ -23,6 +23,10 @@ export interface DeployPlan {
   /** `sha-<commit>` for code changes; Path 2 reads the tag later. */
   tag?: string;
   changedFiles: number;
+  /** The repository's web page, for links in the Web UI. */
+  repositoryUrl: string;
+  /** Whether the namespace has the Deploy* search attributes to upsert (temporal.searchAttributes). */
+  searchAttributes: boolean;
   ciTimeoutMs: number;
   ciPollInitialMs: number;
   ciPollMaxMs: number;

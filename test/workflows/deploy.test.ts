@@ -19,6 +19,9 @@ const plan = (path: DeployPlan['path']): DeployPlan => ({
   images: path === 'none' ? [] : ['api', 'workers'],
   tag: path === 'code' ? 'sha-e43f28a' : undefined,
   changedFiles: 1,
+  repositoryUrl: 'https://github.test/o/r',
+  // The time-skipping server cannot register custom search attributes; the E2E tests cover them.
+  searchAttributes: false,
   ciTimeoutMs: 60 * MIN,
   ciPollInitialMs: 15_000,
   ciPollMaxMs: 2 * MIN,

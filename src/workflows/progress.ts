@@ -1,0 +1,94 @@
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { CiRun } from '../plan/ci';
+import { DeployPath, DeployPhase, ImageTag } from './search-attributes';
+import type { DeployInput, DeployPhase as Phase, DeployPlan, DeployStatus, ValidatedImage } from './types';
+
+/**
+ * The deploy's visible state, kept in one place: the `status` query's answer, the search
+ * attributes the Web UI filters on, and the current-details text it shows. JSON-plain.
+ */
+export class DeployProgress {
+  readonly status: DeployStatus;
+  private repoUrl?: string;
+  /** Environment and commit are set by the starter; the rest once the plan says the namespace has them. */
+  private searchable = false;
+
+  constructor(
+    input: DeployInput,
+    private readonly environment: string,
+  ) {
+    const now = new Date().toISOString();
+    this.status = { phase: 'detecting', repository: input.repository, commit: input.commit, digests: {}, startedAt: now, updatedAt: now, phases: { detecting: now } };
+    this.publish();
+  }
+
+  enter(phase: Phase): DeployStatus {
+    const now = new Date().toISOString();
+    Object.assign(this.status, { phase, updatedAt: now, phases: { ...this.status.phases, [phase]: now } });
+    this.upsert([{ key: DeployPhase, value: phase }]);
+    this.publish();
+    return this.status;
+  }
+
+  planned(plan: DeployPlan): void {
+    Object.assign(this.status, { path: plan.path, reason: plan.reason });
+    this.repoUrl = plan.repositoryUrl;
+    this.searchable = plan.searchAttributes;
+    this.upsert([{ key: DeployPath, value: plan.path }, ...(plan.tag ? [{ key: ImageTag, value: plan.tag }] : [])]);
+    this.publish();
+  }
+
+  tagged(tag: string): void {
+    this.status.tag = tag;
+    this.upsert([{ key: ImageTag, value: tag }]);
+  }
+
+  ciSeen(run: CiRun): void {
+    const changed = this.status.ciRun?.id !== run.id || this.status.ciRun?.conclusion !== run.conclusion;
+    this.status.ciRun = { id: run.id, url: run.url, conclusion: run.conclusion };
+    if (changed) this.publish();
+  }
+
+  validated(images: ValidatedImage[]): void {
+    this.status.digests = Object.fromEntries(images.map((image) => [image.name, image.digest]));
+  }
+
+  committed(overlayCommit: string | null): void {
+    this.status.overlayCommit = overlayCommit;
+    this.publish();
+  }
+
+  argo(message: string): void {
+    if (this.status.argo === message) return;
+    this.status.argo = message;
+    this.publish();
+  }
+
+  failed(err: unknown): void {
+    this.status.error = innermostMessage(err);
+    this.enter('failed');
+  }
+
+  private upsert(pairs: SearchAttributeUpdatePair[]): void {
+    if (this.searchable) upsertSearchAttributes(pairs);
+  }
+
+  /** Markdown for the Web UI's "current details". */
+  private publish(): void {
+    const s = this.status;
+    const lines = [`**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${this.environment}${s.reason ? ` (${s.reason})` : ''}`];
+    if (s.ciRun) lines.push(`CI run: [${s.ciRun.id}](${s.ciRun.url})${s.ciRun.conclusion ? ` ${s.ciRun.conclusion}` : ' in progress'}`);
+    if (s.overlayCommit) lines.push(`Overlay commit: [${s.overlayCommit.slice(0, 7)}](${this.repoUrl}/commit/${s.overlayCommit})`);
+    if (s.argo) lines.push(`Argo CD: ${s.argo}`);
+    if (s.error) lines.push(`Error: ${s.error}`);
+    setCurrentDetails(lines.join('\n\n'));
+  }
+}
+
+/** The innermost cause's message: an activity failure wraps the step's own error. */
+function innermostMessage(err: unknown): string {
+  let current = err as { message?: string; cause?: unknown } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  return current?.message ?? String(err);
+}
