@@ -1,9 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../workflows/definitions';
-import { DeployCommit, DeployEnvironment, DeployPhase } from '../workflows/search-attributes';
-import type { DeployInput, DeployStatus } from '../workflows/types';
+import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, ImageTag } from '../workflows/search-attributes';
+import type { DeployInput, DeployPhase as Phase, DeployStatus } from '../workflows/types';
+import type { DeployPath as Path } from '../plan/classify';
 
 export interface StartedDeploy {
   workflowId: string;
@@ -60,4 +62,132 @@ export async function signalCiCompleted(client: Client, config: DeployConfig, ru
     if (err instanceof WorkflowNotFoundError) return false;
     throw err;
   }
+}
+
+/** A deploy as deployctl shows it: the workflow's execution status beside the `status` query's answer. */
+export interface DeployView {
+  workflowId: string;
+  /** RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, ... */
+  execution: WorkflowExecutionStatusName;
+  status: DeployStatus;
+}
+
+/**
+ * The deploy of one commit, running or closed. A closed deploy's status comes from its history
+ * (the result, or the DeployFailed details), so no worker is needed; a running one is asked the
+ * `status` query, bounded by `queryTimeoutMs` so a missing worker does not hang the caller.
+ */
+export async function inspectDeploy(client: Client, config: DeployConfig, commit: string, queryTimeoutMs = 10_000): Promise<DeployView> {
+  const handle = client.workflow.getHandle<(input: DeployInput) => Promise<DeployStatus>>(deployWorkflowId(repositoryOf(config), commit));
+  const info = await handle.describe();
+  const execution = info.status.name;
+  const closed = execution === 'RUNNING' ? undefined : await statusFromHistory(handle);
+  if (closed) return { workflowId: handle.workflowId, execution, status: closed };
+  try {
+    const status = await client.connection.withDeadline(Date.now() + queryTimeoutMs, () => handle.query(statusQuery));
+    return { workflowId: handle.workflowId, execution, status };
+  } catch (err) {
+    // Terminated or cancelled with no worker to replay it: what visibility knows is still worth showing.
+    if (execution !== 'RUNNING') return { workflowId: handle.workflowId, execution, status: statusFromInfo(info, commit, config) };
+    throw new Error(`no worker answered the status query of ${handle.workflowId} within ${queryTimeoutMs / 1000}s (is a worker polling task queue "${config.temporal.taskQueue}"?): ${(err as Error).message}`);
+  }
+}
+
+async function statusFromHistory(handle: WorkflowHandle): Promise<DeployStatus | undefined> {
+  try {
+    return (await handle.result()) as DeployStatus;
+  } catch (err) {
+    // The workflow fails with ApplicationFailure('DeployFailed', status) carrying its last status.
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'DeployFailed' && cause.details?.[0]) return cause.details[0] as DeployStatus;
+    return undefined;
+  }
+}
+
+function statusFromInfo(info: WorkflowExecutionInfo, commit: string, config: DeployConfig): DeployStatus {
+  const sa = info.typedSearchAttributes;
+  const started = info.startTime.toISOString();
+  return {
+    phase: (sa.get(DeployPhase) as Phase | undefined) ?? 'detecting',
+    repository: repositoryOf(config),
+    commit,
+    path: sa.get(DeployPath) as Path | undefined,
+    tag: sa.get(ImageTag),
+    digests: {},
+    error: `the deploy workflow was ${info.status.name.toLowerCase().replace('_', ' ')}`,
+    startedAt: started,
+    updatedAt: info.closeTime?.toISOString() ?? started,
+    phases: {},
+  };
+}
+
+/** One row of `deployctl list`, from visibility (search attributes), without asking any worker. */
+export interface DeployListing {
+  workflowId: string;
+  commit?: string;
+  phase?: string;
+  path?: string;
+  tag?: string;
+  execution: WorkflowExecutionStatusName;
+  startTime: string;
+  closeTime?: string;
+}
+
+export interface ListFilter {
+  running?: boolean;
+  phase?: Phase;
+  path?: Path;
+  limit: number;
+}
+
+/** The visibility query for this repository's production deploys. Values are validated by the caller's choices. */
+export function listQuery(config: DeployConfig, filter: Omit<ListFilter, 'limit'>): string {
+  const clauses = [
+    `${DeployEnvironment.name} = "production"`,
+    `WorkflowType = "productionDeploy"`,
+    `WorkflowId STARTS_WITH "${deployWorkflowId(repositoryOf(config), '')}"`,
+  ];
+  if (filter.running) clauses.push(`ExecutionStatus = "Running"`);
+  if (filter.phase) clauses.push(`${DeployPhase.name} = "${filter.phase}"`);
+  if (filter.path) clauses.push(`${DeployPath.name} = "${filter.path}"`);
+  return clauses.join(' AND ');
+}
+
+/** Newest first, at most `limit`. Visibility is eventually consistent: a phase shows up a moment after it is entered. */
+export async function listDeploys(client: Client, config: DeployConfig, filter: ListFilter): Promise<DeployListing[]> {
+  const rows: DeployListing[] = [];
+  for await (const info of client.workflow.list({ query: listQuery(config, filter), pageSize: filter.limit })) {
+    const sa = info.typedSearchAttributes;
+    rows.push({
+      workflowId: info.workflowId,
+      commit: sa.get(DeployCommit),
+      phase: sa.get(DeployPhase),
+      path: sa.get(DeployPath),
+      tag: sa.get(ImageTag),
+      execution: info.status.name,
+      startTime: info.startTime.toISOString(),
+      closeTime: info.closeTime?.toISOString(),
+    });
+    if (rows.length >= filter.limit) break;
+  }
+  return rows;
+}
+
+/** A full commit id as given; an abbreviated one (git log --oneline) looked up through DeployCommit. */
+export async function resolveCommit(client: Client, config: DeployConfig, commit: string): Promise<string> {
+  if (/^[0-9a-f]{40}$/i.test(commit) || !config.temporal.searchAttributes) return commit;
+  const query = `${DeployEnvironment.name} = "production" AND ${DeployCommit.name} STARTS_WITH "${commit.toLowerCase()}"`;
+  const found = new Set<string>();
+  for await (const info of client.workflow.list({ query, pageSize: 10 })) {
+    const full = info.typedSearchAttributes.get(DeployCommit);
+    if (full?.startsWith(commit.toLowerCase()) && info.workflowId === deployWorkflowId(repositoryOf(config), full)) found.add(full);
+    if (found.size > 1) break;
+  }
+  if (found.size === 1) return [...found][0]!;
+  if (found.size > 1) throw new Error(`commit ${commit} is ambiguous: give more characters or the full id`);
+  return commit; // not found: the lookup by id reports it, naming the workflow id
+}
+
+function repositoryOf(config: DeployConfig): string {
+  return `${config.repository.owner}/${config.repository.name}`;
 }

@@ -1,11 +1,24 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
+import { Connection } from '@temporalio/client';
+
+export interface DevServerOptions {
+  cli: string;
+  /** SQLite file: in-flight deploys survive a restart of the whole stack. */
+  dbFile: string;
+  port: number;
+  /** Web UI port; omit for a headless server (tests). */
+  uiPort?: number;
+  searchAttributes?: Record<string, string>;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Show the server's own output (npm start) or keep it for error messages only (tests). */
+  output?: 'inherit' | 'capture';
+}
 
 export interface DevServer {
   address: string;
-  uiUrl: string;
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -15,42 +28,43 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | 
   return (env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'temporal')).find((file) => existsSync(file));
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), done(true)));
-    socket.once('error', () => done(false));
-  });
-}
-
-/**
- * Starts `temporal server start-dev` persisted to a SQLite file, so in-flight deploys survive a
- * restart of the whole stack, with the Web UI on `uiPort`.
- */
-export async function startDevServer(options: { cli: string; dbFile: string; port?: number; uiPort?: number; searchAttributes?: Record<string, string> }): Promise<DevServer> {
-  const port = options.port ?? 7233;
-  const uiPort = options.uiPort ?? 8233;
-  if (await portOpen(port)) throw new Error(`port ${port} is in use: another Temporal server? Set TEMPORAL_ADDRESS to use it instead.`);
+/** Starts `temporal server start-dev` and resolves once the default namespace answers. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   mkdirSync(dirname(options.dbFile), { recursive: true });
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', options.dbFile, '--log-level', 'warn'];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--db-filename', options.dbFile, '--log-level', options.logLevel ?? 'warn'];
+  args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
-  const child: ChildProcess = spawn(options.cli, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  for (let waited = 0; !(await portOpen(port)); waited += 200) {
-    if (child.exitCode !== null || waited > 60_000) {
-      child.kill('SIGKILL');
-      throw new Error(`temporal server start-dev did not come up on port ${port} (exit code ${child.exitCode})`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    address: `127.0.0.1:${port}`,
-    uiUrl: `http://localhost:${uiPort}`,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+  const capture = options.output !== 'inherit';
+  const child = spawn(options.cli, args, { stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'] });
+  let output = '';
+  const keep = (data: Buffer) => (output = (output + data.toString()).slice(-8000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+
+  const stop = async () => {
+    if (alive()) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   };
+
+  const address = `127.0.0.1:${options.port}`;
+  for (const deadline = Date.now() + 60_000; ; ) {
+    if (!alive()) throw new Error(`temporal server start-dev exited during startup (is port ${options.port} in use?):\n${output}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      // connect() only proves the port is open; the namespace answering proves the server serves.
+      await connection.workflowService.describeNamespace({ namespace: 'default' }).finally(() => connection.close());
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`temporal dev server at ${address} not ready after 60 s: ${(err as Error).message}\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { address, uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`, stop };
 }

@@ -1,0 +1,62 @@
+/**
+ * The event path: CI finished → overlay committed and pushed. Runs on the real local stack (dev
+ * server, the worker's own entry point, git, HTTPS registry, stand-ins) and signals ciCompleted
+ * exactly as the webhook relay does, then times each merge.
+ *
+ *   npm run bench [-- --merges 20]
+ */
+import { performance } from 'node:perf_hooks';
+import { deployStatus, signalCiCompleted, startDeploy } from '../src/client/deploys';
+import { shaTag } from '../src/plan/tags';
+import type { DeployStatus } from '../src/workflows/types';
+import { INITIAL_TAG, OWNER, REPO, startStack } from '../test/support/stack';
+
+const merges = Number(process.argv[process.argv.indexOf('--merges') + 1]) || 10;
+
+function stats(label: string, values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const fmt = (ms: number) => `${ms.toFixed(0).padStart(5)} ms`;
+  return `${label.padEnd(50)} min ${fmt(sorted[0]!)}  median ${fmt(at(0.5))}  p95 ${fmt(at(0.95))}  max ${fmt(sorted.at(-1)!)}`;
+}
+
+async function main(): Promise<void> {
+  const stack = await startStack();
+  try {
+    await stack.pushImages(INITIAL_TAG);
+    await stack.startWorker();
+    const wall: number[] = [];
+    const validate: number[] = [];
+    const commit: number[] = [];
+    for (let i = 0; i < merges; i++) {
+      const before = await stack.origin.head();
+      const sha = await stack.origin.commit({ 'services/api/main.py': `print(${i})\n` }, `feat: change ${i}`);
+      await stack.pushImages(shaTag(sha));
+      const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, status: 'in_progress' });
+      await startDeploy(stack.client, stack.config, { commit: sha, before });
+      while ((await deployStatus(stack.client, stack.config, sha)).phase !== 'waiting-for-ci') await new Promise((r) => setTimeout(r, 5));
+
+      stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
+      const t0 = performance.now();
+      await signalCiCompleted(stack.client, stack.config, { id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha });
+      let status: DeployStatus;
+      while ((status = await deployStatus(stack.client, stack.config, sha)).overlayCommit === undefined) await new Promise((r) => setTimeout(r, 2));
+      wall.push(performance.now() - t0);
+      const at = (phase: keyof DeployStatus['phases']) => Date.parse(status.phases[phase]!);
+      validate.push(at('committing') - at('validating'));
+      commit.push(at('syncing') - at('committing'));
+      await stack.client.workflow.getHandle(`deploy-${OWNER}-${REPO}-${sha}`).result();
+    }
+    console.log(`\nEvent path over ${merges} merges (2 images, local git origin, HTTPS registry):`);
+    console.log(stats('ciCompleted signal → overlay pushed (wall)', wall));
+    console.log(stats('  validate-images step (workflow time)', validate));
+    console.log(stats('  update-overlay step: fetch, edit, commit, push', commit));
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
