@@ -6,7 +6,9 @@ import { ciSteps } from './ci';
 import { detectSteps } from './detect';
 import { RepoCache } from './git';
 import { overlaySteps } from './overlay';
+import { historySteps } from './history';
 import { registrySteps } from './registry';
+import { settingsSteps } from './settings';
 
 /** What the steps need from outside; the worker builds the real ones (see worker/deps.ts), tests may pass their own. */
 export interface ActivityDeps {
@@ -18,14 +20,20 @@ export interface ActivityDeps {
   fetch?: typeof fetch;
 }
 
-/** The deploy steps, one small unit each: detect, wait-for-ci, read-running-tag, validate-images, update-overlay, confirm-sync. */
+/**
+ * The steps, one small unit each: detect, wait-for-ci, read-running-tag, validate-images,
+ * update-overlay, confirm-sync, and for the environment list-targets, order-commits and its settings.
+ */
 export function createActivities(deps: ActivityDeps) {
+  const { validateImages, imagesExist } = registrySteps(deps.config, deps.credential);
   return {
     ...detectSteps(deps.config, deps.repo),
     ...ciSteps(deps.config, deps.octokit),
-    ...registrySteps(deps.config, deps.credential),
+    validateImages,
     ...overlaySteps(deps.config, deps.repo),
     ...argoSteps(deps.config, deps.repo, deps.argocdToken, deps.fetch),
+    ...historySteps(deps.config, deps.repo, imagesExist),
+    ...settingsSteps(deps.config),
   };
 }
 

@@ -49,5 +49,13 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
     }
   }
 
-  return { validateImages };
+  /** Whether every image exists at the tag (for rollback targets); other errors propagate. */
+  async function imagesExist(tag: string): Promise<boolean> {
+    const results = await Promise.allSettled(config.images.map((image) => validate(image.name, image.repository, tag)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (failed.some((err) => !(err instanceof MissingImage))) throw failed.find((err) => !(err instanceof MissingImage));
+    return failed.length === 0;
+  }
+
+  return { validateImages, imagesExist };
 }

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
@@ -17,7 +17,7 @@ export interface StartedDeploy {
  * Starts the production deploy of one merge commit. The id comes from repository and commit, so a
  * repeated start while it runs or after it succeeded is a no-op; a failed deploy may be started again.
  */
-export async function startDeploy(client: Client, config: DeployConfig, input: Omit<DeployInput, 'repository'>): Promise<StartedDeploy> {
+export async function startDeploy(client: Client, config: DeployConfig, input: Omit<DeployInput, 'repository' | 'environmentWorkflowId'>): Promise<StartedDeploy> {
   const repository = `${config.repository.owner}/${config.repository.name}`;
   const workflowId = deployWorkflowId(repository, input.commit);
   try {
@@ -104,7 +104,7 @@ async function statusFromHistory(handle: WorkflowHandle): Promise<DeployStatus |
   }
 }
 
-function statusFromInfo(info: WorkflowExecutionInfo, commit: string, config: DeployConfig): DeployStatus {
+function statusFromInfo(info: WorkflowExecutionDescription, commit: string, config: DeployConfig): DeployStatus {
   const sa = info.typedSearchAttributes;
   const started = info.startTime.toISOString();
   return {

@@ -73,6 +73,16 @@ export const configSchema = z
       application: kubeName,
       syncTimeout: duration.default(15 * 60_000),
     }),
+    environment: z
+      .strictObject({
+        /** The environment workflow's name: env-<name>. */
+        name: kubeName.default('production'),
+        /** Roll back to the previous tag (and hold) when Argo CD reports a deploy Degraded. */
+        autoRollback: z.boolean().default(false),
+        /** Changes one run of the environment workflow handles before it continues as new. */
+        continueAsNewAfter: z.number().int().min(1).default(100),
+      })
+      .default({ name: 'production', autoRollback: false, continueAsNewAfter: 100 }),
     git: z
       .strictObject({
         cacheDir: z.string().min(1).default('.cache/repos'),

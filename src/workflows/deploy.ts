@@ -42,7 +42,7 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
     let revision = input.commit;
     if (plan.path === 'code') {
       progress.enter('committing');
-      const overlay = await steps.updateOverlay({ tag, commit: input.commit, workflowId: workflowInfo().workflowId });
+      const overlay = await steps.updateOverlay({ kind: 'deploy', tag, commit: input.commit, workflowId: workflowInfo().workflowId });
       progress.committed(overlay.overlayCommit);
       revision = overlay.revision;
     }

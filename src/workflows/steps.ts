@@ -12,7 +12,7 @@ function step<K extends keyof Activities>(name: K, summary: string): Activities[
   return proxyActivities<Activities>({ ...OPTIONS, summary })[name];
 }
 
-/** The deploy's named steps, as the workflow calls them. */
+/** The named steps, as the workflows call them. */
 export const steps = {
   detectChanges: step('detectChanges', 'detect: classify the files the merge changed'),
   findCiRun: step('findCiRun', 'wait-for-ci: look up the CI run of the commit'),
@@ -20,4 +20,7 @@ export const steps = {
   validateImages: step('validateImages', 'validate-images: every image exists in the registry at the tag'),
   updateOverlay: step('updateOverlay', 'update-overlay: commit the tag to the production overlay [skip ci]'),
   observeArgoApp: step('observeArgoApp', 'confirm-sync: read the Argo CD application'),
+  listTargets: step('listTargets', 'list-targets: production tags from the overlay history'),
+  orderCommits: step('orderCommits', 'order-commits: queued commits, newest in git history first'),
+  environmentSettings: step('environmentSettings', "the worker's environment policy"),
 };

@@ -13,6 +13,8 @@ export interface DeployInput {
   before?: string;
   /** Who or what started it (webhook delivery, a person with deployctl), for the record. */
   requestedBy?: string;
+  /** The environment workflow that owns the overlay; the deploy takes its turn there. */
+  environmentWorkflowId?: string;
 }
 
 /** What the detect step decided, plus the worker's timing policy for this deploy. */
@@ -41,10 +43,14 @@ export interface ValidatedImage {
 }
 
 export interface OverlayUpdate {
-  /** The deployer's overlay commit, or null when the overlay already held the tag. */
+  /** committed (now or by an earlier attempt of the same change), unchanged (already at the tag), or superseded (older code than production's). */
+  outcome: 'committed' | 'unchanged' | 'superseded';
+  /** The deployer's overlay commit, or null when nothing was committed. */
   overlayCommit: string | null;
   /** The commit Argo CD must have synced (the overlay commit, else the merge commit). */
   revision: string;
+  /** What production runs, when the change was superseded by it. */
+  current?: { tag: string; commit: string };
 }
 
 /** The `status` query's answer and the workflow's result. JSON-plain so it survives history. */

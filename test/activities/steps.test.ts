@@ -67,8 +67,8 @@ describe('validate-images', () => {
 describe('update-overlay', () => {
   test('commits once: a retry after a crash finds its own commit instead of making another', async () => {
     const commit = await stack.origin.commit({ 'services/api/main.py': 'print(5)\n' }, 'feat: five');
-    const first = await steps.updateOverlay({ tag: shaTag(commit), commit, workflowId: 'wf-once' });
-    const again = await steps.updateOverlay({ tag: shaTag(commit), commit, workflowId: 'wf-once' });
+    const first = await steps.updateOverlay({ kind: 'deploy', tag: shaTag(commit), commit, workflowId: 'wf-once' });
+    const again = await steps.updateOverlay({ kind: 'deploy', tag: shaTag(commit), commit, workflowId: 'wf-once' });
     expect(again).toEqual(first);
     expect(first.overlayCommit).toBe(await stack.origin.head());
     expect((await stack.origin.log()).filter((e) => e.body.includes('Deploy-Workflow-Id: wf-once'))).toHaveLength(1);
@@ -77,7 +77,7 @@ describe('update-overlay', () => {
   test('an overlay that already holds the tag commits nothing', async () => {
     const tag = /newTag: (sha-[0-9a-f]{7})/.exec(await stack.origin.readAt('main', OVERLAY))![1]!;
     const head = await stack.origin.head();
-    expect(await steps.updateOverlay({ tag, commit: head, workflowId: 'wf-noop' })).toEqual({ overlayCommit: null, revision: head });
+    expect(await steps.updateOverlay({ kind: 'deploy', tag, commit: head, workflowId: 'wf-noop' })).toEqual({ outcome: 'unchanged', overlayCommit: null, revision: head });
     expect(await stack.origin.head()).toBe(head);
   });
 
@@ -90,7 +90,7 @@ describe('update-overlay', () => {
     writeFileSync(hook, `#!/bin/sh\nrm -f "$0"\ncd ${other} && git pull -q origin main && git -c user.name=r -c user.email=r@x commit -q --allow-empty -m racer && git push -q origin HEAD:main\n`);
     chmodSync(hook, 0o755);
 
-    const result = await steps.updateOverlay({ tag: shaTag(commit), commit, workflowId: 'wf-race' });
+    const result = await steps.updateOverlay({ kind: 'deploy', tag: shaTag(commit), commit, workflowId: 'wf-race' });
     const log = await stack.origin.log();
     expect(log[0]!.sha).toBe(result.overlayCommit);
     expect(log[1]!.subject).toBe('racer');

@@ -48,7 +48,10 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+/** Config tweaks per section, merged over the defaults below, e.g. `{ ci: { pollInitial: '10m' } }`. */
+export type StackOverrides = Record<string, Record<string, unknown>>;
+
+export async function startStack(overrides: StackOverrides = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'gitops-e2e-'));
   const registry = await startRegistry();
   const origin = await createOrigin({ root: dir, registryHost: registry.host, initialTag: INITIAL_TAG });
@@ -66,20 +69,19 @@ export async function startStack(): Promise<Stack> {
   const client = new Client({ connection });
 
   const configPath = join(dir, 'deploy.config.yaml');
-  writeFileSync(
-    configPath,
-    stringify({
-      repository: { owner: OWNER, name: REPO, mainBranch: 'main', cloneUrl: origin.url },
-      github: { apiUrl: github.url },
-      // Short polls keep the fallback path quick; the workflow tests cover the real 15 s → 2 min policy.
-      ci: { workflow: 'ci.yml', timeout: '2m', pollInitial: '500ms', pollMax: '2s' },
-      registry: { endpoint: registry.endpoint },
-      images: IMAGES.map((name) => ({ name, repository: name })),
-      argocd: { server: argo.url, application: APP, syncTimeout: '1m' },
-      git: { cacheDir: join(dir, 'cache') },
-      temporal: { taskQueue: 'gitops-deployer-e2e' },
-    }),
-  );
+  const settings: Record<string, unknown> = {
+    repository: { owner: OWNER, name: REPO, mainBranch: 'main', cloneUrl: origin.url },
+    github: { apiUrl: github.url },
+    // Short polls keep the fallback path quick; the workflow tests cover the real 15 s → 2 min policy.
+    ci: { workflow: 'ci.yml', timeout: '2m', pollInitial: '500ms', pollMax: '2s' },
+    registry: { endpoint: registry.endpoint },
+    images: IMAGES.map((name) => ({ name, repository: name })),
+    argocd: { server: argo.url, application: APP, syncTimeout: '1m' },
+    git: { cacheDir: join(dir, 'cache') },
+    temporal: { taskQueue: 'gitops-deployer-e2e' },
+  };
+  for (const [section, values] of Object.entries(overrides)) settings[section] = { ...(settings[section] as object | undefined), ...values };
+  writeFileSync(configPath, stringify(settings));
   const config = loadConfig(configPath);
   const workers: WorkerProcess[] = [];
 

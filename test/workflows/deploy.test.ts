@@ -51,7 +51,7 @@ function fakes(over: Partial<Activities> = {}) {
     findCiRun: async () => run('completed', 'success'),
     readRunningTag: async () => ({ tag: 'sha-1111111' }),
     validateImages: async ({ tag }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }, { name: 'workers', reference: `acr.test/workers:${tag}`, digest: 'sha256:bb' }],
-    updateOverlay: async () => ({ overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
+    updateOverlay: async () => ({ outcome: 'committed', overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
     observeArgoApp: async () => argo(),
   };
   const merged = { ...base, ...over };
@@ -95,7 +95,7 @@ describe('productionDeploy workflow', () => {
     // 15 s growing to 2 min over 45 minutes is ~25 probes, not one every 15 s (180).
     expect(calls.findCiRun!.length).toBeGreaterThan(20);
     expect(calls.findCiRun!.length).toBeLessThan(30);
-    expect(calls.updateOverlay).toEqual([{ tag: 'sha-e43f28a', commit: COMMIT, workflowId: `deploy-${counter}` }]);
+    expect(calls.updateOverlay).toEqual([{ kind: 'deploy', tag: 'sha-e43f28a', commit: COMMIT, workflowId: `deploy-${counter}` }]);
     expect(calls.observeArgoApp![0]).toEqual({ revision: OVERLAY_COMMIT, refresh: true });
     expect(Object.keys(result.phases)).toEqual(['detecting', 'waiting-for-ci', 'validating', 'committing', 'syncing', 'succeeded']);
   });

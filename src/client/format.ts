@@ -1,0 +1,92 @@
+import type { DeployListing, DeployView, StartedDeploy } from './deploys';
+import type { WatchEvent } from './watch';
+
+/** Columns padded to their widest cell, two spaces apart; no trailing blanks. */
+export function table(rows: string[][], headers?: string[]): string {
+  const all = headers ? [headers, ...rows] : rows;
+  const widths = all.reduce<number[]>((w, row) => row.map((cell, col) => Math.max(w[col] ?? 0, cell.length)), []);
+  return all.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** `key  value` lines with the values aligned; multi-line values stay under their column. */
+export function keyValues(pairs: Array<[string, string | undefined]>): string {
+  const shown = pairs.filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== '');
+  const width = Math.max(...shown.map(([key]) => key.length));
+  return shown.map(([key, value]) => `${key.padEnd(width)}  ${value.split('\n').join(`\n${' '.repeat(width + 2)}`)}`).join('\n');
+}
+
+/** Local wall-clock time of day: deploys are minutes long, the date adds noise. */
+export function clock(iso: string): string {
+  return new Date(iso).toTimeString().slice(0, 8);
+}
+
+/** 42s, 3m10s, 2h5m, 3d. */
+export function span(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+const short = (commit: string | undefined | null) => commit?.slice(0, 7);
+/** The workflow's execution status as a word, e.g. "timed out". */
+const lower = (execution: string) => execution.toLowerCase().replace('_', ' ');
+
+export function formatStarted(started: StartedDeploy, commit: string): string {
+  return started.started
+    ? `started ${started.workflowId}\nfollow it with: deployctl watch ${short(commit)}`
+    : `a deploy of ${short(commit)} is already running or succeeded: ${started.workflowId}\nsee it with: deployctl status ${short(commit)}`;
+}
+
+export function formatStatus({ workflowId, execution, status: s }: DeployView): string {
+  const phaseTimes = Object.entries(s.phases).sort(([, a], [, b]) => a!.localeCompare(b!));
+  const ci = s.ciRun && `${s.ciRun.id} ${s.ciRun.conclusion ?? 'in progress'}  ${s.ciRun.url}`;
+  const digests = Object.keys(s.digests).length ? table(Object.entries(s.digests)) : undefined;
+  return keyValues([
+    ['deploy', `${s.repository}@${short(s.commit)} to production`],
+    ['workflow', `${workflowId} (${lower(execution)})`],
+    ['phase', `${s.phase} since ${clock(s.phases[s.phase] ?? s.updatedAt)}`],
+    ['path', s.path && `${s.path}${s.reason ? ` (${s.reason})` : ''}`],
+    ['tag', s.tag],
+    ['ci run', ci],
+    ['overlay', s.overlayCommit === null ? 'already at the tag (no commit)' : short(s.overlayCommit)],
+    ['digests', digests],
+    ['argo cd', s.argo],
+    ['error', s.error],
+    ['timeline', phaseTimes.map(([phase, at]) => `${clock(at!)} ${phase}`).join('\n')],
+  ]);
+}
+
+export function formatList(rows: DeployListing[], now = Date.now()): string {
+  if (!rows.length) return 'no deploys match';
+  return table(
+    rows.map((row) => [short(row.commit) ?? '-', row.phase ?? '-', row.path ?? '-', row.tag ?? '-', lower(row.execution), span(now - Date.parse(row.startTime))]),
+    ['COMMIT', 'PHASE', 'PATH', 'TAG', 'STATUS', 'AGE'],
+  );
+}
+
+/** One line per watch event, `12:00:02  waiting-for-ci  for the CI run of abc1234`; undefined when it adds nothing. */
+export function formatEvent(event: WatchEvent): string | undefined {
+  const line = (label: string, text: string) => `${clock(event.at)}  ${label.padEnd(14)}  ${text}`.trimEnd();
+  switch (event.event) {
+    case 'phase':
+      return line(event.phase, event.detail ?? '');
+    case 'ci':
+      return line('ci', `run ${event.run.id} ${event.run.conclusion ?? 'in progress'}  ${event.run.url}`);
+    case 'overlay':
+      return line('overlay', event.commit ? `committed ${short(event.commit)}` : 'already at the tag, nothing to commit');
+    case 'argo':
+      return line('argo cd', event.message);
+    case 'error':
+      return line('error', event.message);
+    case 'notice':
+      return line('note', event.message);
+    case 'plan':
+      return line('plan', `${event.path}${event.reason ? `: ${event.reason}` : ''}`);
+    case 'end':
+      // A final phase line already said how it ended; only a terminate, cancel or timeout needs saying.
+      if (['succeeded', 'failed', 'skipped'].includes(event.phase) && ['COMPLETED', 'FAILED'].includes(event.execution)) return undefined;
+      return line('ended', `workflow ${lower(event.execution)}${event.error ? `: ${event.error}` : ''}`);
+  }
+}

@@ -1,0 +1,108 @@
+import { SHA_TAG } from './tags';
+
+/** One entry of production's history, read from the overlay's git log. */
+export interface ProductionTarget {
+  tag: string;
+  overlayCommit: string;
+  date: string;
+  /** The person or deploy that changed it (Requested-By trailer, else the commit author). */
+  by: string;
+  subject: string;
+  /** The merge commit a deploy built the tag from (Deployed-Commit trailer). */
+  deployedCommit?: string;
+  kind: 'deploy' | 'rollback' | 'manual';
+  imagesExist: boolean;
+}
+
+/** A deploy whose checks passed (CI, images), waiting for its turn at the overlay. */
+export interface Candidate {
+  workflowId: string;
+  commit: string;
+  path: 'code' | 'k8s';
+  tag: string;
+  readyAt: string;
+}
+
+export type OutcomeKind = 'deployed' | 'superseded' | 'failed' | 'rolled-back' | 'rollback-refused';
+
+export interface Outcome {
+  kind: OutcomeKind;
+  tag?: string;
+  commit?: string;
+  workflowId?: string;
+  message: string;
+  at: string;
+}
+
+export interface RollbackRequest {
+  /** `previous`, or a production tag `sha-<7 hex>`. */
+  to: string;
+  reason: string;
+  requestedBy: string;
+}
+
+export interface Freeze {
+  reason: string;
+  by: string;
+  since: string;
+}
+
+/** Everything the environment workflow carries through continue-as-new. JSON-plain. */
+export interface EnvironmentState {
+  queue: Candidate[];
+  rollbacks: RollbackRequest[];
+  /** Set by `deployctl pause`; deploys still run their checks but wait. */
+  paused?: Freeze;
+  /** Set by a rollback: production stays rolled back until `deployctl resume`. */
+  held?: Freeze & { tag: string };
+  /** Commits whose deploy was already started here, newest last (bounded). */
+  requested: string[];
+  /** Recent outcomes, newest last (bounded). */
+  outcomes: Outcome[];
+  /** Changes handled by this run, for the continue-as-new threshold. */
+  handled: number;
+  /** What production runs, as far as this workflow knows. */
+  production?: { tag: string; since: string; by?: string };
+  /** Rollbacks started so far: each gets a stable id for its overlay commit. */
+  sequence?: number;
+}
+
+export const MAX_OUTCOMES = 50;
+export const MAX_REQUESTED = 500;
+
+export function emptyState(): EnvironmentState {
+  return { queue: [], rollbacks: [], requested: [], outcomes: [], handled: 0 };
+}
+
+/** Keeps the newest `max` entries: history stays bounded however long production lives. */
+export function bounded<T>(items: T[], item: T, max: number): T[] {
+  return [...items, item].slice(-max);
+}
+
+/** Why a rollback request cannot be carried out as asked, or undefined when it can. */
+export function rollbackRequestProblem(request: Partial<RollbackRequest>): string | undefined {
+  if (request.to !== 'previous' && !SHA_TAG.test(request.to ?? '')) return `rollback target must be "previous" or a tag like sha-abc1234, got ${JSON.stringify(request.to)}`;
+  if (!request.reason?.trim()) return 'a rollback needs a reason';
+  if (!request.requestedBy?.trim()) return 'a rollback needs requestedBy';
+  return undefined;
+}
+
+/**
+ * The tag a rollback goes to: a named tag as is; `previous` is the newest tag in production's
+ * history before the current one.
+ */
+export function resolveRollbackTag(to: string, history: ProductionTarget[]): { tag: string } | { problem: string } {
+  if (to !== 'previous') return { tag: to };
+  const current = history[0]?.tag;
+  const previous = history.find((target) => target.tag !== current);
+  return previous ? { tag: previous.tag } : { problem: `production has no tag before ${current ?? 'the current one'} to roll back to` };
+}
+
+/** The next candidate to apply: the newest in git history first, so older code is superseded, not deployed. */
+export function nextCandidate(queue: Candidate[], newestFirst: string[]): Candidate | undefined {
+  for (const commit of newestFirst) {
+    const found = queue.find((candidate) => candidate.commit === commit);
+    if (found) return found;
+  }
+  return queue[0];
+}

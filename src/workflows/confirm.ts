@@ -1,0 +1,28 @@
+import { sleep } from '@temporalio/workflow';
+import { evaluateArgo } from '../plan/argocd';
+import { pollDelay } from '../plan/ci';
+import { steps } from './steps';
+
+/** How often Argo CD is asked while a sync is in flight. */
+const ARGO_POLL_INITIAL_MS = 2_000;
+const ARGO_POLL_MAX_MS = 15_000;
+
+export type SyncResult = { state: 'healthy' | 'degraded' | 'timeout'; message: string };
+
+/**
+ * Polls Argo CD on durable timers until the revision is synced and healthy, degraded, or the
+ * timeout passes. Waiting is a state: the caller decides what a degraded app means.
+ */
+export async function confirmSync(revision: string, timeoutMs: number, onMessage: (message: string) => void): Promise<SyncResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const verdict = evaluateArgo(await steps.observeArgoApp({ revision, refresh: attempt === 0 }), revision);
+    onMessage(verdict.message);
+    if (verdict.state !== 'waiting') return { state: verdict.state, message: verdict.message };
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      return { state: 'timeout', message: `Argo CD did not report the application synced and healthy within ${Math.round(timeoutMs / 60_000)} min: ${verdict.message}` };
+    }
+    await sleep(Math.min(pollDelay(attempt, ARGO_POLL_INITIAL_MS, ARGO_POLL_MAX_MS), remaining), { summary: 'wait before asking Argo CD again' });
+  }
+}

@@ -1,0 +1,236 @@
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { shaTag } from '../../src/plan/tags';
+import { startRelay, type Relay } from '../../src/relay/server';
+import { deployWorkflowId } from '../../src/workflows/definitions';
+import type { DeployStatus } from '../../src/workflows/types';
+import { git } from '../support/origin';
+import { freePort } from '../support/ports';
+import { INITIAL_TAG, OWNER, REPO, startStack, type Stack, type WorkerProcess } from '../support/stack';
+import { startDevServer } from '../support/temporal';
+import { deliver, pushPayload, randomSha, SECRET, sign, workflowRunPayload, type RunSpec } from './payloads';
+
+const FULL = `${OWNER}/${REPO}`;
+let stack: Stack;
+let worker: WorkerProcess;
+let relay: Relay;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  // Ten-minute CI polls: within a test, only the ciCompleted signal can move a waiting deploy on.
+  stack = await startStack({ ci: { timeout: '30m', pollInitial: '10m', pollMax: '10m' } });
+  await stack.pushImages(INITIAL_TAG);
+  worker = await stack.startWorker();
+  relay = await startRelay({ client: stack.client, config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', log: (line) => logs.push(line) });
+}, 120_000);
+afterAll(async () => {
+  await relay?.close();
+  await stack?.stop();
+});
+
+const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(FULL, commit));
+const expectNoDeploy = (commit: string) => expect(handleOf(commit).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
+const message = async (sha: string) => (await git(stack.origin.bareDir, ['log', '-1', '--format=%B', sha])).trim();
+
+/** A merge to main in the origin, and the push event GitHub would deliver for it. */
+async function merge(files: Record<string, string>, subject: string) {
+  const before = await stack.origin.head();
+  const commit = await stack.origin.commit(files, subject);
+  return { before, commit, push: pushPayload({ repository: FULL, before, after: commit, commits: [{ message: await message(commit), modified: Object.keys(files) }] }) };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+  }
+  throw new Error(`timed out waiting for ${what}\n${worker.output().slice(-2000)}`);
+}
+
+describe('webhook relay on the real stack (dev server, worker process, git origin, registry, stand-ins)', () => {
+  test('a signed push to main starts exactly one deploy; redeliveries start none', async () => {
+    const { commit, push } = await merge({ 'docs/api.md': '# API\nrelay\n' }, 'docs: api via relay');
+    const delivery = 'f0e1d2c3-0000-11ef-8000-relaytest001';
+
+    const first = await deliver(relay.url, 'push', push, { delivery });
+    expect(first).toEqual({ status: 202, body: { started: true, workflowId: deployWorkflowId(FULL, commit) } });
+    const { runId } = await handleOf(commit).describe();
+    expect(await (await handleOf(commit).describe()).staticDetails()).toContain(`requested by github push ${delivery}`);
+
+    expect(await deliver(relay.url, 'push', push, { delivery })).toEqual({ status: 202, body: { started: false, workflowId: first.body.workflowId } });
+    expect(await handleOf(commit).result()).toMatchObject({ phase: 'skipped' });
+    expect(await deliver(relay.url, 'push', push, { delivery })).toMatchObject({ status: 202, body: { started: false } });
+    expect((await handleOf(commit).describe()).runId).toBe(runId);
+    const runs = await until('visibility', async () => {
+      const found: string[] = [];
+      for await (const info of stack.client.workflow.list({ query: `WorkflowId = "${first.body.workflowId}"` })) found.push(info.runId);
+      return found.length ? found : undefined;
+    });
+    expect(runs).toEqual([runId]);
+  });
+
+  test('a missing or wrong signature gets 401 and starts nothing', async () => {
+    const { commit, push } = await merge({ 'services/api/main.py': 'print("unsigned")\n' }, 'feat(api): unsigned');
+    const body = JSON.stringify(push);
+    const tampered = body.replace(commit, randomSha());
+    for (const signature of [null, '', sign(body, 'not-the-secret'), sign(tampered), 'sha256=', 'sha1=0123456789abcdef0123456789abcdef01234567', sign(body).toUpperCase()]) {
+      const reply = await deliver(relay.url, 'push', body, { signature });
+      expect([signature, reply.status]).toEqual([signature, 401]);
+      expect(reply.body.error).toMatch(/X-Hub-Signature-256/);
+    }
+    // A signed body with its commit swapped after signing is not accepted either.
+    expect((await deliver(relay.url, 'push', tampered, { signature: sign(body) })).status).toBe(401);
+    await expectNoDeploy(commit);
+  });
+
+  test('ping answers 200; other events, branches, tags and deletions are acknowledged with 202 and start nothing', async () => {
+    expect(await deliver(relay.url, 'ping', { zen: 'Design for failure.', hook_id: 512345678, hook: { type: 'Repository', events: ['push', 'workflow_run'] } })).toEqual({ status: 200, body: { pong: true } });
+    expect(await deliver(relay.url, 'issues', { action: 'opened', issue: { number: 1 } })).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringContaining('"issues" is not handled') } });
+    const sha = randomSha();
+    const before = await stack.origin.head();
+    for (const [spec, reason] of [
+      [{ ref: 'refs/heads/feature/relay' }, /not refs\/heads\/main/],
+      [{ ref: 'refs/tags/v1.0.0' }, /tag push/],
+      [{ repository: 'someone-else/yt-summarizer' }, /not the configured repository/],
+    ] as const) {
+      expect(await deliver(relay.url, 'push', pushPayload({ repository: FULL, before, after: sha, ...spec }))).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringMatching(reason) } });
+    }
+    await expectNoDeploy(sha);
+  });
+
+  let overlayCommit: string | undefined;
+
+  test('a workflow_run completion moves a waiting deploy on at once, without the 10-minute polling fallback', async () => {
+    const { commit, push } = await merge({ 'services/api/main.py': 'print("relayed")\n' }, 'feat(api): relayed');
+    const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
+    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { started: true } });
+    const probes = () => stack.github.requests.filter((r) => r.query.head_sha === commit).length;
+    await until('the deploy to wait for CI', async () => ((await handleOf(commit).query('status')) as DeployStatus).phase === 'waiting-for-ci' && probes() > 0 || undefined);
+
+    await stack.pushImages(shaTag(commit)); // CI builds and pushes...
+    stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' }); // ...and GitHub delivers the completion.
+    const started = Date.now();
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({ status: 202, body: { signalled: true, workflowId: deployWorkflowId(FULL, commit) } });
+    const result = (await handleOf(commit).result()) as DeployStatus;
+
+    expect(result).toMatchObject({ phase: 'succeeded', tag: shaTag(commit), ciRun: { id: run.id, conclusion: 'success' } });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(probes()).toBe(1); // the signal, not a poll, carried the outcome
+    // A late redelivery finds no running deploy: fine, and still a 2xx so GitHub does not retry.
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toMatchObject({ status: 202, body: { signalled: false } });
+    overlayCommit = result.overlayCommit ?? undefined;
+  });
+
+  test("the push of the deployer's own overlay commit starts nothing (no deploy loop)", async () => {
+    expect(overlayCommit).toBeDefined(); // made by the deploy in the test above
+    const [head, parent] = [overlayCommit!, (await git(stack.origin.bareDir, ['rev-parse', `${overlayCommit}^`])).trim()];
+    const push = pushPayload({ repository: FULL, before: parent, after: head, commits: [{ message: await message(head), modified: ['k8s/overlays/prod/kustomization.yaml'] }] });
+    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringMatching(/deployer's own overlay commit/) } });
+    await expectNoDeploy(head);
+  });
+
+  test('an oversized body gets 413 before any of it is trusted, and the relay keeps serving', async () => {
+    const sha = randomSha();
+    const payload = pushPayload({ repository: FULL, before: randomSha(), after: sha });
+    const big = JSON.stringify({ ...payload, padding: 'x'.repeat(5 * 1024 * 1024) });
+    expect(await deliver(relay.url, 'push', big)).toMatchObject({ status: 413, body: { error: expect.stringContaining('5242880') } });
+    await expectNoDeploy(sha);
+
+    // Without a Content-Length (chunked), the limit applies while reading.
+    const small = await startRelay({ client: stack.client, config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', maxBodyBytes: 1024, log: () => {} });
+    try {
+      const status = await new Promise<number>((done, fail) => {
+        const req = request(`${small.url}/webhooks/github`, { method: 'POST', headers: { 'x-github-event': 'push', 'content-type': 'application/json' } }, (res) => (res.resume(), done(res.statusCode!)));
+        req.on('error', fail);
+        for (let i = 0; i < 8; i++) req.write(Buffer.alloc(512, 0x20));
+        req.end();
+      });
+      expect(status).toBe(413);
+    } finally {
+      await small.close();
+    }
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+
+  test('a signed but malformed body gets 400 naming the problem, and starts nothing', async () => {
+    expect(await deliver(relay.url, 'push', '{"ref": "refs/heads/main",')).toEqual({ status: 400, body: { error: 'the body is not valid JSON' } });
+    const sha = randomSha();
+    const push = pushPayload({ repository: FULL, before: randomSha(), after: sha });
+    const reply = await deliver(relay.url, 'push', { ...push, head_commit: { ...push.head_commit, message: 42 } });
+    expect(reply).toMatchObject({ status: 400, body: { field: 'head_commit.message', error: expect.stringContaining('head_commit.message') } });
+    expect(await deliver(relay.url, 'workflow_run', { action: 'completed', repository: { full_name: FULL } })).toMatchObject({ status: 400, body: { field: 'workflow_run' } });
+    expect((await deliver(relay.url, 'push', `payload=${encodeURIComponent(JSON.stringify(push))}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    await expectNoDeploy(sha);
+  });
+
+  test('routes: /healthz reports Temporal, unknown paths 404, wrong methods 405', async () => {
+    const health = await fetch(`${relay.url}/healthz`);
+    expect([health.status, await health.json()]).toEqual([200, { temporal: 'ok' }]);
+    expect((await fetch(`${relay.url}/nope`)).status).toBe(404);
+    const get = await fetch(`${relay.url}/webhooks/github`);
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+  });
+
+  test('Temporal down: deliveries get 503 quickly (GitHub can redeliver) and /healthz says so', async () => {
+    const temporal = await startDevServer();
+    const connection = await Connection.connect({ address: temporal.address });
+    const down = await startRelay({ client: new Client({ connection }), config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', temporalTimeoutMs: 3_000, log: () => {} });
+    try {
+      expect((await fetch(`${down.url}/healthz`)).status).toBe(200);
+      await temporal.stop();
+      const sha = randomSha();
+      const started = Date.now();
+      const reply = await deliver(down.url, 'push', pushPayload({ repository: FULL, before: randomSha(), after: sha }));
+      expect(reply).toMatchObject({ status: 503, body: { error: expect.stringMatching(/Temporal is unreachable/) } });
+      expect(Date.now() - started).toBeLessThan(10_000); // GitHub gives up on a delivery after 10 s
+      const signal = await deliver(down.url, 'workflow_run', workflowRunPayload(FULL, { id: 77, head_sha: sha }));
+      expect(signal.status).toBe(503);
+      expect((await fetch(`${down.url}/healthz`)).status).toBe(503);
+    } finally {
+      await down.close();
+      await connection.close();
+      await temporal.stop();
+    }
+  });
+
+  test('one log line per delivery, never the secret or the body', () => {
+    const started = logs.filter((line) => / push delivery f0e1d2c3-0000-11ef-8000-relaytest001 -> 202 started /.test(line));
+    expect(started).toHaveLength(1);
+    expect(logs.some((line) => /-> 401 rejected: bad signature/.test(line))).toBe(true);
+    const text = logs.join('\n');
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toMatch(/feat\(api\): relayed|docs: api via relay|head_commit|padding/);
+  });
+});
+
+describe('relay entry point (node dist/relay/main.js)', () => {
+  const main = resolve(__dirname, '../../dist/relay/main.js');
+  const run = (env: Record<string, string | undefined>, args: string[] = []) => {
+    const child = spawn(process.execPath, [main, '--config', stack.configPath, '--host', '127.0.0.1', ...args], { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exit = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    return { child, exit, output: () => output };
+  };
+
+  test('refuses to start without GITHUB_WEBHOOK_SECRET (exit 2, saying why)', async () => {
+    const relayProcess = run({ GITHUB_WEBHOOK_SECRET: '' });
+    expect(await relayProcess.exit).toBe(2);
+    expect(relayProcess.output()).toMatch(/GITHUB_WEBHOOK_SECRET is not set/);
+  });
+
+  test('prints the webhook URL, serves deliveries, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const relayProcess = run({ GITHUB_WEBHOOK_SECRET: SECRET }, ['--port', String(port)]);
+    const url = `http://127.0.0.1:${port}`;
+    await until('the relay to listen', async () => relayProcess.output().includes(`${url}/webhooks/github`) || undefined);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(await deliver(url, 'ping', { zen: 'Speak like a human.' })).toEqual({ status: 200, body: { pong: true } });
+    relayProcess.child.kill('SIGTERM');
+    expect(await relayProcess.exit).toBe(0);
+    expect(relayProcess.output()).not.toContain(SECRET);
+  });
+});

@@ -1,0 +1,35 @@
+import { bounded, nextCandidate, resolveRollbackTag, rollbackRequestProblem, type Candidate, type ProductionTarget } from '../../src/plan/environment';
+
+const target = (tag: string, over: Partial<ProductionTarget> = {}): ProductionTarget => ({
+  tag, overlayCommit: 'o'.repeat(40), date: '2026-01-01T00:00:00Z', by: 'ci', subject: `deploy: production to ${tag} [skip ci]`, kind: 'deploy', imagesExist: true, ...over,
+});
+const candidate = (commit: string, path: Candidate['path'] = 'code'): Candidate => ({ workflowId: `deploy-${commit}`, commit, path, tag: `sha-${commit.slice(0, 7)}`, readyAt: '2026-01-01T00:00:00Z' });
+
+describe('environment planning', () => {
+  test('rollback requests: previous or a sha tag, with a reason and a requester', () => {
+    expect(rollbackRequestProblem({ to: 'previous', reason: 'bad deploy', requestedBy: 'ana' })).toBeUndefined();
+    expect(rollbackRequestProblem({ to: 'sha-abc1234', reason: 'bad deploy', requestedBy: 'ana' })).toBeUndefined();
+    expect(rollbackRequestProblem({ to: 'latest', reason: 'x', requestedBy: 'ana' })).toMatch(/"previous" or a tag like sha-abc1234/);
+    expect(rollbackRequestProblem({ to: 'previous', reason: ' ', requestedBy: 'ana' })).toMatch(/reason/);
+    expect(rollbackRequestProblem({ to: 'previous', reason: 'x' })).toMatch(/requestedBy/);
+  });
+
+  test('previous is the newest tag before the current one, skipping config-only commits of the same tag', () => {
+    const history = [target('sha-3333333'), target('sha-3333333'), target('sha-2222222'), target('sha-1111111')];
+    expect(resolveRollbackTag('previous', history)).toEqual({ tag: 'sha-2222222' });
+    expect(resolveRollbackTag('sha-1111111', history)).toEqual({ tag: 'sha-1111111' });
+    expect(resolveRollbackTag('previous', [target('sha-3333333')])).toEqual({ problem: expect.stringMatching(/no tag before sha-3333333/) });
+  });
+
+  test('the newest commit in git history goes first; unknown order falls back to arrival', () => {
+    const queue = [candidate('a'.repeat(40)), candidate('b'.repeat(40)), candidate('c'.repeat(40), 'k8s')];
+    expect(nextCandidate(queue, ['c'.repeat(40), 'b'.repeat(40), 'a'.repeat(40)])?.commit).toBe('c'.repeat(40));
+    expect(nextCandidate(queue, ['b'.repeat(40), 'a'.repeat(40)])?.commit).toBe('b'.repeat(40));
+    expect(nextCandidate(queue, [])?.commit).toBe('a'.repeat(40));
+    expect(nextCandidate([], [])).toBeUndefined();
+  });
+
+  test('bounded keeps the newest entries', () => {
+    expect(bounded([1, 2, 3], 4, 3)).toEqual([2, 3, 4]);
+  });
+});
