@@ -71,7 +71,8 @@ function program(): { cli: Command; exitCode(): number } {
   /** "Not found" names what was looked for and where: a wrong namespace or address looks the same. */
   const notFound = (ref: string, temporal: Connected) => (err: unknown): never => {
     if (err instanceof WorkflowNotFoundError) {
-      throw new Error(`no deploy of commit ${ref} in namespace ${temporal.target.namespace} at ${temporal.target.address} (looked for workflow ${err.workflowId})`);
+      const where = `in namespace ${temporal.target.namespace} at ${temporal.target.address}`;
+      throw new Error(ref.length < 40 ? `no deploy of a commit starting with ${ref} ${where}` : `no deploy of commit ${ref} ${where} (looked for workflow ${err.workflowId})`);
     }
     throw err;
   };

@@ -1,3 +1,4 @@
+import { shaTag } from '../plan/tags';
 import type { DeployListing, DeployView, StartedDeploy } from './deploys';
 import type { WatchEvent } from './watch';
 
@@ -48,7 +49,8 @@ export function formatStatus({ workflowId, execution, status: s }: DeployView): 
     ['workflow', `${workflowId} (${lower(execution)})`],
     ['phase', `${s.phase} since ${clock(s.phases[s.phase] ?? s.updatedAt)}`],
     ['path', s.path && `${s.path}${s.reason ? ` (${s.reason})` : ''}`],
-    ['tag', s.tag],
+    // The status query names the tag only once CI passed; while it waits, the tag follows from the commit.
+    ['tag', s.tag ?? (s.path === 'code' && s.phase === 'waiting-for-ci' ? `${shaTag(s.commit)} (once CI passes)` : undefined)],
     ['ci run', ci],
     ['overlay', s.overlayCommit === null ? 'already at the tag (no commit)' : short(s.overlayCommit)],
     ['digests', digests],

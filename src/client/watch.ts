@@ -6,7 +6,8 @@ import { inspectDeploy, type DeployView } from './deploys';
 import { span } from './format';
 
 /** One thing that happened to a deploy, in the order it happened. `at` is an ISO time. */
-export type WatchEvent = { at: string } & (
+export type WatchEvent = { at: string } & WatchEventBody;
+type WatchEventBody =
   | { event: 'phase'; phase: Phase; detail?: string }
   | { event: 'plan'; path: string; reason?: string }
   | { event: 'ci'; run: NonNullable<DeployStatus['ciRun']> }
@@ -14,8 +15,7 @@ export type WatchEvent = { at: string } & (
   | { event: 'argo'; message: string }
   | { event: 'error'; message: string }
   | { event: 'notice'; message: string }
-  | { event: 'end'; execution: WorkflowExecutionStatusName; phase: Phase; error?: string; status: DeployStatus }
-);
+  | { event: 'end'; execution: WorkflowExecutionStatusName; phase: Phase; error?: string; status: DeployStatus };
 
 /** The order phases happen in; a Record so a new phase in types.ts fails to compile here until placed. */
 const ORDER: Record<Phase, number> = { detecting: 0, 'waiting-for-ci': 1, validating: 2, committing: 3, syncing: 4, succeeded: 5, failed: 6, skipped: 7 };
@@ -49,13 +49,16 @@ function phaseDetail(phase: Phase, s: DeployStatus): string | undefined {
  */
 export function progressEvents(prev: DeployStatus | undefined, next: DeployStatus, now: string): WatchEvent[] {
   const fields: Array<{ owner: Phase; event: WatchEvent }> = [];
-  if (next.path && next.path !== prev?.path) fields.push({ owner: 'detecting', event: { at: now, event: 'plan', path: next.path, reason: next.reason } });
-  if (next.ciRun && (next.ciRun.id !== prev?.ciRun?.id || next.ciRun.conclusion !== prev?.ciRun?.conclusion)) {
-    fields.push({ owner: 'waiting-for-ci', event: { at: now, event: 'ci', run: next.ciRun } });
-  }
-  if (next.overlayCommit !== undefined && next.overlayCommit !== prev?.overlayCommit) fields.push({ owner: 'committing', event: { at: now, event: 'overlay', commit: next.overlayCommit } });
-  if (next.argo && next.argo !== prev?.argo) fields.push({ owner: 'syncing', event: { at: now, event: 'argo', message: next.argo } });
-  if (next.error && next.error !== prev?.error) fields.push({ owner: 'failed', event: { at: now, event: 'error', message: next.error } });
+  // A change seen now happened before any later phase was entered: date it no later than that.
+  const field = (owner: Phase, event: WatchEventBody) => {
+    const later = (Object.entries(next.phases) as Array<[Phase, string]>).filter(([phase]) => ORDER[phase] > ORDER[owner]).map(([, at]) => at);
+    fields.push({ owner, event: { ...event, at: [now, ...later].sort()[0]! } });
+  };
+  if (next.path && next.path !== prev?.path) field('detecting', { event: 'plan', path: next.path, reason: next.reason });
+  if (next.ciRun && (next.ciRun.id !== prev?.ciRun?.id || next.ciRun.conclusion !== prev?.ciRun?.conclusion)) field('waiting-for-ci', { event: 'ci', run: next.ciRun });
+  if (next.overlayCommit !== undefined && next.overlayCommit !== prev?.overlayCommit) field('committing', { event: 'overlay', commit: next.overlayCommit });
+  if (next.argo && next.argo !== prev?.argo) field('syncing', { event: 'argo', message: next.argo });
+  if (next.error && next.error !== prev?.error) field('failed', { event: 'error', message: next.error });
 
   const entered = (Object.entries(next.phases) as Array<[Phase, string]>)
     .filter(([phase]) => !prev?.phases[phase])
@@ -71,7 +74,7 @@ export function progressEvents(prev: DeployStatus | undefined, next: DeployStatu
     flushBefore(ORDER[phase]);
     events.push({ at, event: 'phase', phase, detail: phaseDetail(phase, next) });
   }
-  events.push(...fields.map((field) => field.event));
+  events.push(...fields.map((pending) => pending.event));
   return events;
 }
 

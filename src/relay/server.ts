@@ -154,7 +154,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         const signalled = await temporal(() => signalCiCompleted(client, config, run));
         const workflowId = deployWorkflowId(repository, run.headSha);
         // false: no deploy of that commit is running (docs-only merge, or it finished): nothing to do.
-        return { status: 202, body: { signalled, workflowId }, note: `CI run ${run.id} ${run.conclusion} ${signalled ? 'signalled to' : 'no running'} ${workflowId}` };
+        return { status: 202, body: { signalled, workflowId }, note: `CI run ${run.id} ${run.conclusion}: ${signalled ? `signalled ${workflowId}` : `no deploy of ${run.headSha.slice(0, 7)} is running`}` };
       }
     }
   }
@@ -179,7 +179,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       }
     }
     send(res, reply.status, reply.body);
-    log(`relay: ${event} delivery ${id} -> ${reply.status} ${reply.note}`);
+    // Notes may quote payload fields (a ref, a workflow name): one line, whatever they hold.
+    log(`relay: ${event} delivery ${id} -> ${reply.status} ${reply.note.replace(/[\x00-\x1f\x7f]+/g, ' ')}`);
   }
 
   async function health(res: ServerResponse): Promise<void> {

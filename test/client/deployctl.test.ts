@@ -128,9 +128,9 @@ describe('deployctl against a running deploy', () => {
     const status = await cli('status', sha7); // an abbreviation, looked up through DeployCommit
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^phase +waiting-for-ci since \d\d:\d\d:\d\d$/m);
-    expect(status.stdout).toMatch(new RegExp(`^tag +${tag}$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^tag +${tag} \\(once CI passes\\)$`, 'm'));
     expect(status.stdout).toMatch(/^workflow +deploy-\S+ \(running\)$/m);
-    expect(JSON.parse((await cli('status', commit, '--json')).stdout)).toMatchObject({ execution: 'RUNNING', phase: 'waiting-for-ci', path: 'code', tag, commit });
+    expect(JSON.parse((await cli('status', commit, '--json')).stdout)).toMatchObject({ execution: 'RUNNING', phase: 'waiting-for-ci', path: 'code', commit, ciRun: { conclusion: null } });
 
     // Visibility is eventually consistent: the upserted phase shows up a moment after it is entered.
     const table = await until('list to show the waiting deploy', async () => {
@@ -155,7 +155,8 @@ describe('deployctl against a running deploy', () => {
     expect(await description.staticDetails()).toContain(`Merge commit ${commit} (main was ${before.slice(0, 7)}), requested by deployctl`);
     expect(description.raw.executionConfig?.userMetadata?.summary).toBeTruthy();
     const metadata = await handleOf(commit).query<{ currentDetails: string }>('__temporal_workflow_metadata');
-    expect(metadata.currentDetails).toMatch(new RegExp(`^\\*\\*waiting-for-ci\\*\\*: deploy ${tag} to production`));
+    expect(metadata.currentDetails).toMatch(new RegExp(`^\\*\\*waiting-for-ci\\*\\*: deploy ${sha7} to production \\(code changed: services/api/waiting.py\\)`));
+    expect(metadata.currentDetails).toContain('in progress');
 
     await handleOf(commit).terminate('test: abandon the deploy');
     const closed = await cli('status', commit);

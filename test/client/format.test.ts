@@ -34,6 +34,8 @@ describe('watch events', () => {
     };
     const events = progressEvents({ ...base, path: 'code', reason: next.reason, phases: { detecting: at(0), 'waiting-for-ci': at(1) } }, next, at(9));
     expect(events.map((e) => (e.event === 'phase' ? e.phase : e.event))).toEqual(['ci', 'validating', 'committing', 'overlay', 'syncing', 'argo']);
+    // Seen at 12:00:09, but CI passed before validating began and the overlay before syncing.
+    expect(events.map((e) => e.at)).toEqual([at(5), at(5), at(6), at(6), at(6), at(9)]);
     expect(progressEvents(next, next, at(10))).toEqual([]);
   });
 

