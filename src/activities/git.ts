@@ -83,10 +83,14 @@ export class RepoCache {
     if (!(await this.hasCommit(git, sha))) throw permanent(`commit ${sha} does not exist in ${this.options.cloneUrl}`, 'CommitNotFound');
   }
 
+  /**
+   * Whether `ancestor` is `descendant` or one of its ancestors. Not `merge-base --is-ancestor`:
+   * simple-git reports a silent non-zero exit as success, so its "no" would read as "yes".
+   */
   async isAncestor(git: SimpleGit, ancestor: string, descendant: string): Promise<boolean> {
     try {
-      await git.raw(['merge-base', '--is-ancestor', ancestor, descendant]);
-      return true;
+      const [base, resolved] = await Promise.all([git.raw(['merge-base', ancestor, descendant]), git.revparse([`${ancestor}^{commit}`])]);
+      return base.trim() !== '' && base.trim() === resolved.trim();
     } catch {
       return false;
     }

@@ -1,10 +1,13 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../workflows/definitions';
 import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, ImageTag } from '../workflows/search-attributes';
 import type { DeployInput, DeployPhase as Phase, DeployStatus } from '../workflows/types';
+import type { environment } from '../workflows/environment';
+import type { productionDeploy } from '../workflows/deploy';
+import { deployRequestedSignal, environmentWorkflowId, type DeployRequest } from '../workflows/environment-definitions';
 import type { DeployPath as Path } from '../plan/classify';
 
 export interface StartedDeploy {
@@ -14,25 +17,30 @@ export interface StartedDeploy {
 }
 
 /**
- * Starts the production deploy of one merge commit. The id comes from repository and commit, so a
- * repeated start while it runs or after it succeeded is a no-op; a failed deploy may be started again.
+ * Starts the production deploy of one merge commit. First the environment (`env-production`) is
+ * signalled with signal-with-start, so it runs and records the request; then the deploy itself is
+ * started. Its id comes from repository and commit, so a repeated start while it runs or after it
+ * succeeded is a no-op; a failed deploy may be started again.
  */
-export async function startDeploy(client: Client, config: DeployConfig, input: Omit<DeployInput, 'repository' | 'environmentWorkflowId'>): Promise<StartedDeploy> {
-  const repository = `${config.repository.owner}/${config.repository.name}`;
-  const workflowId = deployWorkflowId(repository, input.commit);
+export async function startDeploy(client: Client, config: DeployConfig, request: DeployRequest): Promise<StartedDeploy> {
+  const repository = repositoryOf(config);
+  const commit = request.commit.toLowerCase();
+  const workflowId = deployWorkflowId(repository, commit);
+  const environmentId = environmentWorkflowId(config.environment.name);
+  await signalEnvironment(client, config, deployRequestedSignal, { ...request, commit });
   try {
-    await client.workflow.start('productionDeploy', {
+    await client.workflow.start<typeof productionDeploy>('productionDeploy', {
       taskQueue: config.temporal.taskQueue,
       workflowId,
-      args: [{ ...input, repository } satisfies DeployInput],
+      args: [{ repository, commit, before: request.before, requestedBy: request.requestedBy, environmentWorkflowId: environmentId }],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      staticSummary: `deploy ${repository}@${input.commit.slice(0, 7)} to production`,
-      staticDetails: `Merge commit ${input.commit}${input.before ? ` (main was ${input.before.slice(0, 7)})` : ''}, requested by ${input.requestedBy ?? 'unknown'}.`,
+      staticSummary: `deploy ${repository}@${commit.slice(0, 7)} to ${config.environment.name}`,
+      staticDetails: `Merge commit ${commit}${request.before ? ` (main was ${request.before.slice(0, 7)})` : ''}, requested by ${request.requestedBy ?? 'unknown'}.`,
       // Set at start so the deploy is searchable before its first task runs.
       typedSearchAttributes: config.temporal.searchAttributes
         ? [
-            { key: DeployEnvironment, value: 'production' },
-            { key: DeployCommit, value: input.commit },
+            { key: DeployEnvironment, value: config.environment.name },
+            { key: DeployCommit, value: commit },
             { key: DeployPhase, value: 'detecting' },
           ]
         : undefined,
@@ -42,6 +50,24 @@ export async function startDeploy(client: Client, config: DeployConfig, input: O
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
     throw err;
   }
+}
+
+/** Signal-with-start of the environment workflow: whoever speaks first starts it. */
+export async function signalEnvironment<T>(client: Client, config: DeployConfig, signal: SignalDefinition<[T]>, arg: T): Promise<void> {
+  const repository = `${config.repository.owner}/${config.repository.name}`;
+  const { name } = config.environment;
+  await client.workflow.signalWithStart<typeof environment, [T]>('environment', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: environmentWorkflowId(name),
+    args: [{ environment: name, repository }],
+    signal,
+    signalArgs: [arg],
+    staticSummary: `${name} environment of ${repository}: one overlay change at a time`,
+  });
+}
+
+export function environmentHandle(client: Client, config: DeployConfig) {
+  return client.workflow.getHandle<typeof environment>(environmentWorkflowId(config.environment.name));
 }
 
 export async function deployStatus(client: Client, config: DeployConfig, commit: string): Promise<DeployStatus> {

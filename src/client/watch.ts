@@ -18,14 +18,14 @@ type WatchEventBody =
   | { event: 'end'; execution: WorkflowExecutionStatusName; phase: Phase; error?: string; status: DeployStatus };
 
 /** The order phases happen in; a Record so a new phase in types.ts fails to compile here until placed. */
-const ORDER: Record<Phase, number> = { detecting: 0, 'waiting-for-ci': 1, validating: 2, committing: 3, syncing: 4, succeeded: 5, failed: 6, skipped: 7 };
+const ORDER: Record<Phase, number> = { detecting: 0, 'waiting-for-ci': 1, validating: 2, queued: 3, held: 4, committing: 5, syncing: 6, succeeded: 7, superseded: 8, failed: 9, skipped: 10 };
 
 /** Every phase, in order: the choices of `deployctl list --phase`. */
 export const PHASES = (Object.keys(ORDER) as Phase[]).sort((a, b) => ORDER[a] - ORDER[b]);
 
-/** 0 when the deploy ended well (succeeded, or nothing to deploy), else 1. */
+/** 0 when the deploy ended well (succeeded, superseded by newer code, or nothing to deploy), else 1. */
 export function exitCodeOf(view: DeployView): 0 | 1 {
-  return view.execution === 'COMPLETED' && (view.status.phase === 'succeeded' || view.status.phase === 'skipped') ? 0 : 1;
+  return view.execution === 'COMPLETED' && ['succeeded', 'superseded', 'skipped'].includes(view.status.phase) ? 0 : 1;
 }
 
 function phaseDetail(phase: Phase, s: DeployStatus): string | undefined {
@@ -34,7 +34,10 @@ function phaseDetail(phase: Phase, s: DeployStatus): string | undefined {
     case 'detecting': return `${s.repository}@${sha7} to production`;
     case 'waiting-for-ci': return `for the CI run of ${sha7}`;
     case 'validating': return s.tag && `images at ${s.tag}`;
+    case 'queued': return 'checks passed; waiting for its turn at the production overlay';
+    case 'held': return 'held: production is paused or rolled back; waits for `deployctl resume`';
     case 'committing': return s.tag && `${s.tag} into the production overlay`;
+    case 'superseded': return 'production already runs newer code that contains this commit';
     case 'syncing': return 'waiting for Argo CD to sync and report healthy';
     case 'succeeded': return s.phases.succeeded && `in ${span(Date.parse(s.phases.succeeded) - Date.parse(s.startedAt))}`;
     case 'skipped': return `nothing to deploy (${s.reason ?? 'no deployable change'})`;

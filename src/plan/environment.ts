@@ -55,8 +55,6 @@ export interface EnvironmentState {
   paused?: Freeze;
   /** Set by a rollback: production stays rolled back until `deployctl resume`. */
   held?: Freeze & { tag: string };
-  /** Commits whose deploy was already started here, newest last (bounded). */
-  requested: string[];
   /** Recent outcomes, newest last (bounded). */
   outcomes: Outcome[];
   /** Changes handled by this run, for the continue-as-new threshold. */
@@ -65,13 +63,15 @@ export interface EnvironmentState {
   production?: { tag: string; since: string; by?: string };
   /** Rollbacks started so far: each gets a stable id for its overlay commit. */
   sequence?: number;
+  /** The latest deploy requests, newest last (bounded). */
+  requests?: Array<{ commit: string; by: string; at: string }>;
 }
 
 export const MAX_OUTCOMES = 50;
-export const MAX_REQUESTED = 500;
+export const MAX_REQUESTS = 20;
 
 export function emptyState(): EnvironmentState {
-  return { queue: [], rollbacks: [], requested: [], outcomes: [], handled: 0 };
+  return { queue: [], rollbacks: [], outcomes: [], handled: 0 };
 }
 
 /** Keeps the newest `max` entries: history stays bounded however long production lives. */

@@ -1,24 +1,27 @@
-import { ApplicationFailure, condition, isCancellation, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import { evaluateArgo } from '../plan/argocd';
+import { ApplicationFailure, condition, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { ciOutcome, pollDelay, type CiRun } from '../plan/ci';
 import { ciCompletedSignal, statusQuery } from './definitions';
+import { candidateReadySignal, queueNoticeSignal, verdictSignal, type Verdict } from './environment-definitions';
 import { DeployProgress } from './progress';
 import { steps } from './steps';
 import type { DeployInput, DeployPlan, DeployStatus } from './types';
 
-/** How often Argo CD is asked while a sync is in flight. */
-const ARGO_POLL_INITIAL_MS = 2_000;
-const ARGO_POLL_MAX_MS = 15_000;
-
-/** Deploys one merge commit to production: detect, wait for CI, validate, commit the overlay, confirm Argo CD. */
+/**
+ * Deploys one merge commit: detect, wait for CI (code) or read the running tag (k8s-only),
+ * validate the images, then take a turn at the environment, which commits the overlay and
+ * confirms Argo CD one change at a time.
+ */
 export async function productionDeploy(input: DeployInput): Promise<DeployStatus> {
   const progress = new DeployProgress(input, 'production');
   const { status } = progress;
   let signalled: CiRun | undefined;
+  let verdict: Verdict | undefined;
   setHandler(statusQuery, () => status);
   setHandler(ciCompletedSignal, (run) => {
     if (run.headSha.toLowerCase() === input.commit.toLowerCase()) signalled = run;
   });
+  setHandler(queueNoticeSignal, (notice) => progress.notice(notice));
+  setHandler(verdictSignal, (v) => void (verdict = v));
 
   try {
     const plan = await steps.detectChanges({ commit: input.commit, before: input.before });
@@ -38,18 +41,14 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
     progress.enter('validating');
     progress.validated(await steps.validateImages({ tag }));
 
-    // Path 2 redeploys the tag the merge commit already names: the commit itself is the revision.
-    let revision = input.commit;
-    if (plan.path === 'code') {
-      progress.enter('committing');
-      const overlay = await steps.updateOverlay({ kind: 'deploy', tag, commit: input.commit, workflowId: workflowInfo().workflowId });
-      progress.committed(overlay.overlayCommit);
-      revision = overlay.revision;
-    }
-
-    progress.enter('syncing');
-    await confirmSync(revision, plan.syncTimeoutMs);
-    return progress.enter('succeeded');
+    // The environment owns the overlay: hand over, then wait (as long as it takes) for the outcome.
+    progress.enter('queued');
+    const candidate = { workflowId: workflowInfo().workflowId, commit: input.commit, path: plan.path, tag, readyAt: new Date().toISOString() };
+    await getExternalWorkflowHandle(input.environmentWorkflowId).signal(candidateReadySignal, candidate);
+    await condition(() => verdict !== undefined);
+    progress.finished(verdict!);
+    if (verdict!.outcome === 'failed') throw new DeployError(verdict!.message);
+    return progress.enter(verdict!.outcome === 'deployed' ? 'succeeded' : 'superseded');
   } catch (err) {
     if (isCancellation(err)) throw err;
     progress.failed(err);
@@ -74,20 +73,6 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
       }
       const wait = Math.min(pollDelay(attempt, plan.ciPollInitialMs, plan.ciPollMaxMs), remaining);
       await condition(() => signalled !== undefined, wait, { summary: 'wait for the ciCompleted signal, then poll CI again' });
-    }
-  }
-
-  /** Polls Argo CD on durable timers until the revision is synced and healthy, degraded, or the timeout passes. */
-  async function confirmSync(revision: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      const verdict = evaluateArgo(await steps.observeArgoApp({ revision, refresh: attempt === 0 }), revision);
-      progress.argo(verdict.message);
-      if (verdict.state === 'healthy') return;
-      if (verdict.state === 'degraded') throw new DeployError(verdict.message);
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new DeployError(`Argo CD did not report the application synced and healthy within ${Math.round(timeoutMs / 60_000)} min: ${verdict.message}`);
-      await sleep(Math.min(pollDelay(attempt, ARGO_POLL_INITIAL_MS, ARGO_POLL_MAX_MS), remaining), { summary: 'wait before asking Argo CD again' });
     }
   }
 }

@@ -29,10 +29,11 @@ export interface EnvironmentView {
   paused?: Freeze;
   held?: Freeze & { tag: string };
   pendingRollbacks: RollbackRequest[];
+  requests: NonNullable<EnvironmentState['requests']>;
   outcomes: EnvironmentState['outcomes'];
 }
 
-/** Starters (relay, deployctl) signal-with-start this: the environment starts the commit's deploy. */
+/** Starters (relay, deployctl) signal-with-start this, then start the commit's deploy. */
 export const deployRequestedSignal = defineSignal<[DeployRequest]>('deployRequested');
 /** A deploy whose checks passed hands itself over for its turn at the overlay. */
 export const candidateReadySignal = defineSignal<[Candidate]>('candidateReady');
@@ -48,6 +49,8 @@ export const targetsUpdate = defineUpdate<ProductionTarget[], [{ limit?: number 
 export interface QueueNotice {
   phase: 'queued' | 'held' | 'committing' | 'syncing';
   note: string;
+  /** With `syncing`: the overlay commit Argo CD must reach (null when nothing was committed). */
+  overlayCommit?: string | null;
 }
 export interface Verdict {
   outcome: 'deployed' | 'superseded' | 'failed';

@@ -4,19 +4,13 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
-  ParentClosePolicy,
   setCurrentDetails,
   setHandler,
-  startChild,
-  WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EnvironmentSettings } from '../activities/settings';
-import { bounded, emptyState, MAX_OUTCOMES, MAX_REQUESTED, nextCandidate, resolveRollbackTag, rollbackRequestProblem, type Candidate, type Outcome, type RollbackRequest } from '../plan/environment';
+import { bounded, emptyState, MAX_OUTCOMES, MAX_REQUESTS, nextCandidate, resolveRollbackTag, rollbackRequestProblem, type Candidate, type Outcome, type RollbackRequest } from '../plan/environment';
 import { confirmSync } from './confirm';
-import { productionDeploy } from './deploy';
-import { deployWorkflowId } from './definitions';
 import {
   candidateReadySignal,
   deployRequestedSignal,
@@ -32,11 +26,10 @@ import {
   type QueueNotice,
   type Verdict,
 } from './environment-definitions';
-import { DeployCommit, DeployEnvironment, DeployPhase } from './search-attributes';
 import { steps } from './steps';
 
 /**
- * Owns one environment's overlay: deploys run their checks (CI, images) in parallel as child
+ * Owns one environment's overlay: deploys run their checks (CI, images) in parallel in their own
  * workflows, then take turns here, one overlay change at a time, newest commit first, so
  * production's tag only moves forward. Rollbacks run here too and hold production until resumed.
  */
@@ -53,6 +46,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     paused: state.paused,
     held: state.held,
     pendingRollbacks: state.rollbacks,
+    requests: state.requests ?? [],
     outcomes: state.outcomes,
   });
   const publish = () => setCurrentDetails(describe(view()));
@@ -65,10 +59,10 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   let settings: EnvironmentSettings | undefined;
 
   setHandler(environmentStatusQuery, view);
-  setHandler(deployRequestedSignal, async (request) => {
-    if (state.requested.includes(request.commit)) return;
-    state.requested = bounded(state.requested, request.commit, MAX_REQUESTED);
-    await startDeploy(request.commit, request.before, request.requestedBy, await settingsReady);
+  // Starters signal-with-start this before they start the deploy: the environment exists and
+  // its history is the ordered log of every request.
+  setHandler(deployRequestedSignal, (request) => {
+    state.requests = bounded(state.requests ?? [], { commit: request.commit, by: request.requestedBy ?? 'unknown', at: now() }, MAX_REQUESTS);
   });
   setHandler(candidateReadySignal, (candidate) => {
     if (state.queue.some((c) => c.workflowId === candidate.workflowId)) return;
@@ -124,30 +118,6 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     return state.handled >= settings!.continueAsNewAfter || workflowInfo().continueAsNewSuggested;
   }
 
-  async function startDeploy(commit: string, before: string | undefined, requestedBy: string | undefined, settings: EnvironmentSettings): Promise<void> {
-    try {
-      await startChild(productionDeploy, {
-        workflowId: deployWorkflowId(input.repository, commit),
-        args: [{ repository: input.repository, commit, before, requestedBy, environmentWorkflowId: workflowInfo().workflowId }],
-        // The deploy outlives a continue-as-new of its environment; they talk by workflow id.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        staticSummary: `deploy ${input.repository}@${commit.slice(0, 7)} to ${input.environment}`,
-        staticDetails: `Merge commit ${commit}${before ? ` (main was ${before.slice(0, 7)})` : ''}, requested by ${requestedBy ?? 'unknown'}.`,
-        typedSearchAttributes: settings.searchAttributes
-          ? [
-              { key: DeployEnvironment, value: input.environment },
-              { key: DeployCommit, value: commit },
-              { key: DeployPhase, value: 'detecting' },
-            ]
-          : undefined,
-      });
-    } catch (err) {
-      // A deploy of this commit already ran (or runs): one deploy per merge.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-  }
-
   /** One deploy's turn: commit the tag (unless older than production's), then confirm Argo CD. */
   async function apply(candidate: Candidate): Promise<void> {
     applying = { kind: 'deploy', tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId, phase: 'committing', since: now() };
@@ -165,7 +135,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
         overlayCommit = update.overlayCommit;
       }
       applying!.phase = 'syncing';
-      await notify(candidate.workflowId, { phase: 'syncing', note: 'waiting for Argo CD' });
+      await notify(candidate.workflowId, { phase: 'syncing', note: 'waiting for Argo CD', ...(candidate.path === 'code' ? { overlayCommit } : {}) });
       const sync = await confirmSync(revision, settings!.syncTimeoutMs, () => undefined);
       return { outcome: sync.state === 'healthy' ? 'deployed' : 'failed', message: sync.message, overlayCommit, argo: sync.message };
     });

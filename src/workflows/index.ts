@@ -1,1 +1,2 @@
 export { productionDeploy } from './deploy';
+export { environment } from './environment';

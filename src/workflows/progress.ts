@@ -2,6 +2,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CiRun } from '../plan/ci';
 import { DeployPath, DeployPhase, ImageTag } from './search-attributes';
+import type { QueueNotice, Verdict } from './environment-definitions';
 import type { DeployInput, DeployPhase as Phase, DeployPlan, DeployStatus, ValidatedImage } from './types';
 
 /**
@@ -13,6 +14,8 @@ export class DeployProgress {
   private repoUrl?: string;
   /** Environment and commit are set by the starter; the rest once the plan says the namespace has them. */
   private searchable = false;
+  /** The environment's latest word on this deploy (queue position, hold, outcome). */
+  private note?: string;
 
   constructor(
     input: DeployInput,
@@ -65,6 +68,19 @@ export class DeployProgress {
     this.publish();
   }
 
+  /** The environment moved this deploy in its queue (queued, held, committing, syncing). */
+  notice(notice: QueueNotice): void {
+    this.note = notice.note;
+    if (notice.overlayCommit !== undefined) this.status.overlayCommit = notice.overlayCommit;
+    this.enter(notice.phase);
+  }
+
+  finished(verdict: Verdict): void {
+    Object.assign(this.status, { overlayCommit: verdict.overlayCommit ?? this.status.overlayCommit, argo: verdict.argo ?? this.status.argo });
+    this.note = verdict.message;
+    this.publish();
+  }
+
   failed(err: unknown): void {
     this.status.error = innermostMessage(err);
     this.enter('failed');
@@ -80,6 +96,7 @@ export class DeployProgress {
     const lines = [`**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${this.environment}${s.reason ? ` (${s.reason})` : ''}`];
     if (s.ciRun) lines.push(`CI run: [${s.ciRun.id}](${s.ciRun.url})${s.ciRun.conclusion ? ` ${s.ciRun.conclusion}` : ' in progress'}`);
     if (s.overlayCommit) lines.push(`Overlay commit: [${s.overlayCommit.slice(0, 7)}](${this.repoUrl}/commit/${s.overlayCommit})`);
+    if (this.note) lines.push(this.note);
     if (s.argo) lines.push(`Argo CD: ${s.argo}`);
     if (s.error) lines.push(`Error: ${s.error}`);
     setCurrentDetails(lines.join('\n\n'));

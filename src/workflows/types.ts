@@ -1,7 +1,7 @@
 import type { DeployPath } from '../plan/classify';
 import type { CiRun } from '../plan/ci';
 
-export type DeployPhase = 'detecting' | 'waiting-for-ci' | 'validating' | 'committing' | 'syncing' | 'succeeded' | 'failed' | 'skipped';
+export type DeployPhase = 'detecting' | 'waiting-for-ci' | 'validating' | 'queued' | 'held' | 'committing' | 'syncing' | 'succeeded' | 'superseded' | 'failed' | 'skipped';
 
 /** Workflow input: identifiers only, never secrets (they come from the worker's environment). */
 export interface DeployInput {
@@ -14,7 +14,7 @@ export interface DeployInput {
   /** Who or what started it (webhook delivery, a person with deployctl), for the record. */
   requestedBy?: string;
   /** The environment workflow that owns the overlay; the deploy takes its turn there. */
-  environmentWorkflowId?: string;
+  environmentWorkflowId: string;
 }
 
 /** What the detect step decided, plus the worker's timing policy for this deploy. */

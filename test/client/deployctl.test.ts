@@ -179,7 +179,7 @@ describe('deployctl against a running deploy', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const labels = stdout.trim().split('\n').map((line) => /^\d\d:\d\d:\d\d  (\S+(?: cd)?)/.exec(line)?.[1]);
     // Each phase once, in order; CI, overlay and Argo CD lines after the phase they belong to.
-    const order = ['detecting', 'plan', 'waiting-for-ci', 'ci', 'validating', 'committing', 'overlay', 'syncing', 'argo cd', 'succeeded'];
+    const order = ['detecting', 'plan', 'waiting-for-ci', 'ci', 'validating', 'queued', 'committing', 'overlay', 'syncing', 'argo cd', 'succeeded'];
     expect(labels.filter((label, i) => labels.indexOf(label) === i)).toEqual(order);
     expect(stdout).toContain(`run ${run.id} success  ${run.html_url}`);
     expect(stdout).toMatch(new RegExp(`validating +images at ${tag}`));

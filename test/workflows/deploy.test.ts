@@ -1,11 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { ArgoObservation } from '../../src/plan/argocd';
 import type { CiRun } from '../../src/plan/ci';
-import { ciCompletedSignal, statusQuery } from '../../src/workflows/definitions';
+import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
+import { startDeploy } from '../../src/client/deploys';
+import { parseConfig } from '../../src/config/load';
 import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
 import { timeSkippingServerPath } from '../support/temporal';
 
@@ -53,6 +55,9 @@ function fakes(over: Partial<Activities> = {}) {
     validateImages: async ({ tag }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }, { name: 'workers', reference: `acr.test/workers:${tag}`, digest: 'sha256:bb' }],
     updateOverlay: async () => ({ outcome: 'committed', overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
     observeArgoApp: async () => argo(),
+    environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: false, continueAsNewAfter: 100, searchAttributes: false }),
+    listTargets: async () => [],
+    orderCommits: async ({ commits }) => commits,
   };
   const merged = { ...base, ...over };
   const activities = Object.fromEntries(Object.entries(merged).map(([name, fn]) => [name, record(name, fn as never)])) as unknown as Activities;
@@ -66,11 +71,24 @@ beforeAll(async () => {
 afterAll(() => env?.teardown());
 
 let counter = 0;
-async function deploy(activities: Activities, during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start>>) => Promise<void>): Promise<DeployStatus> {
+let repository = '';
+/** Starts the deploy the way the relay does (through startDeploy, with a fresh environment) and awaits it. */
+async function deploy(activities: Activities, during?: (handle: WorkflowHandle) => Promise<void>): Promise<DeployStatus> {
   const taskQueue = `test-${++counter}`;
+  repository = `o/r${counter}`;
+  const config = parseConfig({
+    repository: { owner: 'o', name: `r${counter}` },
+    ci: { workflow: 'ci.yml' },
+    registry: { endpoint: 'https://acr.test' },
+    images: [{ name: 'api', repository: 'api' }],
+    argocd: { server: 'https://argocd.test', application: 'app' },
+    environment: { name: taskQueue },
+    temporal: { taskQueue, searchAttributes: false },
+  });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('productionDeploy', { taskQueue, workflowId: `deploy-${counter}`, args: [{ repository: 'o/r', commit: COMMIT }] });
+    const { workflowId } = await startDeploy(env.client, config, { commit: COMMIT });
+    const handle = env.client.workflow.getHandle(workflowId);
     await during?.(handle);
     return handle.result() as Promise<DeployStatus>;
   });
@@ -95,9 +113,9 @@ describe('productionDeploy workflow', () => {
     // 15 s growing to 2 min over 45 minutes is ~25 probes, not one every 15 s (180).
     expect(calls.findCiRun!.length).toBeGreaterThan(20);
     expect(calls.findCiRun!.length).toBeLessThan(30);
-    expect(calls.updateOverlay).toEqual([{ kind: 'deploy', tag: 'sha-e43f28a', commit: COMMIT, workflowId: `deploy-${counter}` }]);
+    expect(calls.updateOverlay).toEqual([{ kind: 'deploy', tag: 'sha-e43f28a', commit: COMMIT, workflowId: deployWorkflowId(repository, COMMIT) }]);
     expect(calls.observeArgoApp![0]).toEqual({ revision: OVERLAY_COMMIT, refresh: true });
-    expect(Object.keys(result.phases)).toEqual(['detecting', 'waiting-for-ci', 'validating', 'committing', 'syncing', 'succeeded']);
+    expect(Object.keys(result.phases)).toEqual(['detecting', 'waiting-for-ci', 'validating', 'queued', 'committing', 'syncing', 'succeeded']);
   });
 
   test('the ciCompleted signal moves a waiting deploy on without another poll', async () => {
@@ -143,7 +161,7 @@ describe('productionDeploy workflow', () => {
     const { activities, calls } = fakes({ detectChanges: async () => plan('none') });
     const result = await deploy(activities);
     expect(result).toMatchObject({ phase: 'skipped', path: 'none', reason: 'skipped' });
-    expect(Object.keys(calls)).toEqual(['detectChanges']);
+    expect(Object.keys(calls).filter((name) => !['environmentSettings', 'listTargets'].includes(name))).toEqual(['detectChanges']);
   });
 
   test('a missing image stops the deploy before the overlay', async () => {
