@@ -6,18 +6,14 @@ import type { DeployConfig } from '../config/schema';
 import { classifyChanges } from '../plan/classify';
 import type { DeployPath } from '../plan/classify';
 import type { DeployPhase } from '../workflows/types';
-import { connect, parseDuration, UsageError, type Connected, type ConnectionFlags } from './connect';
+import { currentUser, EXIT, type CommandContext, type GlobalOptions } from './commands/context';
+import { environmentCommands, showEnvironment } from './commands/environment';
+import { connect, parseDuration, UsageError, type Connected } from './connect';
 import { inspectDeploy, listDeploys, resolveCommit, startDeploy } from './deploys';
 import { formatEvent, formatList, formatStarted, formatStatus } from './format';
 import { exitCodeOf, PHASES, watchDeploy } from './watch';
 
-/** Exit codes: 0 success, 1 the deploy (or the request) failed, 2 usage or configuration error. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-interface GlobalOptions extends ConnectionFlags {
-  config?: string;
-  json?: boolean;
-}
+export { EXIT };
 
 const write = (text: string) => process.stdout.write(`${text}\n`);
 
@@ -42,7 +38,7 @@ function positiveInt(value: string): number {
 function program(): { cli: Command; exitCode(): number } {
   let exitCode: number = EXIT.ok;
   const cli = new Command('deployctl')
-    .description('Drive gitops-deployer: classify changes, start, inspect, list and watch production deploys')
+    .description('Drive gitops-deployer: classify changes, start, inspect, list and watch production deploys; pause, resume and roll back the environment')
     .option('--config <file>', 'deploy configuration (default: $DEPLOY_CONFIG or ./deploy.config.yaml)')
     .option('--json', 'print JSON for scripts instead of tables (watch: one JSON object per line)')
     .addOption(new Option('--address <host:port>', 'Temporal frontend address (default: localhost:7233)').env('TEMPORAL_ADDRESS'))
@@ -58,6 +54,7 @@ function program(): { cli: Command; exitCode(): number } {
   /** Tables and short lines for people, JSON for scripts. */
   const show = (json: unknown, human: () => string) => write(globals().json ? JSON.stringify(json, null, 2) : human());
   const config = (): DeployConfig => loadConfig(configPath(globals().config));
+  const ctx: CommandContext = { globals, config, withClient, write, show, setExitCode: (code) => void (exitCode = code) };
 
   async function withClient<T>(cfg: DeployConfig, fn: (temporal: Connected) => Promise<T>): Promise<T> {
     const temporal = await connect(globals(), cfg.temporal.namespace);
@@ -95,16 +92,21 @@ function program(): { cli: Command; exitCode(): number } {
     .option('--before <commit>', 'the commit main was at before the merge (default: its parent)', fullCommit)
     .action(async (opts: { sha: string; before?: string }) => {
       const cfg = config();
-      const requestedBy = `deployctl (${process.env.USER ?? 'unknown'})`;
+      const requestedBy = `deployctl (${currentUser()})`;
       const started = await withClient(cfg, ({ client }) => startDeploy(client, cfg, { commit: opts.sha, before: opts.before, requestedBy }));
       show(started, () => formatStarted(started, opts.sha));
     });
 
   cli
     .command('status')
-    .description("a deploy's phase, path, tag, CI run, overlay commit, digests and Argo CD state (running or closed)")
-    .argument('<commit>', 'the merge commit id (full, or an unambiguous abbreviation)', commitRef)
-    .action(async (ref: string) => {
+    .description("a deploy's phase, path, tag, CI run, overlay commit, digests and Argo CD state (running or closed); with --env, the environment: what runs, what is applied now, the queue, holds and outcomes")
+    .usage('<commit> | --env <name>')
+    .argument('[commit]', 'the merge commit id (full, or an unambiguous abbreviation)', commitRef)
+    .option('--env <name>', 'show the environment instead (must be environment.name of the config)')
+    .action(async (ref: string | undefined, opts: { env?: string }, cmd: Command) => {
+      const oneOf = () => cmd.error('error: give either a commit or --env <name>', { exitCode: EXIT.usage, code: 'deployctl.usage' });
+      if (opts.env !== undefined) return ref === undefined ? showEnvironment(ctx, cmd, opts.env) : oneOf();
+      if (ref === undefined) return oneOf();
       const cfg = config();
       const view = await withClient(cfg, async (temporal) =>
         inspectDeploy(temporal.client, cfg, await resolveCommit(temporal.client, cfg, ref)).catch(notFound(ref, temporal)),
@@ -150,6 +152,8 @@ function program(): { cli: Command; exitCode(): number } {
       );
       exitCode = exitCodeOf(view);
     });
+
+  environmentCommands(cli, ctx);
 
   // A bad flag or argument prints commander's error, then the command's usage line.
   for (const cmd of [cli, ...cli.commands]) {

@@ -7,7 +7,7 @@ import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, ImageTag } fr
 import type { DeployInput, DeployPhase as Phase, DeployStatus } from '../workflows/types';
 import type { environment } from '../workflows/environment';
 import type { productionDeploy } from '../workflows/deploy';
-import { deployRequestedSignal, environmentWorkflowId, type DeployRequest } from '../workflows/environment-definitions';
+import { deployRequestedSignal, environmentWorkflowId, type DeployRequest, type EnvironmentInput } from '../workflows/environment-definitions';
 import type { DeployPath as Path } from '../plan/classify';
 
 export interface StartedDeploy {
@@ -52,18 +52,21 @@ export async function startDeploy(client: Client, config: DeployConfig, request:
   }
 }
 
-/** Signal-with-start of the environment workflow: whoever speaks first starts it. */
-export async function signalEnvironment<T>(client: Client, config: DeployConfig, signal: SignalDefinition<[T]>, arg: T): Promise<void> {
-  const repository = `${config.repository.owner}/${config.repository.name}`;
+/** How the environment workflow is started by whoever speaks to it first (signal- or update-with-start). */
+export function environmentStartOptions(config: DeployConfig) {
+  const repository = repositoryOf(config);
   const { name } = config.environment;
-  await client.workflow.signalWithStart<typeof environment, [T]>('environment', {
+  return {
     taskQueue: config.temporal.taskQueue,
     workflowId: environmentWorkflowId(name),
-    args: [{ environment: name, repository }],
-    signal,
-    signalArgs: [arg],
+    args: [{ environment: name, repository }] as [EnvironmentInput],
     staticSummary: `${name} environment of ${repository}: one overlay change at a time`,
-  });
+  };
+}
+
+/** Signal-with-start of the environment workflow: whoever speaks first starts it. */
+export async function signalEnvironment<T>(client: Client, config: DeployConfig, signal: SignalDefinition<[T]>, arg: T): Promise<void> {
+  await client.workflow.signalWithStart<typeof environment, [T]>('environment', { ...environmentStartOptions(config), signal, signalArgs: [arg] });
 }
 
 export function environmentHandle(client: Client, config: DeployConfig) {

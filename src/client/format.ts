@@ -1,5 +1,7 @@
+import type { ProductionTarget } from '../plan/environment';
 import { shaTag } from '../plan/tags';
 import type { DeployListing, DeployView, StartedDeploy } from './deploys';
+import type { EnvironmentSnapshot, RollbackEvent } from './environment';
 import type { WatchEvent } from './watch';
 
 /** Columns padded to their widest cell, two spaces apart; no trailing blanks. */
@@ -90,5 +92,62 @@ export function formatEvent(event: WatchEvent): string | undefined {
       // A final phase line already said how it ended; only a terminate, cancel or timeout needs saying.
       if (['succeeded', 'failed', 'skipped'].includes(event.phase) && ['COMPLETED', 'FAILED'].includes(event.execution)) return undefined;
       return line('ended', `workflow ${lower(event.execution)}${event.error ? `: ${event.error}` : ''}`);
+  }
+}
+
+/** Local date and time to the minute: environments live for months, the date matters. */
+export function stamp(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+const since = (at: string, by?: string) => `since ${stamp(at)}${by ? ` by ${by}` : ''}`;
+
+/** `deployctl status --env`: what production runs, what is happening, what waits and why, what happened. */
+export function formatEnvironment({ workflowId, execution, view: v }: EnvironmentSnapshot, outcomes = 10, requests = 5): string {
+  const queue = v.queue.map((c) => [c.tag, short(c.commit)!, c.path, c.state, clock(c.readyAt), c.why ?? '']);
+  const newest = <T>(items: T[], n: number) => items.slice(-n).reverse();
+  return keyValues([
+    ['environment', `${v.environment}`],
+    ['workflow', `${workflowId} (${lower(execution)})`],
+    ['production', v.production ? `${v.production.tag} ${since(v.production.since, v.production.by)}` : 'unknown (no change since this workflow started)'],
+    ['now', v.applying && `${v.applying.kind} ${v.applying.tag}${v.applying.commit ? ` (${short(v.applying.commit)})` : ''}: ${v.applying.phase} since ${clock(v.applying.since)}`],
+    ['paused', v.paused && `${v.paused.reason} (${since(v.paused.since)})`],
+    ['held', v.held && `${v.held.reason} (${since(v.held.since)})`],
+    ['resume with', v.paused || v.held ? `deployctl resume --env ${v.environment}` : undefined],
+    ['rollbacks', v.pendingRollbacks.map((r) => `to ${r.to} by ${r.requestedBy}: ${r.reason}`).join('\n')],
+    ['queue', queue.length ? table(queue, ['TAG', 'COMMIT', 'PATH', 'STATE', 'READY', 'WHY']) : 'empty'],
+    ['outcomes', table(newest(v.outcomes, outcomes).map((o) => [stamp(o.at), o.kind, o.tag ?? '-', o.message]))],
+    ['requests', table(newest(v.requests, requests).map((r) => [stamp(r.at), short(r.commit)!, r.by]))],
+  ]);
+}
+
+/** `deployctl targets`: previous production tags, newest first. */
+export function formatTargets(targets: ProductionTarget[]): string {
+  if (!targets.length) return 'no production tags in the overlay history';
+  return table(
+    targets.map((t) => [t.tag, stamp(t.date), t.by, short(t.deployedCommit) ?? t.kind, t.imagesExist ? 'present' : 'missing']),
+    ['TAG', 'DEPLOYED', 'BY', 'FROM', 'IMAGES'],
+  );
+}
+
+/** One line per rollback event; the outcome adds how to lift the hold. */
+export function formatRollbackEvent(event: RollbackEvent, environment: string): string {
+  const line = (label: string, text: string) => `${clock(event.at)}  ${label.padEnd(16)}  ${text}`.trimEnd();
+  switch (event.event) {
+    case 'sent':
+      return line('sent', `rollback to ${event.request.to} by ${event.request.requestedBy}: ${event.request.reason}`);
+    case 'pending':
+      return line('waiting', event.ahead ? `behind ${event.ahead} change${event.ahead > 1 ? 's' : ''} to production` : 'next in line');
+    case 'applying':
+      return line(event.phase, event.tag);
+    case 'notice':
+      return line('note', event.message);
+    case 'outcome': {
+      const { kind, tag, message } = event.outcome;
+      const text = line(kind, `${tag ? `${tag}: ` : ''}${message}`);
+      return kind === 'rolled-back' ? `${text}\nproduction is held at ${tag}; deploys wait until: deployctl resume --env ${environment}` : text;
+    }
   }
 }

@@ -29,7 +29,10 @@ export interface Outcome {
   kind: OutcomeKind;
   tag?: string;
   commit?: string;
+  /** The deploy's workflow id, or the rollback's id (`env-production/rollback-3`). */
   workflowId?: string;
+  /** Who asked, for rollbacks. */
+  by?: string;
   message: string;
   at: string;
 }
@@ -84,17 +87,22 @@ export function rollbackRequestProblem(request: Partial<RollbackRequest>): strin
   if (request.to !== 'previous' && !SHA_TAG.test(request.to ?? '')) return `rollback target must be "previous" or a tag like sha-abc1234, got ${JSON.stringify(request.to)}`;
   if (!request.reason?.trim()) return 'a rollback needs a reason';
   if (!request.requestedBy?.trim()) return 'a rollback needs requestedBy';
+  // Both end up as commit-message lines and trailers.
+  if (/[\r\n]/.test(request.reason) || request.reason.length > 500) return 'the rollback reason must be one line of at most 500 characters';
+  if (/[\r\n]/.test(request.requestedBy) || request.requestedBy.length > 200) return 'requestedBy must be one line of at most 200 characters';
   return undefined;
 }
 
 /**
- * The tag a rollback goes to: a named tag as is; `previous` is the newest tag in production's
- * history before the current one.
+ * The tag a rollback goes to: a named tag as is; `previous` is the tag production ran before the
+ * current tag was first deployed. History is newest first; a rollback entry does not count as
+ * "deploying" its tag, so rolling back twice keeps going back instead of returning to the bad tag.
  */
 export function resolveRollbackTag(to: string, history: ProductionTarget[]): { tag: string } | { problem: string } {
   if (to !== 'previous') return { tag: to };
   const current = history[0]?.tag;
-  const previous = history.find((target) => target.tag !== current);
+  const deployedAt = history.findIndex((target) => target.tag === current && target.kind !== 'rollback');
+  const previous = history.slice(Math.max(deployedAt, 0)).find((target) => target.tag !== current);
   return previous ? { tag: previous.tag } : { problem: `production has no tag before ${current ?? 'the current one'} to roll back to` };
 }
 

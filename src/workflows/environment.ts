@@ -55,6 +55,13 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     state.outcomes = bounded(state.outcomes, { ...outcome, at: now() }, MAX_OUTCOMES);
     publish();
   };
+  /** Tells every queued deploy whether it is held or waiting its turn, so its own status agrees. */
+  const announceQueue = () => {
+    const freeze = frozen();
+    const notice: QueueNotice = freeze ? { phase: 'held', note: `held: ${freeze.reason}; waits for \`deployctl resume\`` } : { phase: 'queued', note: 'waiting for its turn at the overlay' };
+    for (const candidate of state.queue) void notify(candidate.workflowId, notice);
+    publish();
+  };
   const settingsReady = steps.environmentSettings();
   let settings: EnvironmentSettings | undefined;
 
@@ -73,17 +80,18 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   });
   setHandler(rollbackSignal, (request) => {
     const problem = rollbackRequestProblem(request);
-    if (problem) record({ kind: 'rollback-refused', message: problem });
+    if (problem) record({ kind: 'rollback-refused', by: request.requestedBy, message: problem });
     else state.rollbacks.push(request);
+    publish();
   });
   setHandler(pauseSignal, ({ reason, by }) => {
     state.paused = { reason: `paused by ${by}: ${reason}`, by, since: now() };
-    publish();
+    announceQueue();
   });
   setHandler(resumeSignal, () => {
     state.paused = undefined;
     state.held = undefined;
-    publish();
+    announceQueue();
   });
   setHandler(targetsUpdate, ({ limit }) => steps.listTargets({ limit }), {
     validator: ({ limit }) => {
@@ -133,6 +141,8 @@ export async function environment(input: EnvironmentInput): Promise<void> {
         }
         revision = update.revision;
         overlayCommit = update.overlayCommit;
+        // Git is what production runs, healthy or not: record it before waiting for Argo CD.
+        state.production = { tag: candidate.tag, since: now() };
       }
       applying!.phase = 'syncing';
       await notify(candidate.workflowId, { phase: 'syncing', note: 'waiting for Argo CD', ...(candidate.path === 'code' ? { overlayCommit } : {}) });
@@ -141,7 +151,6 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     });
     await getExternalWorkflowHandle(candidate.workflowId).signal(verdictSignal, verdict).catch(() => undefined);
     record({ kind: verdict.outcome, tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId, message: verdict.message });
-    if (verdict.outcome === 'deployed' && candidate.path === 'code') state.production = { tag: candidate.tag, since: now() };
     if (verdict.outcome === 'failed' && settings!.autoRollback && verdict.overlayCommit && /Degraded/.test(verdict.message)) {
       await rollback({ to: 'previous', reason: `automatic: ${verdict.message}`, requestedBy: 'gitops-deployer' });
     }
@@ -151,25 +160,33 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   async function rollback(request: RollbackRequest): Promise<void> {
     state.sequence = (state.sequence ?? 0) + 1;
     const id = `${workflowInfo().workflowId}/rollback-${state.sequence}`;
+    const by = request.requestedBy;
+    applying = { kind: 'rollback', tag: request.to, phase: 'resolving', since: now() };
+    publish();
     const result = await attempt(async (): Promise<Omit<Outcome, 'at'>> => {
       const resolved = resolveRollbackTag(request.to, await steps.listTargets({ limit: 20 }));
-      if ('problem' in resolved) return { kind: 'rollback-refused', message: resolved.problem };
-      applying = { kind: 'rollback', tag: resolved.tag, phase: 'validating', since: now() };
+      if ('problem' in resolved) return { kind: 'rollback-refused', workflowId: id, by, message: resolved.problem };
+      const tag = resolved.tag;
+      Object.assign(applying!, { tag, phase: 'validating' });
       publish();
       try {
-        await steps.validateImages({ tag: resolved.tag });
+        await steps.validateImages({ tag });
       } catch (err) {
-        return { kind: 'rollback-refused', tag: resolved.tag, message: `rollback to ${resolved.tag} refused, the overlay is untouched: ${innermostMessage(err)}` };
+        return { kind: 'rollback-refused', tag, workflowId: id, by, message: `rollback to ${tag} refused, the overlay is untouched: ${innermostMessage(err)}` };
       }
-      applying.phase = 'committing';
-      const update = await steps.updateOverlay({ kind: 'rollback', tag: resolved.tag, workflowId: id, reason: request.reason, requestedBy: request.requestedBy });
-      applying.phase = 'syncing';
+      applying!.phase = 'committing';
+      const update = await steps.updateOverlay({ kind: 'rollback', tag, workflowId: id, reason: request.reason, requestedBy: by });
+      // Committed: production is rolled back and held from here on, whatever Argo CD says next.
+      state.production = { tag, since: now(), by };
+      state.held = { tag, reason: `rolled back to ${tag} by ${by}: ${request.reason}`, by, since: now() };
+      announceQueue();
+      applying!.phase = 'syncing';
       const sync = await confirmSync(update.revision, settings!.syncTimeoutMs, () => undefined);
-      state.production = { tag: resolved.tag, since: now(), by: request.requestedBy };
-      state.held = { tag: resolved.tag, reason: `rolled back to ${resolved.tag} by ${request.requestedBy}: ${request.reason}`, by: request.requestedBy, since: now() };
-      return { kind: sync.state === 'healthy' ? 'rolled-back' : 'failed', tag: resolved.tag, message: sync.state === 'healthy' ? state.held.reason : `rollback to ${resolved.tag}: ${sync.message}` };
+      return sync.state === 'healthy'
+        ? { kind: 'rolled-back', tag, workflowId: id, by, message: state.held.reason }
+        : { kind: 'failed', tag, workflowId: id, by, message: `rollback to ${tag}: ${sync.message}` };
     });
-    record('kind' in result ? result : { kind: 'failed', message: result.message });
+    record('kind' in result ? result : { kind: 'failed', workflowId: id, by, message: result.message });
   }
 }
 

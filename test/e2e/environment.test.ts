@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
 import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
 import type { Outcome } from '../../src/plan/environment';
 import { shaTag } from '../../src/plan/tags';
@@ -26,9 +26,10 @@ afterAll(async () => {
   if (process.env.RECORD_HISTORIES && stack) {
     const dir = join(__dirname, '../histories');
     mkdirSync(dir, { recursive: true });
+    // The Temporal CLI writes the same JSON the Web UI exports, which the replayer reads.
     for await (const execution of stack.client.workflow.list({ query: 'WorkflowType="environment" OR WorkflowType="productionDeploy"' })) {
-      const history = await stack.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-      writeFileSync(join(dir, `${execution.type}-${execution.runId}.json`), historyToJSON(history));
+      const json = execFileSync(process.env.TEMPORAL_CLI_PATH!, ['workflow', 'show', '--address', stack.temporal.address, '-w', execution.workflowId, '-r', execution.runId, '-o', 'json'], { encoding: 'utf8' });
+      writeFileSync(join(dir, `${execution.type}-${execution.runId}.json`), json);
     }
   }
   await stack?.stop();
@@ -53,7 +54,7 @@ const phaseOf = (commit: string, phase: DeployPhase) =>
 /** Merges a change and requests its deploy, as the relay does on a push. CI stays pending. */
 async function merge(kind: 'code' | 'k8s'): Promise<{ commit: string; run?: number }> {
   const n = ++merges;
-  const file = kind === 'code' ? { 'services/api/main.py': `print(${n})\n` } : { 'k8s/base/deployment.yaml': `# replicas: ${n}\n` };
+  const file: Record<string, string> = kind === 'code' ? { 'services/api/main.py': `print(${n})\n` } : { 'k8s/base/deployment.yaml': `# replicas: ${n}\n` };
   const before = await stack.origin.head();
   const commit = await stack.origin.commit(file, `${kind}: change ${n}`);
   const run = kind === 'code' ? stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' }).id : undefined;

@@ -21,6 +21,17 @@ describe('environment planning', () => {
     expect(resolveRollbackTag('previous', [target('sha-3333333')])).toEqual({ problem: expect.stringMatching(/no tag before sha-3333333/) });
   });
 
+  test('previous twice keeps going back: a rollback entry does not count as deploying its tag', () => {
+    const afterRollback = [target('sha-2222222', { kind: 'rollback' }), target('sha-3333333'), target('sha-2222222'), target('sha-1111111')];
+    expect(resolveRollbackTag('previous', afterRollback)).toEqual({ tag: 'sha-1111111' });
+  });
+
+  test('reasons and requesters are single lines of bounded length', () => {
+    expect(rollbackRequestProblem({ to: 'previous', reason: 'a\nb', requestedBy: 'ana' })).toMatch(/one line/);
+    expect(rollbackRequestProblem({ to: 'previous', reason: 'x'.repeat(501), requestedBy: 'ana' })).toMatch(/500/);
+    expect(rollbackRequestProblem({ to: 'previous', reason: 'ok', requestedBy: 'a\rb' })).toMatch(/requestedBy/);
+  });
+
   test('the newest commit in git history goes first; unknown order falls back to arrival', () => {
     const queue = [candidate('a'.repeat(40)), candidate('b'.repeat(40)), candidate('c'.repeat(40), 'k8s')];
     expect(nextCandidate(queue, ['c'.repeat(40), 'b'.repeat(40), 'a'.repeat(40)])?.commit).toBe('c'.repeat(40));
