@@ -22,6 +22,8 @@ export function temporalTarget(flags: Partial<TemporalTarget> = {}, env: NodeJS.
 }
 
 function tls(target: TemporalTarget): ConnectionOptions['tls'] {
+  // Half a client certificate must not silently fall back to plaintext.
+  if (Boolean(target.tlsCert) !== Boolean(target.tlsKey)) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
   if (target.tlsCert && target.tlsKey) {
     return { clientCertPair: { crt: readFileSync(target.tlsCert), key: readFileSync(target.tlsKey) } };
   }
@@ -29,8 +31,9 @@ function tls(target: TemporalTarget): ConnectionOptions['tls'] {
   return target.apiKey ? true : undefined;
 }
 
-export function connectClient(target: TemporalTarget): Promise<Connection> {
-  return Connection.connect({ address: target.address, tls: tls(target), apiKey: target.apiKey });
+/** Bounded, so a relay or worker started while Temporal is down says so instead of hanging. */
+export function connectClient(target: TemporalTarget, connectTimeoutMs = 10_000): Promise<Connection> {
+  return Connection.connect({ address: target.address, tls: tls(target), apiKey: target.apiKey, connectTimeout: connectTimeoutMs });
 }
 
 export function connectWorker(target: TemporalTarget): Promise<NativeConnection> {

@@ -50,8 +50,9 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
     if (verdict!.outcome === 'failed') throw new DeployError(verdict!.message);
     return progress.enter(verdict!.outcome === 'deployed' ? 'succeeded' : 'superseded');
   } catch (err) {
+    // A cancelled deploy still says so in its status and search attributes, then ends cancelled.
+    progress.failed(isCancellation(err) ? new Error('cancelled') : err);
     if (isCancellation(err)) throw err;
-    progress.failed(err);
     throw ApplicationFailure.nonRetryable(status.error!, 'DeployFailed', status);
   }
 

@@ -55,15 +55,15 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     state.outcomes = bounded(state.outcomes, { ...outcome, at: now() }, MAX_OUTCOMES);
     publish();
   };
+  const queueNotice = (): QueueNotice => {
+    const freeze = frozen();
+    return freeze ? { phase: 'held', note: `held: ${freeze.reason}; waits for \`deployctl resume\`` } : { phase: 'queued', note: 'waiting for its turn at the overlay' };
+  };
   /** Tells every queued deploy whether it is held or waiting its turn, so its own status agrees. */
   const announceQueue = () => {
-    const freeze = frozen();
-    const notice: QueueNotice = freeze ? { phase: 'held', note: `held: ${freeze.reason}; waits for \`deployctl resume\`` } : { phase: 'queued', note: 'waiting for its turn at the overlay' };
-    for (const candidate of state.queue) void notify(candidate.workflowId, notice);
+    for (const candidate of state.queue) void notify(candidate.workflowId, queueNotice());
     publish();
   };
-  const settingsReady = steps.environmentSettings();
-  let settings: EnvironmentSettings | undefined;
 
   setHandler(environmentStatusQuery, view);
   // Starters signal-with-start this before they start the deploy: the environment exists and
@@ -74,8 +74,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   setHandler(candidateReadySignal, (candidate) => {
     if (state.queue.some((c) => c.workflowId === candidate.workflowId)) return;
     state.queue.push(candidate);
-    const freeze = frozen();
-    if (freeze) void notify(candidate.workflowId, { phase: 'held', note: `held: ${freeze.reason}; waits for \`deployctl resume\`` });
+    if (frozen()) void notify(candidate.workflowId, queueNotice());
     publish();
   });
   setHandler(rollbackSignal, (request) => {
@@ -98,7 +97,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100)) throw new Error('limit must be an integer from 1 to 100');
     },
   });
-  settings = await settingsReady;
+  const settings: EnvironmentSettings = await steps.environmentSettings();
   // A fresh environment learns what production runs from the overlay's history.
   state.production ??= await steps.listTargets({ limit: 1 }).then(([current]) => current && { tag: current.tag, since: current.date, by: current.by });
   publish();
@@ -123,7 +122,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   await continueAsNew<typeof environment>({ ...input, state: { ...state, handled: 0 } });
 
   function timeToContinue(): boolean {
-    return state.handled >= settings!.continueAsNewAfter || workflowInfo().continueAsNewSuggested;
+    return state.handled >= settings.continueAsNewAfter || workflowInfo().continueAsNewSuggested;
   }
 
   /** One deploy's turn: commit the tag (unless older than production's), then confirm Argo CD. */
@@ -146,12 +145,12 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       }
       applying!.phase = 'syncing';
       await notify(candidate.workflowId, { phase: 'syncing', note: 'waiting for Argo CD', ...(candidate.path === 'code' ? { overlayCommit } : {}) });
-      const sync = await confirmSync(revision, settings!.syncTimeoutMs, () => undefined);
+      const sync = await confirmSync(revision, settings.syncTimeoutMs, () => undefined);
       return { outcome: sync.state === 'healthy' ? 'deployed' : 'failed', message: sync.message, overlayCommit, argo: sync.message };
     });
     await getExternalWorkflowHandle(candidate.workflowId).signal(verdictSignal, verdict).catch(() => undefined);
     record({ kind: verdict.outcome, tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId, message: verdict.message });
-    if (verdict.outcome === 'failed' && settings!.autoRollback && verdict.overlayCommit && /Degraded/.test(verdict.message)) {
+    if (verdict.outcome === 'failed' && settings.autoRollback && verdict.overlayCommit && /Degraded/.test(verdict.message)) {
       await rollback({ to: 'previous', reason: `automatic: ${verdict.message}`, requestedBy: 'gitops-deployer' });
     }
   }
@@ -181,7 +180,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       state.held = { tag, reason: `rolled back to ${tag} by ${by}: ${request.reason}`, by, since: now() };
       announceQueue();
       applying!.phase = 'syncing';
-      const sync = await confirmSync(update.revision, settings!.syncTimeoutMs, () => undefined);
+      const sync = await confirmSync(update.revision, settings.syncTimeoutMs, () => undefined);
       return sync.state === 'healthy'
         ? { kind: 'rolled-back', tag, workflowId: id, by, message: state.held.reason }
         : { kind: 'failed', tag, workflowId: id, by, message: `rollback to ${tag}: ${sync.message}` };

@@ -35,7 +35,8 @@ export class DeployProgress {
   }
 
   planned(plan: DeployPlan): void {
-    Object.assign(this.status, { path: plan.path, reason: plan.reason });
+    // A code deploy's tag is known from the start: sha-<commit>, once CI has pushed it.
+    Object.assign(this.status, { path: plan.path, reason: plan.reason, ...(plan.tag ? { tag: plan.tag } : {}) });
     this.repoUrl = plan.repositoryUrl;
     this.searchable = plan.searchAttributes;
     this.upsert([{ key: DeployPath, value: plan.path }, ...(plan.tag ? [{ key: ImageTag, value: plan.tag }] : [])]);

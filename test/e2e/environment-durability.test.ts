@@ -1,8 +1,9 @@
 import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
 import { shaTag } from '../../src/plan/tags';
-import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
+import { deployWorkflowId } from '../../src/workflows/definitions';
 import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal } from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
+import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
 import { INITIAL_TAG, OWNER, REPO, startStack, type Stack, type WorkerProcess } from '../support/stack';
 
 /** The environment keeps its state through continue-as-new and through a worker killed mid-queue. */
@@ -26,16 +27,7 @@ const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkf
 const result = (commit: string) => handleOf(commit).result() as Promise<DeployStatus>;
 const overlayTag = async (rev = 'main') => /newTag: (\S+)/.exec(await stack.origin.readAt(rev, OVERLAY))![1]!;
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-const phaseOf = (commit: string, phase: DeployPhase) =>
-  eventually(`${commit.slice(0, 7)} to reach ${phase}`, async () => ((await handleOf(commit).query(statusQuery)).phase === phase ? true : undefined));
+const phaseOf = (commit: string, phase: DeployPhase) => phaseOfDeploy(stack.client, FULL, commit, phase);
 
 /** Merges, requests the deploy and (for code) lets CI pass at once. */
 async function merge(kind: 'code' | 'k8s'): Promise<string> {

@@ -7,6 +7,7 @@ import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal, type EnvironmentView } from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
+import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
 import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
 
 /** One production, in order: ordering, superseding, rollback, hold and pause on real parts. */
@@ -39,17 +40,7 @@ const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkf
 const envView = () => environmentHandle(stack.client, stack.config).query(environmentStatusQuery);
 const overlayTag = async (rev = 'main') => /newTag: (\S+)/.exec(await stack.origin.readAt(rev, OVERLAY))![1]!;
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const phaseOf = (commit: string, phase: DeployPhase) =>
-  eventually(`${commit.slice(0, 7)} to reach ${phase}`, async () => ((await handleOf(commit).query(statusQuery)).phase === phase ? true : undefined));
+const phaseOf = (commit: string, phase: DeployPhase) => phaseOfDeploy(stack.client, FULL, commit, phase);
 
 /** Merges a change and requests its deploy, as the relay does on a push. CI stays pending. */
 async function merge(kind: 'code' | 'k8s'): Promise<{ commit: string; run?: number }> {
