@@ -7,6 +7,7 @@ import type { ArgoObservation } from '../../src/plan/argocd';
 import type { CiRun } from '../../src/plan/ci';
 import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import { startDeploy } from '../../src/client/deploys';
+import { environmentStatusQuery, type EnvironmentView } from '../../src/workflows/environment-definitions';
 import { parseConfig } from '../../src/config/load';
 import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
 import { timeSkippingServerPath } from '../support/temporal';
@@ -200,4 +201,40 @@ describe('productionDeploy workflow', () => {
     expect(calls.observeArgoApp!.length).toBeGreaterThanOrEqual(6);
     expect(calls.observeArgoApp!.length).toBeLessThanOrEqual(9);
   });
+
+  test('automatic rollback (environment.autoRollback): a deploy Argo CD reports Degraded is rolled back to the previous tag and held', async () => {
+    const ROLLBACK_COMMIT = 'b'.repeat(40);
+    const previous = { tag: 'sha-1111111', overlayCommit: 'c'.repeat(40), date: '2026-01-01T00:00:00Z', by: 'ci', subject: 'deploy', kind: 'deploy' as const, imagesExist: true };
+    const { activities, calls } = fakes({
+      environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: true, continueAsNewAfter: 100, searchAttributes: false }),
+      listTargets: async () => [{ ...previous, tag: 'sha-e43f28a', overlayCommit: OVERLAY_COMMIT }, previous],
+      updateOverlay: async (change) => (change.kind === 'rollback' ? { outcome: 'committed', overlayCommit: ROLLBACK_COMMIT, revision: ROLLBACK_COMMIT } : { outcome: 'committed', overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
+      observeArgoApp: async ({ revision }) =>
+        revision === ROLLBACK_COMMIT ? argo({ syncRevision: ROLLBACK_COMMIT }) : argo({ healthStatus: 'Degraded', healthMessage: 'Deployment "api" exceeded its progress deadline' }),
+    });
+    let view: EnvironmentView | undefined;
+    // Watched while the worker runs: the rollback happens in the environment after the deploy ended.
+    const { message } = await failure(deploy(activities, async () => {
+      view = await untilView(`env-test-${counter}`, (v) => v.outcomes.some((o) => o.kind === 'rolled-back'));
+    }));
+    expect(message).toMatch(/Degraded/);
+    if (!view) throw new Error('no environment view');
+    expect(view.outcomes.map((o) => o.kind)).toEqual(['failed', 'rolled-back']);
+    expect(view.held).toMatchObject({ tag: 'sha-1111111', by: 'gitops-deployer' });
+    expect(view.held?.reason).toMatch(/automatic: Argo CD reports Degraded/);
+    expect(calls.updateOverlay).toEqual([
+      expect.objectContaining({ kind: 'deploy', tag: 'sha-e43f28a' }),
+      expect.objectContaining({ kind: 'rollback', tag: 'sha-1111111', requestedBy: 'gitops-deployer' }),
+    ]);
+  });
 });
+
+/** Queries an environment until its view satisfies `done`. */
+async function untilView(workflowId: string, done: (view: EnvironmentView) => boolean): Promise<EnvironmentView> {
+  for (let i = 0; i < 400; i++) {
+    const view = await env.client.workflow.getHandle(workflowId).query(environmentStatusQuery).catch(() => undefined);
+    if (view && done(view)) return view;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${workflowId} never reached the expected state`);
+}
