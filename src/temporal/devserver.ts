@@ -35,7 +35,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
   const capture = options.output !== 'inherit';
-  const child = spawn(options.cli, args, { stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'] });
+  // Its own process group: a Ctrl-C in the terminal must not stop the server before the worker
+  // drained; `stop()` ends it last. If this process dies first, take the server with it.
+  const child = spawn(options.cli, args, { stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'], detached: true });
+  const orphan = () => child.kill('SIGKILL');
+  process.once('exit', orphan);
   let output = '';
   const keep = (data: Buffer) => (output = (output + data.toString()).slice(-8000));
   child.stdout?.on('data', keep);
@@ -48,6 +52,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
+    process.removeListener('exit', orphan);
   };
 
   const address = `127.0.0.1:${options.port}`;
