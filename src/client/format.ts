@@ -52,7 +52,8 @@ export function formatStatus({ workflowId, execution, status: s }: DeployView): 
     ['phase', `${s.phase} since ${clock(s.phases[s.phase] ?? s.updatedAt)}`],
     ['path', s.path && `${s.path}${s.reason ? ` (${s.reason})` : ''}`],
     // The status query names the tag only once CI passed; while it waits, the tag follows from the commit.
-    ['tag', s.tag ?? (s.path === 'code' && s.phase === 'waiting-for-ci' ? `${shaTag(s.commit)} (once CI passes)` : undefined)],
+    // A code deploy names its tag from the start; until CI passed the image may not exist yet.
+    ['tag', s.phase === 'waiting-for-ci' && s.path === 'code' ? `${s.tag ?? shaTag(s.commit)} (once CI passes)` : s.tag],
     ['ci run', ci],
     ['overlay', s.overlayCommit === null ? 'already at the tag (no commit)' : short(s.overlayCommit)],
     ['digests', digests],

@@ -155,7 +155,7 @@ describe('deployctl against a running deploy', () => {
     expect(await description.staticDetails()).toContain(`Merge commit ${commit} (main was ${before.slice(0, 7)}), requested by deployctl`);
     expect(description.raw.executionConfig?.userMetadata?.summary).toBeTruthy();
     const metadata = await handleOf(commit).query<{ currentDetails: string }>('__temporal_workflow_metadata');
-    expect(metadata.currentDetails).toMatch(new RegExp(`^\\*\\*waiting-for-ci\\*\\*: deploy ${sha7} to production \\(code changed: services/api/waiting.py\\)`));
+    expect(metadata.currentDetails).toMatch(new RegExp(`^\\*\\*waiting-for-ci\\*\\*: deploy sha-${sha7} to production \\(code changed: services/api/waiting.py\\)`));
     expect(metadata.currentDetails).toContain('in progress');
 
     await handleOf(commit).terminate('test: abandon the deploy');

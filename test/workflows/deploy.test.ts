@@ -200,7 +200,7 @@ describe('productionDeploy workflow', () => {
     expect(message).toMatch(/did not report the application synced and healthy within 1 min.*reconcile/);
     expect(calls.observeArgoApp!.length).toBeGreaterThanOrEqual(6);
     expect(calls.observeArgoApp!.length).toBeLessThanOrEqual(9);
-  });
+  }, 240_000);
 
   test('automatic rollback (environment.autoRollback): a deploy Argo CD reports Degraded is rolled back to the previous tag and held', async () => {
     const ROLLBACK_COMMIT = 'b'.repeat(40);
