@@ -6,16 +6,14 @@ import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, ImageTag } from '../../src/workflows/search-attributes';
 import type { DeployPhase as Phase } from '../../src/workflows/types';
 import { freePort } from '../support/ports';
-import { IMAGES, INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
+import { IMAGES, OWNER, REPO, startRunningStack, type Stack } from '../support/stack';
 
 const BIN = resolve(__dirname, '../../dist/client/deployctl.js');
 let stack: Stack;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  stack = await startStack();
-  await stack.pushImages(INITIAL_TAG);
-  await stack.startWorker();
+  ({ stack } = await startRunningStack());
 }, 120_000);
 afterEach(() => children.forEach((child) => child.kill('SIGKILL')));
 afterAll(() => stack?.stop());

@@ -5,7 +5,7 @@ import type { ProductionTarget } from '../../src/plan/environment';
 import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
-import { INITIAL_TAG, IMAGES, OWNER, REPO, startStack, type Stack } from '../support/stack';
+import { INITIAL_TAG, IMAGES, OWNER, REPO, startRunningStack, type Stack } from '../support/stack';
 
 /** deployctl's environment commands (status --env, pause, resume, targets, rollback) against a real stack. */
 const BIN = resolve(__dirname, '../../dist/client/deployctl.js');
@@ -14,9 +14,7 @@ let stack: Stack;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  stack = await startStack();
-  await stack.pushImages(INITIAL_TAG);
-  await stack.startWorker();
+  ({ stack } = await startRunningStack());
 }, 120_000);
 afterEach(() => children.forEach((child) => child.kill('SIGKILL')));
 afterAll(() => stack?.stop());

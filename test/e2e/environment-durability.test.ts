@@ -4,7 +4,7 @@ import { deployWorkflowId } from '../../src/workflows/definitions';
 import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal } from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
 import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack, type WorkerProcess } from '../support/stack';
+import { OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
 
 /** The environment keeps its state through continue-as-new and through a worker killed mid-queue. */
 const FULL = `${OWNER}/${REPO}`;
@@ -15,9 +15,7 @@ let merges = 0;
 
 beforeAll(async () => {
   // Continue as new after every two changes, so a handful of deploys crosses several runs.
-  stack = await startStack({ environment: { continueAsNewAfter: 2 } });
-  await stack.pushImages(INITIAL_TAG);
-  worker = await stack.startWorker();
+  ({ stack, worker } = await startRunningStack({ environment: { continueAsNewAfter: 2 } }));
 }, 120_000);
 afterAll(() => stack?.stop());
 

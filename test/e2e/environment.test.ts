@@ -8,7 +8,7 @@ import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal, type EnvironmentView } from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
 import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
+import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack } from '../support/stack';
 
 /** One production, in order: ordering, superseding, rollback, hold and pause on real parts. */
 const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
@@ -17,9 +17,7 @@ let stack: Stack;
 let merges = 0;
 
 beforeAll(async () => {
-  stack = await startStack();
-  await stack.pushImages(INITIAL_TAG);
-  await stack.startWorker();
+  ({ stack } = await startRunningStack());
 }, 120_000);
 
 afterAll(async () => {

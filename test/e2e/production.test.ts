@@ -3,16 +3,14 @@ import { startDeploy } from '../../src/client/deploys';
 import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack, type WorkerProcess } from '../support/stack';
+import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
 
 const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
 let stack: Stack;
 let worker: WorkerProcess;
 
 beforeAll(async () => {
-  stack = await startStack();
-  await stack.pushImages(INITIAL_TAG);
-  worker = await stack.startWorker();
+  ({ stack, worker } = await startRunningStack());
 }, 120_000);
 afterAll(() => stack?.stop());
 

@@ -8,7 +8,7 @@ import { deployWorkflowId } from '../../src/workflows/definitions';
 import type { DeployStatus } from '../../src/workflows/types';
 import { git } from '../support/origin';
 import { freePort } from '../support/ports';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack, type WorkerProcess } from '../support/stack';
+import { OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
 import { startDevServer } from '../support/temporal';
 import { deliver, pushPayload, randomSha, SECRET, sign, workflowRunPayload, type RunSpec } from './payloads';
 
@@ -20,9 +20,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   // Ten-minute CI polls: within a test, only the ciCompleted signal can move a waiting deploy on.
-  stack = await startStack({ ci: { timeout: '30m', pollInitial: '10m', pollMax: '10m' } });
-  await stack.pushImages(INITIAL_TAG);
-  worker = await stack.startWorker();
+  ({ stack, worker } = await startRunningStack({ ci: { timeout: '30m', pollInitial: '10m', pollMax: '10m' } }));
   relay = await startRelay({ client: stack.client, config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', log: (line) => logs.push(line) });
 }, 120_000);
 afterAll(async () => {

@@ -130,3 +130,10 @@ export async function startStack(overrides: StackOverrides = {}): Promise<Stack>
     },
   };
 }
+
+/** A stack as production looks when a merge arrives: the running tag's images pushed and a worker polling. */
+export async function startRunningStack(overrides: StackOverrides = {}): Promise<{ stack: Stack; worker: WorkerProcess }> {
+  const stack = await startStack(overrides);
+  await stack.pushImages(INITIAL_TAG);
+  return { stack, worker: await stack.startWorker() };
+}
