@@ -1,5 +1,6 @@
 /**
- * The event path: CI finished → overlay committed and pushed. Runs on the real local stack (dev
+ * The event path: CI finished → overlay committed and pushed, for production merges and for
+ * pushes to a pull request's preview. Runs on the real local stack (dev
  * server, the worker's own entry point, git, HTTPS registry, stand-ins) and signals ciCompleted
  * exactly as the webhook relay does, then times each merge.
  *
@@ -7,7 +8,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { deployStatus, signalCiCompleted, startDeploy } from '../src/client/deploys';
-import { shaTag } from '../src/plan/tags';
+import { requestPreview, signalPreviewCi } from '../src/client/previews';
+import { prTag, shaTag } from '../src/plan/tags';
+import { statusQuery } from '../src/workflows/definitions';
+import { previewDeployWorkflowId } from '../src/workflows/preview-definitions';
 import type { DeployStatus } from '../src/workflows/types';
 import { INITIAL_TAG, OWNER, REPO, startStack } from '../test/support/stack';
 
@@ -51,6 +55,30 @@ async function main(): Promise<void> {
     console.log(stats('ciCompleted signal → overlay pushed (wall)', wall));
     console.log(stats('  validate-images step (workflow time)', validate));
     console.log(stats('  update-overlay step: fetch, edit, commit, push', commit));
+
+    // The same path for a pull request: each push waits for its pull_request CI run, then its preview.
+    const PR = 1;
+    const branch = 'feature/bench';
+    const preview: number[] = [];
+    await stack.origin.commitOn(branch, { 'services/api/main.py': 'print("pr")\n' }, 'feat: open the PR');
+    await stack.github.addPullRequest({ owner: OWNER, repo: REPO, number: PR, headRef: branch });
+    await stack.argo.addApplication({ name: `yt-summarizer-pr-${PR}`, targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
+    for (let i = 0; i < merges; i++) {
+      const sha = await stack.origin.commitOn(branch, { 'services/api/main.py': `print("pr ${i}")\n` }, `feat: push ${i}`);
+      await stack.pushImages(prTag(PR, sha));
+      const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, event: 'pull_request', branch, pullRequests: [PR], status: 'in_progress' });
+      await requestPreview(stack.client, stack.config, PR, { commit: sha });
+      const handle = stack.client.workflow.getHandle(previewDeployWorkflowId(`${OWNER}/${REPO}`, PR, sha));
+      while ((await handle.query(statusQuery).catch(() => undefined))?.phase !== 'waiting-for-ci') await new Promise((r) => setTimeout(r, 5));
+
+      stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
+      const t0 = performance.now();
+      await signalPreviewCi(stack.client, stack.config, PR, { id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha });
+      while ((await handle.query(statusQuery)).overlayCommit === undefined) await new Promise((r) => setTimeout(r, 2));
+      preview.push(performance.now() - t0);
+    }
+    console.log(`\nPreview event path over ${merges} pushes to one pull request:`);
+    console.log(stats('ciCompleted signal → preview overlay pushed (wall)', preview));
   } finally {
     await stack.stop();
   }

@@ -1,6 +1,8 @@
 // The stand-ins are only useful if real clients accept them, so these drive them
 // with @octokit/rest and plain fetch exactly as the product does.
 import { Octokit } from '@octokit/rest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { createOrigin, git, Origin } from './support/origin';
 import { startGitHubStandIn, GitHubStandIn } from './standins/github';
@@ -10,6 +12,24 @@ const TOKEN = 'ghp_test_token';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Octokit's request-log plugin console.errors every non-2xx; these tests provoke them on purpose.
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+// Pushes one commit per message to a branch of origin (new branches start at main), leaving the clone on main.
+async function commitTo(origin: Origin, branch: string, messages: string[], files: Record<string, string> = {}): Promise<string> {
+  const w = origin.workDir;
+  await git(w, ['fetch', '-q', 'origin']);
+  const exists = await git(w, ['rev-parse', '-q', '--verify', `origin/${branch}`]).then(() => true, () => false);
+  await git(w, ['checkout', '-q', '-B', branch, exists ? `origin/${branch}` : 'origin/main']);
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(w, path)), { recursive: true });
+    await writeFile(join(w, path), content);
+  }
+  await git(w, ['add', '-A']);
+  for (const m of messages) await git(w, ['commit', '-q', '--allow-empty', '-m', m]);
+  await git(w, ['push', '-q', 'origin', `HEAD:refs/heads/${branch}`]);
+  const sha = (await git(w, ['rev-parse', 'HEAD'])).trim();
+  await git(w, ['checkout', '-q', 'main']);
+  return sha;
+}
 
 describe('origin helper', () => {
   let origin: Origin;
@@ -104,6 +124,101 @@ describe('GitHub stand-in via @octokit/rest', () => {
   });
 });
 
+describe('GitHub stand-in pull requests via @octokit/rest', () => {
+  let origin: Origin;
+  let gh: GitHubStandIn;
+  let octokit: Octokit;
+  const repo = { owner: 'acme', repo: 'yt' };
+  beforeAll(async () => { origin = await createOrigin(); });
+  afterAll(() => origin.cleanup());
+  beforeEach(async () => {
+    gh = await startGitHubStandIn({ token: TOKEN, originBareDir: origin.bareDir });
+    octokit = new Octokit({ auth: TOKEN, baseUrl: gh.url, log: quiet });
+  });
+  afterEach(() => gh.stop());
+
+  test('pulls.get follows pushes to the head branch; listCommits is oldest first and paginates', async () => {
+    const first = await commitTo(origin, 'feature/x', ['feat: one\n\nwhy it matters', 'feat: two', 'feat: three']);
+    await origin.commit({ 'README.md': 'moved on\n' }, 'chore: main moves on'); // not part of the PR
+    const added = await gh.addPullRequest({ ...repo, number: 7, headRef: 'feature/x', title: 'Preview me' });
+    expect(added.head.sha).toBe(first);
+
+    let pr = (await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).data;
+    expect(pr).toMatchObject({ number: 7, state: 'open', title: 'Preview me', draft: false, merged: false, merged_at: null, commits: 3,
+      html_url: 'https://github.com/acme/yt/pull/7' });
+    expect(pr.head).toMatchObject({ label: 'acme:feature/x', ref: 'feature/x', sha: first, repo: { full_name: 'acme/yt', fork: false } });
+    expect(pr.base).toMatchObject({ label: 'acme:main', ref: 'main', sha: await origin.head(), repo: { full_name: 'acme/yt' } });
+
+    const fourth = await commitTo(origin, 'feature/x', ['feat: four']);
+    pr = (await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).data;
+    expect(pr).toMatchObject({ commits: 4, head: { sha: fourth } });
+
+    const { data: commits } = await octokit.rest.pulls.listCommits({ ...repo, pull_number: 7 });
+    expect(commits.map((c) => c.commit.message)).toEqual(['feat: one\n\nwhy it matters', 'feat: two', 'feat: three', 'feat: four']);
+    expect(commits[3].sha).toBe(fourth);
+    commits.slice(1).forEach((c, i) => expect(c.parents.map((p) => p.sha)).toEqual([commits[i].sha]));
+    expect(commits[0].commit).toMatchObject({ author: { name: 'Test Author', email: 'author@example.com' },
+      committer: { name: 'Test Committer' }, comment_count: 0, verification: { verified: false, reason: 'unsigned' } });
+    expect(commits[0].commit.author!.date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(commits[0]).toMatchObject({ author: null, html_url: `https://github.com/acme/yt/commit/${commits[0].sha}` });
+
+    const page1 = await octokit.rest.pulls.listCommits({ ...repo, pull_number: 7, per_page: 3 });
+    expect(page1.data).toHaveLength(3);
+    expect(page1.headers.link).toContain('rel="next"');
+    const all = await octokit.paginate(octokit.rest.pulls.listCommits, { ...repo, pull_number: 7, per_page: 3 });
+    expect(all.map((c) => c.sha)).toEqual(commits.map((c) => c.sha));
+    expect(gh.requests.filter((r) => r.path.endsWith('/commits')).map((r) => r.query.page)).toContain('2');
+
+    const missing = await octokit.rest.pulls.get({ ...repo, pull_number: 99 }).catch((e) => e);
+    expect(missing.status).toBe(404);
+    expect(missing.response.data.documentation_url).toMatch(/#get-a-pull-request$/);
+
+    // Merged: state and head freeze; later pushes to the branch no longer move it.
+    await gh.closePullRequest(7, { merged: true });
+    await commitTo(origin, 'feature/x', ['after merge']);
+    pr = (await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).data;
+    expect(pr).toMatchObject({ state: 'closed', merged: true, head: { sha: fourth } });
+    expect(pr.closed_at).toBe(pr.merged_at);
+    expect(pr.merged_at).not.toBeNull();
+  });
+
+  test('a fork PR carries the fork as head and has no commits in the base repo', async () => {
+    const headSha = 'f'.repeat(40);
+    await gh.addPullRequest({ ...repo, number: 8, headRef: 'patch-1', fork: { fullName: 'contrib/yt', headSha } });
+    const { data: pr } = await octokit.rest.pulls.get({ ...repo, pull_number: 8 });
+    expect(pr.head).toMatchObject({ label: 'contrib:patch-1', ref: 'patch-1', sha: headSha, user: { login: 'contrib' },
+      repo: { full_name: 'contrib/yt', fork: true } });
+    expect(pr.base.repo).toMatchObject({ full_name: 'acme/yt', fork: false });
+    expect(pr.commits).toBe(0);
+    expect((await octokit.rest.pulls.listCommits({ ...repo, pull_number: 8 })).data).toEqual([]);
+    // As on GitHub, a run from a fork is not linked to its PR.
+    const run = gh.addRun({ ...repo, headSha, event: 'pull_request' });
+    expect(run).toMatchObject({ pull_requests: [], head_branch: 'patch-1', head_repository: { full_name: 'contrib/yt' } });
+  });
+
+  test('pull_request runs list their PR, also after a push the stand-in has not read yet', async () => {
+    const sha = await commitTo(origin, 'feature/runs', ['feat: runs']);
+    await gh.addPullRequest({ ...repo, number: 9, headRef: 'feature/runs' });
+    const auto = gh.addRun({ ...repo, headSha: sha, event: 'pull_request' });
+    const given = gh.addRun({ ...repo, headSha: sha, event: 'pull_request', pullRequests: [9] });
+    gh.addRun({ ...repo, headSha: sha }); // a push run of the same commit
+    const { data } = await octokit.rest.actions.listWorkflowRuns({ ...repo, workflow_id: 'ci.yml', event: 'pull_request', head_sha: sha });
+    expect(data.workflow_runs.map((r) => r.id)).toEqual([given.id, auto.id]);
+    for (const run of data.workflow_runs) {
+      expect(run.head_branch).toBe('feature/runs');
+      expect(run.pull_requests).toEqual([{ url: `${gh.url}/repos/acme/yt/pulls/9`, id: expect.any(Number), number: 9,
+        head: { ref: 'feature/runs', sha, repo: { id: 1296269, url: `${gh.url}/repos/acme/yt`, name: 'yt' } },
+        base: { ref: 'main', sha: await origin.head(), repo: { id: 1296269, url: `${gh.url}/repos/acme/yt`, name: 'yt' } } }]);
+    }
+
+    const next = await commitTo(origin, 'feature/runs', ['feat: more']);
+    const late = gh.addRun({ ...repo, headSha: next, event: 'pull_request' });
+    expect(late.pull_requests).toEqual([]); // the PR's new head is only read on the next request
+    const { data: run } = await octokit.rest.actions.getWorkflowRun({ ...repo, run_id: late.id });
+    expect(run).toMatchObject({ head_branch: 'feature/runs', pull_requests: [{ number: 9, head: { sha: next } }] });
+  });
+});
+
 describe('Argo CD stand-in', () => {
   let origin: Origin;
   let argo: ArgoCdStandIn;
@@ -186,5 +301,55 @@ describe('Argo CD stand-in', () => {
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toMatchObject({ code: 5, error: 'applications.argoproj.io "nope" not found' });
     expect(argo.requests.some((r) => r.query.refresh === 'normal')).toBe(true);
+  });
+  test('a second application tracks its branch, syncs after a push to it, and survives the branch being deleted', async () => {
+    const name = 'yt-summarizer-pr-7';
+    const overlay = 'k8s/overlays/preview/kustomization.yaml';
+    const previewBase = await origin.readAt('main', overlay);
+    const preview = (tag: string) => ({ [overlay]: previewBase.replace(/newTag: \S+/g, `newTag: ${tag}`) });
+    const mainBefore = await app();
+    const first = await commitTo(origin, 'feature/x', ['preview: sha-3333333'], preview('sha-3333333'));
+    await argo.addApplication({ name, targetRevision: 'feature/x', overlayPath: 'k8s/overlays/preview' });
+    const pr = async () => (await (await get(`/api/v1/applications/${name}`)).json()) as any;
+    let a = await pr();
+    expect(a.metadata.name).toBe(name);
+    expect(a.spec.source).toMatchObject({ path: 'k8s/overlays/preview', targetRevision: 'feature/x' });
+    expect(a.spec.destination.namespace).toBe('yt-summarizer-preview');
+    expect(a.status.sync).toMatchObject({ status: 'Synced', revision: first });
+    expect(a.status.health.status).toBe('Healthy');
+    expect(a.status.summary.images).toEqual(['reg.example.io/yt-summarizer-api:sha-3333333', 'reg.example.io/yt-summarizer-workers:sha-3333333']);
+
+    missing.add('sha-4444444');
+    const second = await commitTo(origin, 'feature/x', ['preview: sha-4444444'], preview('sha-4444444'));
+    await sleep(150);
+    a = await pr();
+    expect(a.status.sync).toMatchObject({ status: 'OutOfSync', revision: second });
+    expect(a.status.operationState.phase).toBe('Running');
+    await sleep(400);
+    a = await pr();
+    expect(a.status.sync).toMatchObject({ status: 'Synced', revision: second });
+    expect(a.status.health.status).toBe('Degraded');
+    const tree = (await (await get(`/api/v1/applications/${name}/resource-tree`)).json()) as any;
+    expect(tree.nodes.find((n: any) => n.kind === 'Pod').health.message).toContain('yt-summarizer-api:sha-4444444');
+    // The main application is untouched by the branch.
+    expect((await app()).status.sync).toEqual(mainBefore.status.sync);
+
+    argo.forceHealth('Healthy', undefined, name);
+    expect((await pr()).status.health).toEqual({ status: 'Healthy' });
+    expect((await app()).status.health).toEqual(mainBefore.status.health);
+    argo.clearForce(name);
+
+    // The PR merged and its branch went away: Argo reports a ComparisonError and keeps the last health.
+    await git(origin.workDir, ['push', '-q', 'origin', ':refs/heads/feature/x']);
+    await sleep(150);
+    a = await pr();
+    expect(a.status.sync.status).toBe('Unknown');
+    expect(a.status.sync.revision).toBeUndefined();
+    expect(a.status.conditions).toEqual([expect.objectContaining({ type: 'ComparisonError', message: expect.stringContaining("unable to resolve 'feature/x'") })]);
+    expect(a.status.health.status).toBe('Degraded');
+
+    argo.removeApplication(name);
+    expect((await get(`/api/v1/applications/${name}`)).status).toBe(403);
+    expect((await get(`/api/v1/applications/${name}?project=default`)).status).toBe(404);
   });
 });

@@ -5,7 +5,16 @@ import { httpFailure } from './failures';
 import type { RepoCache } from './git';
 import { checkInput, fullSha } from './input';
 
-const observeInput = z.object({ revision: fullSha, refresh: z.boolean().default(false) });
+const observeInput = z.object({
+  revision: fullSha,
+  refresh: z.boolean().default(false),
+  /** Default: argocd.application (production). */
+  application: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).optional(),
+  /** The branch the application tracks, fetched to compare revisions (default: main). */
+  branch: z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/).optional(),
+  /** A preview's application appears when the ApplicationSet next polls GitHub: until then, wait. */
+  missingIsWaiting: z.boolean().default(false),
+});
 
 /** The slice of Argo CD's v1alpha1.Application JSON that is read. */
 interface Application {
@@ -20,16 +29,21 @@ interface Application {
 /** Step `confirm-sync`'s probe: one read of the Argo CD application; the workflow decides and waits. */
 export function argoSteps(config: DeployConfig, repo: RepoCache, token: string | undefined, fetchImpl: typeof fetch = fetch) {
   const base = config.argocd.server.replace(/\/+$/, '');
-  const app = encodeURIComponent(config.argocd.application);
 
-  async function observeArgoApp(raw: { revision: string; refresh?: boolean }): Promise<ArgoObservation> {
-    const { revision, refresh } = checkInput(observeInput, raw, 'confirm-sync');
+  async function observeArgoApp(raw: z.input<typeof observeInput>): Promise<ArgoObservation> {
+    const { revision, refresh, application = config.argocd.application, branch, missingIsWaiting } = checkInput(observeInput, raw, 'confirm-sync');
+    const app = encodeURIComponent(application);
     // refresh=normal makes Argo CD look at git now instead of at its next poll (3 min by default).
     const url = `${base}/api/v1/applications/${app}${refresh ? '?refresh=normal' : ''}`;
     const response = await fetchImpl(url, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal: AbortSignal.timeout(30_000) });
+    // Argo CD answers 403 for an application it does not know unless the caller names the project.
+    if (missingIsWaiting && (response.status === 404 || response.status === 403)) {
+      await response.body?.cancel();
+      return { syncStatus: 'Missing', syncRevision: null, revisionContainsTarget: false, healthStatus: 'Missing', healthMessage: `no application ${application} yet, or this token may not read it (HTTP ${response.status})` };
+    }
     if (!response.ok) {
       const body = (await response.text()).slice(0, 500);
-      const what = response.status === 404 ? `application "${config.argocd.application}" not found (${body})` : body;
+      const what = response.status === 404 ? `application "${application}" not found (${body})` : body;
       throw httpFailure('Argo CD', response.status, what, response.headers.get('retry-after'));
     }
     const { status = {} } = (await response.json()) as Application;
@@ -38,8 +52,8 @@ export function argoSteps(config: DeployConfig, repo: RepoCache, token: string |
       syncRevision !== null &&
       (syncRevision === revision ||
         (await repo.exclusive(async (git) => {
-          // Argo CD may already be at a later commit of main, which contains ours.
-          if (!(await repo.hasCommit(git, syncRevision))) await repo.fetchMain(git);
+          // Argo CD may already be at a later commit of its branch, which contains ours.
+          if (!(await repo.hasCommit(git, syncRevision))) await (branch ? repo.fetchBranch(git, branch).catch(() => undefined) : repo.fetchMain(git));
           return (await repo.hasCommit(git, syncRevision)) && repo.isAncestor(git, revision, syncRevision);
         })));
     return {

@@ -5,7 +5,7 @@ import type { CiRun } from '../plan/ci';
 import { httpFailure } from './failures';
 import { checkInput, fullSha } from './input';
 
-const findInput = z.object({ commit: fullSha });
+const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_request']).default('push') });
 
 interface HttpError {
   status: number;
@@ -17,14 +17,15 @@ function isHttpError(err: unknown): err is HttpError {
   return typeof (err as HttpError)?.status === 'number';
 }
 
-/** Step `wait-for-ci`'s probe: the newest CI run for the commit on main, or null if CI has not started. */
+/** Step `wait-for-ci`'s probe: the newest CI run for the commit (a push to main, or a pull request's), or null if CI has not started. */
 export function ciSteps(config: DeployConfig, octokit: Octokit) {
   const { owner, name: repo, mainBranch } = config.repository;
 
-  async function findCiRun(raw: { commit: string }): Promise<CiRun | null> {
-    const { commit } = checkInput(findInput, raw, 'wait-for-ci');
+  async function findCiRun(raw: { commit: string; event?: 'push' | 'pull_request' }): Promise<CiRun | null> {
+    const { commit, event } = checkInput(findInput, raw, 'wait-for-ci');
     try {
-      const query = { owner, repo, head_sha: commit, branch: mainBranch, event: 'push', per_page: 20 };
+      // A pull request's run is on its head branch, which the commit already pins down.
+      const query = { owner, repo, head_sha: commit, event, per_page: 20, ...(event === 'push' ? { branch: mainBranch } : {}) };
       // The API filters by workflow file or id; a display name ("CI") is matched on the repository's runs.
       const byFile = /\.ya?ml$|^\d+$/.test(config.ci.workflow);
       const { data } = byFile

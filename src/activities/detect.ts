@@ -3,13 +3,15 @@ import type { DeployConfig } from '../config/schema';
 import { classifyChanges, compileRules, type ChangedFile } from '../plan/classify';
 import { readOverlayImages } from '../plan/overlay';
 import { productionTagProblem, shaTag } from '../plan/tags';
+import { ciSkipMarker } from '../plan/trailers';
+import type { SimpleGit } from 'simple-git';
 import type { DeployPlan } from '../workflows/types';
 import { permanent } from './failures';
 import { EMPTY_TREE, type RepoCache } from './git';
 import { checkInput, fullSha } from './input';
 
 const detectInput = z.object({ commit: fullSha, before: fullSha.optional() });
-const commitInput = z.object({ commit: fullSha });
+const commitInput = z.object({ commit: fullSha.optional() });
 
 /** Parses `git diff --name-status -z` output: renames and copies carry the old path too. */
 export function parseNameStatus(output: string): ChangedFile[] {
@@ -27,6 +29,17 @@ export function parseNameStatus(output: string): ChangedFile[] {
 }
 
 
+/** The full message of a commit the clone has. */
+export async function commitMessage(git: SimpleGit, commit: string): Promise<string> {
+  return git.raw(['log', '-1', '--format=%B', commit]);
+}
+
+/** `{ ciSkipped }` when the message makes GitHub skip CI for the commit, else nothing. */
+export function ciSkipped(message: string): { ciSkipped?: string } {
+  const marker = ciSkipMarker(message);
+  return marker ? { ciSkipped: marker } : {};
+}
+
 /** api.github.com → github.com; GitHub Enterprise's https://host/api/v3 → https://host. */
 export function repositoryWebUrl(config: DeployConfig): string {
   const api = new URL(config.github.apiUrl);
@@ -41,7 +54,7 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
   /** Step `detect`: what the push changed and which path it takes. */
   async function detectChanges(raw: { commit: string; before?: string }): Promise<DeployPlan> {
     const { commit, before } = checkInput(detectInput, raw, 'detect');
-    const changes = await repo.exclusive(async (git) => {
+    const { changes, message } = await repo.exclusive(async (git) => {
       await repo.ensureCommit(git, commit);
       let base: string | undefined;
       if (before && !/^0+$/.test(before)) {
@@ -49,7 +62,7 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       }
       // A new branch (all-zero before) or a before that vanished (force push) compares with the parent.
       base ??= await git.revparse([`${commit}^`]).catch(() => EMPTY_TREE);
-      return parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', base, commit]));
+      return { changes: parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', base, commit])), message: await commitMessage(git, commit) };
     });
     const classification = classifyChanges(changes, matchers, imageNames);
     return {
@@ -57,6 +70,7 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       reason: classification.reason,
       images: classification.images,
       tag: classification.path === 'code' ? shaTag(commit) : undefined,
+      ...ciSkipped(message),
       changedFiles: changes.length,
       repositoryUrl: repositoryWebUrl(config),
       searchAttributes: config.temporal.searchAttributes,
@@ -67,12 +81,13 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
     };
   }
 
-  /** Step `read-running-tag` (Path 2): the tag the production overlay names at the merge commit. */
-  async function readRunningTag(raw: { commit: string }): Promise<{ tag: string }> {
+  /** Step `read-running-tag` (Path 2): the tag the production overlay names at the merge commit, or on main's tip. */
+  async function readRunningTag(raw: { commit?: string }): Promise<{ tag: string }> {
     const { commit } = checkInput(commitInput, raw, 'read-running-tag');
     const text = await repo.exclusive(async (git) => {
-      await repo.ensureCommit(git, commit);
-      return repo.show(git, commit, config.overlay.path);
+      if (commit) await repo.ensureCommit(git, commit);
+      else await repo.fetchMain(git);
+      return repo.show(git, commit ?? repo.remoteMain, config.overlay.path);
     });
     const images = readOverlayImages(text);
     const tags = new Set<string>();

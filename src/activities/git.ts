@@ -37,7 +37,12 @@ export class RepoCache {
   }
 
   get remoteMain(): string {
-    return `refs/remotes/origin/${this.options.branch}`;
+    return this.remoteRef(this.options.branch);
+  }
+
+  /** Where a fetched branch of origin lives in the clone. */
+  remoteRef(branch: string): string {
+    return `refs/remotes/origin/${branch}`;
   }
 
   exclusive<T>(work: (git: SimpleGit) => Promise<T>): Promise<T> {
@@ -63,6 +68,20 @@ export class RepoCache {
 
   async fetchMain(git: SimpleGit): Promise<void> {
     await git.fetch('origin', `+refs/heads/${this.options.branch}:${this.remoteMain}`);
+  }
+
+  /** Fetches one branch of origin; a branch that no longer exists is a permanent failure. */
+  async fetchBranch(git: SimpleGit, branch: string): Promise<string> {
+    const ref = this.remoteRef(branch);
+    try {
+      await git.fetch('origin', `+refs/heads/${branch}:${ref}`);
+    } catch (err) {
+      if (/couldn't find remote ref|not our ref|no such ref/i.test((err as Error).message)) {
+        throw permanent(`branch ${branch} no longer exists in ${this.options.cloneUrl}`, 'BranchNotFound');
+      }
+      throw err;
+    }
+    return ref;
   }
 
   async hasCommit(git: SimpleGit, sha: string): Promise<boolean> {

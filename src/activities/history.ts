@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { readOverlayImages } from '../plan/overlay';
 import type { ProductionTarget } from '../plan/environment';
-import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW } from './overlay';
+import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { RepoCache } from './git';
 import { checkInput, fullSha } from './input';
 

@@ -6,6 +6,8 @@ import { ciSteps } from './ci';
 import { detectSteps } from './detect';
 import { RepoCache } from './git';
 import { overlaySteps } from './overlay';
+import { previewSteps } from './preview';
+import { pullSteps } from './pulls';
 import { historySteps } from './history';
 import { registrySteps } from './registry';
 import { settingsSteps } from './settings';
@@ -22,7 +24,8 @@ export interface ActivityDeps {
 
 /**
  * The steps, one small unit each: detect, wait-for-ci, read-running-tag, validate-images,
- * update-overlay, confirm-sync, and for the environment list-targets, order-commits and its settings.
+ * update-overlay, confirm-sync, and for the environment list-targets, order-commits and its settings;
+ * previews add read-pull-request, their own detect and search-images.
  */
 export function createActivities(deps: ActivityDeps) {
   const { validateImages, imagesExist } = registrySteps(deps.config, deps.credential);
@@ -34,6 +37,8 @@ export function createActivities(deps: ActivityDeps) {
     ...argoSteps(deps.config, deps.repo, deps.argocdToken, deps.fetch),
     ...historySteps(deps.config, deps.repo, imagesExist),
     ...settingsSteps(deps.config),
+    ...pullSteps(deps.config, deps.octokit),
+    ...previewSteps(deps.config, deps.repo, imagesExist),
   };
 }
 

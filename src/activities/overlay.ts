@@ -1,50 +1,96 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
-import type { SimpleGit } from 'simple-git';
 import { OverlayError, readOverlayImages, setOverlayImages } from '../plan/overlay';
 import { SHA_TAG } from '../plan/tags';
+import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { OverlayUpdate } from '../workflows/types';
 import { permanent } from './failures';
 import type { RepoCache } from './git';
 import { checkInput, fullSha, imageTag } from './input';
 import { registryHost } from './registry';
 
+export { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW };
+
 const sameLine = (max: number) => z.string().min(1).max(max).regex(/^[^\r\n]*$/, 'must be one line');
+const branchName = z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/, 'expected a branch name');
 const updateInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deploy'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha }),
   z.object({ kind: z.literal('rollback'), tag: imageTag, workflowId: z.string().min(1), reason: sameLine(500), requestedBy: sameLine(200) }),
+  z.object({ kind: z.literal('preview'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha, pr: z.number().int().positive(), branch: branchName, rule: z.enum(['ci', 'pr-history', 'production']) }),
 ]);
 export type OverlayChange = z.input<typeof updateInput>;
-
-/** Trailers that mark the deployer's own commits (the relay ignores pushes carrying them). */
-export const TRAILER_COMMIT = 'Deployed-Commit';
-export const TRAILER_WORKFLOW = 'Deploy-Workflow-Id';
-export const TRAILER_REQUESTED_BY = 'Requested-By';
+type Change = z.output<typeof updateInput>;
 const PUSH_ATTEMPTS = 5;
 
 /** `[skip ci]` ends the subject: GitHub skips CI for it, and trailers must stay the last paragraph. */
-export function overlayCommitMessage(change: z.output<typeof updateInput>): string {
-  if (change.kind === 'rollback') {
-    return `rollback: revert to ${change.tag} [skip ci]\n\n${change.reason}\n\n${TRAILER_REQUESTED_BY}: ${change.requestedBy}\n${TRAILER_WORKFLOW}: ${change.workflowId}\n`;
+export function overlayCommitMessage(change: Change): string {
+  switch (change.kind) {
+    case 'rollback':
+      return `rollback: revert to ${change.tag} [skip ci]\n\n${change.reason}\n\n${TRAILER_REQUESTED_BY}: ${change.requestedBy}\n${TRAILER_WORKFLOW}: ${change.workflowId}\n`;
+    case 'preview':
+      return `preview: #${change.pr} to ${change.tag} [skip ci]\n\nSet ${change.tag} (rule ${change.rule}) in the preview overlay for ${change.commit.slice(0, 7)}.\n\n${TRAILER_COMMIT}: ${change.commit}\n${TRAILER_RULE}: ${change.rule}\n${TRAILER_WORKFLOW}: ${change.workflowId}\n`;
+    case 'deploy':
+      return `deploy: production to ${change.tag} [skip ci]\n\nSet ${change.tag} (built by CI from ${change.commit.slice(0, 7)}) in the production overlay.\n\n${TRAILER_COMMIT}: ${change.commit}\n${TRAILER_WORKFLOW}: ${change.workflowId}\n`;
   }
-  return `deploy: production to ${change.tag} [skip ci]\n\nSet ${change.tag} (built by CI from ${change.commit.slice(0, 7)}) in the production overlay.\n\n${TRAILER_COMMIT}: ${change.commit}\n${TRAILER_WORKFLOW}: ${change.workflowId}\n`;
 }
 
 /**
- * Only a lost race with another push is worth a fetch and retry: main moved before our push
- * (non-fast-forward) or during it (the remote's compare-and-swap of the ref failed).
+ * Only a lost race with another push is worth a fetch and retry: the branch moved before our
+ * push (non-fast-forward) or during it (the remote's compare-and-swap of the ref failed).
  */
 export function isLostPushRace(err: unknown): boolean {
   return /non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/.test(String((err as Error)?.message ?? err));
 }
 
-/** Step `update-overlay`: commit the tag into the production overlay on main, at most once per deploy. */
+/** One reading of the branch: done (nothing to commit), or the overlay text to commit. */
+type Attempt = { done: OverlayUpdate } | { text: string };
+
+/** Step `update-overlay`: commit a tag into an overlay (production on main, a preview on its PR branch), at most once per change. */
 export function overlaySteps(config: DeployConfig, repo: RepoCache) {
-  const path = config.overlay.path;
-  const branch = config.repository.mainBranch;
   const host = registryHost(config.registry.endpoint);
+  const updatesFor = (tag: string) => config.images.map((image) => ({ name: image.name, newName: `${host}/${image.repository}`, newTag: tag }));
+
+  function edit(text: string, tag: string, where: string): { text: string; changed: boolean } {
+    try {
+      return setOverlayImages(text, updatesFor(tag));
+    } catch (err) {
+      if (err instanceof OverlayError) throw permanent(`${where}: ${err.message}`, 'OverlayError');
+      throw err;
+    }
+  }
+
+  /**
+   * Fetch, decide, commit, push; on a lost race fetch and decide again. A retry after a crash
+   * finds the commit it already pushed by its workflow-id trailer: one change, at most one commit.
+   */
+  async function commitOnBranch(git: SimpleGit, change: Change, branch: string, path: string, decide: (text: string, remote: string) => Promise<Attempt>): Promise<OverlayUpdate> {
+    for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
+      const remote = await repo.fetchBranch(git, branch);
+      const mine = (await git.raw(['log', remote, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim();
+      if (mine) return { outcome: 'committed', overlayCommit: mine, revision: mine };
+
+      const decided = await decide(await repo.show(git, remote, path), remote);
+      if ('done' in decided) return decided.done;
+      await git.raw(['checkout', '--force', '-B', 'gitops-deployer', remote]);
+      writeFileSync(join(repo.dir, path), decided.text);
+      await git.add(path);
+      await git.commit(overlayCommitMessage(change));
+      const overlayCommit = (await git.revparse(['HEAD'])).trim();
+      try {
+        await git.push('origin', `HEAD:refs/heads/${branch}`);
+        return { outcome: 'committed', overlayCommit, revision: overlayCommit };
+      } catch (err) {
+        if (!isLostPushRace(err)) {
+          throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
+        }
+        // Someone pushed meanwhile: fetch and decide again on the new tip.
+      }
+    }
+    throw new Error(`${branch} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
+  }
 
   /** The commit a `sha-<7 hex>` tag was built from, if the clone knows it. */
   async function tagCommit(git: SimpleGit, tag: string | undefined): Promise<string | undefined> {
@@ -53,49 +99,43 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     return (await git.raw(['rev-parse', '--verify', '--quiet', `${short}^{commit}`]).catch(() => '')).trim() || undefined;
   }
 
+  /** Production: main's overlay, whose tag only moves forward in git history unless a person rolls back. */
+  function production(git: SimpleGit, change: Exclude<Change, { kind: 'preview' }>): Promise<OverlayUpdate> {
+    const { path } = config.overlay;
+    const main = config.repository.mainBranch;
+    return commitOnBranch(git, change, main, path, async (text, remote) => {
+      const currentTag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag;
+      const current = await tagCommit(git, currentTag);
+      if (change.kind === 'deploy' && current && current !== change.commit && (await repo.isAncestor(git, change.commit, current))) {
+        return { done: { outcome: 'superseded', overlayCommit: null, revision: current, current: { tag: currentTag!, commit: current } } };
+      }
+      const edited = edit(text, change.tag, `${path} on ${main}`);
+      if (edited.changed) return { text: edited.text };
+      return { done: { outcome: 'unchanged', overlayCommit: null, revision: change.kind === 'deploy' ? change.commit : (await git.revparse([remote])).trim() } };
+    });
+  }
+
+  /**
+   * A preview: the PR branch's overlay, committed on top of exactly the commit being previewed.
+   * A branch that moved means the author pushed again: that push has its own preview deploy.
+   */
+  function preview(git: SimpleGit, change: Extract<Change, { kind: 'preview' }>): Promise<OverlayUpdate> {
+    if (!config.preview) throw permanent('previews are not configured: add a preview section to the configuration', 'PreviewNotConfigured');
+    const path = config.preview.overlayPath;
+    return commitOnBranch(git, change, change.branch, path, async (text, remote) => {
+      const tip = (await git.revparse([remote])).trim();
+      if (tip !== change.commit) {
+        const tag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
+        return { done: { outcome: 'superseded', overlayCommit: null, revision: tip, current: { tag, commit: tip } } };
+      }
+      const edited = edit(text, change.tag, `${path} on ${change.branch}`);
+      return edited.changed ? { text: edited.text } : { done: { outcome: 'unchanged', overlayCommit: null, revision: change.commit } };
+    });
+  }
+
   async function updateOverlay(raw: OverlayChange): Promise<OverlayUpdate> {
     const change = checkInput(updateInput, raw, 'update-overlay');
-    const updates = config.images.map((image) => ({ name: image.name, newName: `${host}/${image.repository}`, newTag: change.tag }));
-    return repo.exclusive(async (git) => {
-      for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
-        await repo.fetchMain(git);
-        // A retry after a crash finds the commit it already pushed: one change, at most one commit.
-        const mine = (await git.raw(['log', repo.remoteMain, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim();
-        if (mine) return { outcome: 'committed', overlayCommit: mine, revision: mine };
-
-        const text = await repo.show(git, repo.remoteMain, path);
-        const currentTag = readOverlayImages(text).find((image) => image.name === updates[0]!.name)?.newTag;
-        const current = await tagCommit(git, currentTag);
-        // The safety net: production's tag only moves forward in git history, unless a person rolls back.
-        if (change.kind === 'deploy' && current && current !== change.commit && (await repo.isAncestor(git, change.commit, current))) {
-          return { outcome: 'superseded', overlayCommit: null, revision: current, current: { tag: currentTag!, commit: current } };
-        }
-        let edited: { text: string; changed: boolean };
-        try {
-          edited = setOverlayImages(text, updates);
-        } catch (err) {
-          if (err instanceof OverlayError) throw permanent(`${path} on ${branch}: ${err.message}`, 'OverlayError');
-          throw err;
-        }
-        if (!edited.changed) return { outcome: 'unchanged', overlayCommit: null, revision: change.kind === 'deploy' ? change.commit : (await git.revparse([repo.remoteMain])).trim() };
-
-        await git.raw(['checkout', '--force', '-B', 'gitops-deployer', repo.remoteMain]);
-        writeFileSync(join(repo.dir, path), edited.text);
-        await git.add(path);
-        await git.commit(overlayCommitMessage(change));
-        const overlayCommit = (await git.revparse(['HEAD'])).trim();
-        try {
-          await git.push('origin', `HEAD:refs/heads/${branch}`);
-          return { outcome: 'committed', overlayCommit, revision: overlayCommit };
-        } catch (err) {
-          if (!isLostPushRace(err)) {
-            throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
-          }
-          // Someone pushed to main meanwhile: fetch and re-apply on the new main.
-        }
-      }
-      throw new Error(`main kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
-    });
+    return repo.exclusive((git) => (change.kind === 'preview' ? preview(git, change) : production(git, change)));
   }
 
   return { updateOverlay };

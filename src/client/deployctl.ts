@@ -8,6 +8,7 @@ import type { DeployPath } from '../plan/classify';
 import type { DeployPhase } from '../workflows/types';
 import { currentUser, EXIT, type CommandContext, type GlobalOptions } from './commands/context';
 import { environmentCommands, showEnvironment } from './commands/environment';
+import { previewCommands, showPreview } from './commands/preview';
 import { connect, parseDuration, UsageError, type Connected } from './connect';
 import { inspectDeploy, listDeploys, resolveCommit, startDeploy } from './deploys';
 import { formatEvent, formatList, formatStarted, formatStatus } from './format';
@@ -29,6 +30,12 @@ function commitRef(value: string): string {
   return value.toLowerCase();
 }
 
+function prNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a pull request number');
+  return n;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('expected a whole number from 1 to 1000');
@@ -38,7 +45,7 @@ function positiveInt(value: string): number {
 function program(): { cli: Command; exitCode(): number } {
   let exitCode: number = EXIT.ok;
   const cli = new Command('deployctl')
-    .description('Drive gitops-deployer: classify changes, start, inspect, list and watch production deploys; pause, resume and roll back the environment')
+    .description('Drive gitops-deployer: classify changes, start, inspect, list and watch production deploys and pull request previews; pause, resume and roll back the environment')
     .option('--config <file>', 'deploy configuration (default: $DEPLOY_CONFIG or ./deploy.config.yaml)')
     .option('--json', 'print JSON for scripts instead of tables (watch: one JSON object per line)')
     .addOption(new Option('--address <host:port>', 'Temporal frontend address (default: localhost:7233)').env('TEMPORAL_ADDRESS'))
@@ -100,16 +107,18 @@ function program(): { cli: Command; exitCode(): number } {
   cli
     .command('status')
     .description("a deploy's phase, path, tag, CI run, overlay commit, digests and Argo CD state (running or closed); with --env, the environment: what runs, what is applied now, the queue, holds and outcomes")
-    .usage('<commit> | --env <name>')
-    .argument('[commit]', 'the merge commit id (full, or an unambiguous abbreviation)', commitRef)
+    .usage('<commit> | --env <name> | --pr <n> [commit]')
+    .argument('[commit]', 'the merge commit id (full, or an unambiguous abbreviation); with --pr, a commit of the pull request', commitRef)
     .option('--env <name>', 'show the environment instead (must be environment.name of the config)')
-    .action(async (ref: string | undefined, opts: { env?: string }, cmd: Command) => {
-      const oneOf = () => cmd.error('error: give either a commit or --env <name>', { exitCode: EXIT.usage, code: 'deployctl.usage' });
-      if (opts.env !== undefined) return ref === undefined ? showEnvironment(ctx, cmd, opts.env) : oneOf();
+    .option('--pr <n>', "a pull request's preview: what it runs and does now, or with a commit that commit's preview deploy", prNumber)
+    .action(async (ref: string | undefined, opts: { env?: string; pr?: number }, cmd: Command) => {
+      const oneOf = () => cmd.error('error: give a commit, --env <name> or --pr <n>', { exitCode: EXIT.usage, code: 'deployctl.usage' });
+      if (opts.env !== undefined) return ref === undefined && opts.pr === undefined ? showEnvironment(ctx, cmd, opts.env) : oneOf();
+      if (opts.pr !== undefined && ref === undefined) return showPreview(ctx, opts.pr);
       if (ref === undefined) return oneOf();
       const cfg = config();
       const view = await withClient(cfg, async (temporal) =>
-        inspectDeploy(temporal.client, cfg, await resolveCommit(temporal.client, cfg, ref)).catch(notFound(ref, temporal)),
+        inspectDeploy(temporal.client, cfg, await resolveCommit(temporal.client, cfg, ref, opts.pr), undefined, opts.pr).catch(notFound(ref, temporal)),
       );
       show({ workflowId: view.workflowId, execution: view.execution, ...view.status }, () => formatStatus(view));
       // A deploy still in progress is not a failure of this request.
@@ -118,13 +127,15 @@ function program(): { cli: Command; exitCode(): number } {
 
   cli
     .command('list')
-    .description('production deploys of this repository, newest first (from Temporal visibility)')
-    .usage('[--running] [--phase <phase>] [--path code|k8s|none] [--limit <n>]')
+    .description('deploys of this repository, production and previews, newest first (from Temporal visibility)')
+    .usage('[--env production|preview] [--pr <n>] [--running] [--phase <phase>] [--path code|k8s|none] [--limit <n>]')
+    .addOption(new Option('--env <env>', 'only production deploys, or only previews').choices(['production', 'preview']))
+    .option('--pr <n>', "only this pull request's preview deploys", prNumber)
     .option('--running', 'only deploys still in progress')
     .addOption(new Option('--phase <phase>', 'only deploys in this phase').choices(PHASES))
     .addOption(new Option('--path <path>', 'only deploys of this kind').choices(['code', 'k8s', 'none']))
     .option('--limit <n>', 'at most this many', positiveInt, 20)
-    .action(async (opts: { running?: boolean; phase?: DeployPhase; path?: DeployPath; limit: number }) => {
+    .action(async (opts: { env?: 'production' | 'preview'; pr?: number; running?: boolean; phase?: DeployPhase; path?: DeployPath; limit: number }) => {
       const cfg = config();
       if (!cfg.temporal.searchAttributes) throw new UsageError('list filters on the Deploy* search attributes, which temporal.searchAttributes: false turns off');
       const rows = await withClient(cfg, ({ client }) => listDeploys(client, cfg, opts));
@@ -134,15 +145,17 @@ function program(): { cli: Command; exitCode(): number } {
   cli
     .command('watch')
     .description('follow a deploy live until it ends; exit 0 if it succeeded or was skipped, 1 otherwise')
-    .argument('<commit>', 'the merge commit id (full, or an unambiguous abbreviation)', commitRef)
+    .argument('<commit>', 'the merge commit id (full, or an unambiguous abbreviation); with --pr, a commit of the pull request', commitRef)
+    .option('--pr <n>', "follow that commit's preview deploy", prNumber)
     .option('--interval <duration>', 'how often to ask the deploy', '1s')
-    .action(async (ref: string, opts: { interval: string }) => {
+    .action(async (ref: string, opts: { interval: string; pr?: number }) => {
       const cfg = config();
       const intervalMs = parseDuration(opts.interval, '--interval');
       const json = globals().json;
       const view = await withClient(cfg, async (temporal) =>
-        watchDeploy(temporal.client, cfg, await resolveCommit(temporal.client, cfg, ref), {
+        watchDeploy(temporal.client, cfg, await resolveCommit(temporal.client, cfg, ref, opts.pr), {
           intervalMs,
+          pr: opts.pr,
           // One JSON object per line, so a script can act on each event as it arrives.
           emit: (event) => {
             const line = json ? JSON.stringify(event) : formatEvent(event);
@@ -154,6 +167,7 @@ function program(): { cli: Command; exitCode(): number } {
     });
 
   environmentCommands(cli, ctx);
+  previewCommands(cli, ctx, prNumber, fullCommit);
 
   // A bad flag or argument prints commander's error, then the command's usage line.
   for (const cmd of [cli, ...cli.commands]) {

@@ -3,7 +3,8 @@ import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../workflows/definitions';
-import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, ImageTag } from '../workflows/search-attributes';
+import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, DeployPullRequest, ImageTag } from '../workflows/search-attributes';
+import { previewDeployWorkflowId } from '../workflows/preview-definitions';
 import type { DeployInput, DeployPhase as Phase, DeployStatus } from '../workflows/types';
 import type { environment } from '../workflows/environment';
 import type { productionDeploy } from '../workflows/deploy';
@@ -106,8 +107,8 @@ export interface DeployView {
  * (the result, or the DeployFailed details), so no worker is needed; a running one is asked the
  * `status` query, bounded by `queryTimeoutMs` so a missing worker does not hang the caller.
  */
-export async function inspectDeploy(client: Client, config: DeployConfig, commit: string, queryTimeoutMs = 10_000): Promise<DeployView> {
-  const handle = client.workflow.getHandle<(input: DeployInput) => Promise<DeployStatus>>(deployWorkflowId(repositoryOf(config), commit));
+export async function inspectDeploy(client: Client, config: DeployConfig, commit: string, queryTimeoutMs = 10_000, pr?: number): Promise<DeployView> {
+  const handle = client.workflow.getHandle<(input: DeployInput) => Promise<DeployStatus>>(deployIdOf(config, commit, pr));
   const info = await handle.describe();
   const execution = info.status.name;
   const closed = execution === 'RUNNING' ? undefined : await statusFromHistory(handle);
@@ -117,7 +118,7 @@ export async function inspectDeploy(client: Client, config: DeployConfig, commit
     return { workflowId: handle.workflowId, execution, status };
   } catch (err) {
     // Terminated or cancelled with no worker to replay it: what visibility knows is still worth showing.
-    if (execution !== 'RUNNING') return { workflowId: handle.workflowId, execution, status: statusFromInfo(info, commit, config) };
+    if (execution !== 'RUNNING') return { workflowId: handle.workflowId, execution, status: { ...statusFromInfo(info, commit, config), ...(pr ? { pr } : {}) } };
     throw new Error(`no worker answered the status query of ${handle.workflowId} within ${queryTimeoutMs / 1000}s (is a worker polling task queue "${config.temporal.taskQueue}"?): ${(err as Error).message}`);
   }
 }
@@ -150,9 +151,16 @@ function statusFromInfo(info: WorkflowExecutionDescription, commit: string, conf
   };
 }
 
+/** A production deploy's workflow id, or with `pr` the preview deploy's. */
+export function deployIdOf(config: DeployConfig, commit: string, pr?: number): string {
+  return pr ? previewDeployWorkflowId(repositoryOf(config), pr, commit) : deployWorkflowId(repositoryOf(config), commit);
+}
+
 /** One row of `deployctl list`, from visibility (search attributes), without asking any worker. */
 export interface DeployListing {
   workflowId: string;
+  environment?: string;
+  pr?: number;
   commit?: string;
   phase?: string;
   path?: string;
@@ -163,19 +171,22 @@ export interface DeployListing {
 }
 
 export interface ListFilter {
+  /** `production` (environment.name) or `preview`; default both. */
+  env?: 'production' | 'preview';
+  pr?: number;
   running?: boolean;
   phase?: Phase;
   path?: Path;
   limit: number;
 }
 
-/** The visibility query for this repository's production deploys. Values are validated by the caller's choices. */
+/** The visibility query for this repository's deploys, production and previews side by side. Values are validated by the caller's choices. */
 export function listQuery(config: DeployConfig, filter: Omit<ListFilter, 'limit'>): string {
-  const clauses = [
-    `${DeployEnvironment.name} = "production"`,
-    `WorkflowType = "productionDeploy"`,
-    `WorkflowId STARTS_WITH "${deployWorkflowId(repositoryOf(config), '')}"`,
-  ];
+  const production = `(${DeployEnvironment.name} = "${config.environment.name}" AND WorkflowType = "productionDeploy" AND WorkflowId STARTS_WITH "${deployWorkflowId(repositoryOf(config), '')}")`;
+  const previews = `(${DeployEnvironment.name} = "preview" AND WorkflowType = "previewDeploy" AND WorkflowId STARTS_WITH "preview-${repositoryOf(config).replace('/', '-')}-pr-")`;
+  const env = filter.pr ? 'preview' : filter.env;
+  const clauses = [env === 'production' ? production : env === 'preview' ? previews : `(${production} OR ${previews})`];
+  if (filter.pr) clauses.push(`${DeployPullRequest.name} = "${filter.pr}"`);
   if (filter.running) clauses.push(`ExecutionStatus = "Running"`);
   if (filter.phase) clauses.push(`${DeployPhase.name} = "${filter.phase}"`);
   if (filter.path) clauses.push(`${DeployPath.name} = "${filter.path}"`);
@@ -187,8 +198,11 @@ export async function listDeploys(client: Client, config: DeployConfig, filter: 
   const rows: DeployListing[] = [];
   for await (const info of client.workflow.list({ query: listQuery(config, filter), pageSize: filter.limit })) {
     const sa = info.typedSearchAttributes;
+    const pr = sa.get(DeployPullRequest);
     rows.push({
       workflowId: info.workflowId,
+      environment: sa.get(DeployEnvironment),
+      ...(pr ? { pr: Number(pr) } : {}),
       commit: sa.get(DeployCommit),
       phase: sa.get(DeployPhase),
       path: sa.get(DeployPath),
@@ -203,13 +217,14 @@ export async function listDeploys(client: Client, config: DeployConfig, filter: 
 }
 
 /** A full commit id as given; an abbreviated one (git log --oneline) looked up through DeployCommit. */
-export async function resolveCommit(client: Client, config: DeployConfig, commit: string): Promise<string> {
+export async function resolveCommit(client: Client, config: DeployConfig, commit: string, pr?: number): Promise<string> {
   if (/^[0-9a-f]{40}$/i.test(commit) || !config.temporal.searchAttributes) return commit;
-  const query = `${DeployEnvironment.name} = "production" AND ${DeployCommit.name} STARTS_WITH "${commit.toLowerCase()}"`;
+  const scope = pr ? `${DeployPullRequest.name} = "${pr}"` : `${DeployEnvironment.name} = "${config.environment.name}"`;
+  const query = `${scope} AND ${DeployCommit.name} STARTS_WITH "${commit.toLowerCase()}"`;
   const found = new Set<string>();
   for await (const info of client.workflow.list({ query, pageSize: 10 })) {
     const full = info.typedSearchAttributes.get(DeployCommit);
-    if (full?.startsWith(commit.toLowerCase()) && info.workflowId === deployWorkflowId(repositoryOf(config), full)) found.add(full);
+    if (full?.startsWith(commit.toLowerCase()) && info.workflowId === deployIdOf(config, full, pr)) found.add(full);
     if (found.size > 1) break;
   }
   if (found.size === 1) return [...found][0]!;

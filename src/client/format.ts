@@ -3,6 +3,7 @@ import { shaTag } from '../plan/tags';
 import type { DeployListing, DeployView, StartedDeploy } from './deploys';
 import type { EnvironmentSnapshot, RollbackEvent } from './environment';
 import type { WatchEvent } from './watch';
+import type { PreviewView } from '../workflows/preview-definitions';
 
 /** Columns padded to their widest cell, two spaces apart; no trailing blanks. */
 export function table(rows: string[][], headers?: string[]): string {
@@ -47,17 +48,19 @@ export function formatStatus({ workflowId, execution, status: s }: DeployView): 
   const ci = s.ciRun && `${s.ciRun.id} ${s.ciRun.conclusion ?? 'in progress'}  ${s.ciRun.url}`;
   const digests = Object.keys(s.digests).length ? table(Object.entries(s.digests)) : undefined;
   return keyValues([
-    ['deploy', `${s.repository}@${short(s.commit)} to production`],
+    ['deploy', `${s.repository}@${short(s.commit)} to ${s.pr ? `the preview of #${s.pr}${s.branch ? ` (${s.branch})` : ''}` : 'production'}`],
     ['workflow', `${workflowId} (${lower(execution)})`],
     ['phase', `${s.phase} since ${clock(s.phases[s.phase] ?? s.updatedAt)}`],
     ['path', s.path && `${s.path}${s.reason ? ` (${s.reason})` : ''}`],
     // The status query names the tag only once CI passed; while it waits, the tag follows from the commit.
     // A code deploy names its tag from the start; until CI passed the image may not exist yet.
     ['tag', s.phase === 'waiting-for-ci' && s.path === 'code' ? `${s.tag ?? shaTag(s.commit)} (once CI passes)` : s.tag],
+    ['rule', s.rule && `${s.rule}: ${s.ruleReason}`],
     ['ci run', ci],
     ['overlay', s.overlayCommit === null ? 'already at the tag (no commit)' : short(s.overlayCommit)],
     ['digests', digests],
     ['argo cd', s.argo],
+    ['note', s.note],
     ['error', s.error],
     ['timeline', phaseTimes.map(([phase, at]) => `${clock(at!)} ${phase}`).join('\n')],
   ]);
@@ -66,8 +69,8 @@ export function formatStatus({ workflowId, execution, status: s }: DeployView): 
 export function formatList(rows: DeployListing[], now = Date.now()): string {
   if (!rows.length) return 'no deploys match';
   return table(
-    rows.map((row) => [short(row.commit) ?? '-', row.phase ?? '-', row.path ?? '-', row.tag ?? '-', lower(row.execution), span(now - Date.parse(row.startTime))]),
-    ['COMMIT', 'PHASE', 'PATH', 'TAG', 'STATUS', 'AGE'],
+    rows.map((row) => [row.pr ? `preview #${row.pr}` : (row.environment ?? '-'), short(row.commit) ?? '-', row.phase ?? '-', row.path ?? '-', row.tag ?? '-', lower(row.execution), span(now - Date.parse(row.startTime))]),
+    ['ENV', 'COMMIT', 'PHASE', 'PATH', 'TAG', 'STATUS', 'AGE'],
   );
 }
 
@@ -151,4 +154,17 @@ export function formatRollbackEvent(event: RollbackEvent, environment: string): 
       return kind === 'rolled-back' ? `${text}\nproduction is held at ${tag}; deploys wait until: deployctl resume --env ${environment}` : text;
     }
   }
+}
+
+/** `deployctl status --pr`: the preview's tag and rule, the newest push, what is applied now, recent outcomes. */
+export function formatPreview({ workflowId, execution, view }: { workflowId: string; execution: string; view: PreviewView }): string {
+  const p = view.preview;
+  return keyValues([
+    ['preview', `${view.repository}#${view.pr}${view.closed ? ` (${view.closed.merged ? 'merged' : 'closed'} ${clock(view.closed.at)}: gone)` : ''}`],
+    ['workflow', `${workflowId} (${lower(execution)})`],
+    ['runs', p ? `${p.tag} (rule ${p.rule}, for ${short(p.commit)}, since ${clock(p.since)})` : 'nothing this workflow deployed'],
+    ['latest push', view.latest && `${short(view.latest.commit)}  ${view.latest.workflowId}`],
+    ['now', view.applying && `${view.applying.phase} ${view.applying.tag} for ${short(view.applying.commit)}`],
+    ['outcomes', view.outcomes.length ? table(view.outcomes.slice(-5).map((o) => [clock(o.at), o.kind, o.tag ?? '-', o.message])) : undefined],
+  ]);
 }

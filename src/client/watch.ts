@@ -18,7 +18,7 @@ type WatchEventBody =
   | { event: 'end'; execution: WorkflowExecutionStatusName; phase: Phase; error?: string; status: DeployStatus };
 
 /** The order phases happen in; a Record so a new phase in types.ts fails to compile here until placed. */
-const ORDER: Record<Phase, number> = { detecting: 0, 'waiting-for-ci': 1, validating: 2, queued: 3, held: 4, committing: 5, syncing: 6, succeeded: 7, superseded: 8, failed: 9, skipped: 10 };
+const ORDER: Record<Phase, number> = { detecting: 0, 'waiting-for-ci': 1, validating: 2, queued: 3, held: 4, committing: 5, syncing: 6, succeeded: 7, superseded: 8, failed: 9, skipped: 10, cancelled: 11 };
 
 /** Every phase, in order: the choices of `deployctl list --phase`. */
 export const PHASES = (Object.keys(ORDER) as Phase[]).sort((a, b) => ORDER[a] - ORDER[b]);
@@ -31,17 +31,18 @@ export function exitCodeOf(view: DeployView): 0 | 1 {
 function phaseDetail(phase: Phase, s: DeployStatus): string | undefined {
   const sha7 = s.commit.slice(0, 7);
   switch (phase) {
-    case 'detecting': return `${s.repository}@${sha7} to production`;
+    case 'detecting': return `${s.repository}@${sha7} to ${s.pr ? `the preview of #${s.pr}` : 'production'}`;
     case 'waiting-for-ci': return `for the CI run of ${sha7}`;
     case 'validating': return s.tag && `images at ${s.tag}`;
-    case 'queued': return 'checks passed; waiting for its turn at the production overlay';
+    case 'queued': return `checks passed; waiting for its turn at the ${s.pr ? 'preview' : 'production'} overlay`;
     case 'held': return 'held: production is paused or rolled back; waits for `deployctl resume`';
-    case 'committing': return s.tag && `${s.tag} into the production overlay`;
-    case 'superseded': return 'production already runs newer code that contains this commit';
+    case 'committing': return s.tag && `${s.tag} into the ${s.pr ? `preview overlay on ${s.branch ?? 'the PR branch'}` : 'production overlay'}`;
+    case 'superseded': return s.pr ? 'a newer push to the pull request has its own preview deploy' : 'production already runs newer code that contains this commit';
     case 'syncing': return 'waiting for Argo CD to sync and report healthy';
     case 'succeeded': return s.phases.succeeded && `in ${span(Date.parse(s.phases.succeeded) - Date.parse(s.startedAt))}`;
     case 'skipped': return `nothing to deploy (${s.reason ?? 'no deployable change'})`;
     case 'failed': return undefined; // the error event that follows says why
+    case 'cancelled': return s.pr ? `the pull request was closed or the deploy cancelled` : 'the deploy was cancelled';
   }
 }
 
@@ -86,6 +87,8 @@ export interface WatchOptions {
   intervalMs?: number;
   /** How long one status query may wait for a worker before the watch says so and asks again. */
   queryTimeoutMs?: number;
+  /** Watch the preview deploy of this pull request's commit. */
+  pr?: number;
 }
 
 /**
@@ -99,7 +102,7 @@ export async function watchDeploy(client: Client, config: DeployConfig, commit: 
   for (;;) {
     let view: DeployView | undefined;
     try {
-      view = await inspectDeploy(client, config, commit, queryTimeoutMs);
+      view = await inspectDeploy(client, config, commit, queryTimeoutMs, options.pr);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError) throw err;
       const message = `${(err as Error).message}; retrying`;

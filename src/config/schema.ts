@@ -73,6 +73,22 @@ export const configSchema = z
       application: kubeName,
       syncTimeout: duration.default(15 * 60_000),
     }),
+    /** Preview environments per pull request; without this section pull_request events are ignored. */
+    preview: z
+      .strictObject({
+        /** The preview overlay, committed on the pull request's head branch. */
+        overlayPath: z.string().min(1).default('k8s/overlays/preview/kustomization.yaml'),
+        /** The Argo CD application of PR {number}, as the ApplicationSet's pull-request generator names it. */
+        application: z
+          .string()
+          .regex(/\{number\}/, 'must contain {number}, e.g. "yt-summarizer-pr-{number}"')
+          .refine((template) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(template.replace(/\{number\}/g, '1')), 'must be a lower-case DNS-style name once {number} is filled in'),
+        /** How long Argo CD may take to sync and report a preview healthy (default: argocd.syncTimeout). */
+        syncTimeout: duration.optional(),
+        /** How many of the PR's commits (newest first) are searched for images on a push that changed no code. */
+        searchDepth: z.number().int().min(1).max(250).default(30),
+      })
+      .optional(),
     environment: z
       .strictObject({
         /** The environment workflow's name: env-<name>. */
@@ -106,6 +122,9 @@ export const configSchema = z
       if (seen.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
       seen.add(image.name);
     });
+    if (config.preview && config.preview.overlayPath === config.overlay.path) {
+      ctx.addIssue({ code: 'custom', path: ['preview', 'overlayPath'], message: 'must differ from overlay.path: previews never write the production overlay' });
+    }
     if (config.ci.pollMax < config.ci.pollInitial) {
       ctx.addIssue({ code: 'custom', path: ['ci', 'pollMax'], message: 'must be at least ci.pollInitial' });
     }

@@ -23,6 +23,7 @@ export type ArgoVerdict =
  */
 export function evaluateArgo(o: ArgoObservation, target: string): ArgoVerdict {
   const at = o.syncRevision ? o.syncRevision.slice(0, 7) : 'no revision';
+  if (o.syncStatus === 'Missing') return { state: 'waiting', message: `waiting for Argo CD to create the application (${o.healthMessage ?? 'not found'}), then to sync ${target.slice(0, 7)}` };
   if (o.syncStatus !== 'Synced' || !o.revisionContainsTarget) {
     return { state: 'waiting', message: `waiting for Argo CD to sync ${target.slice(0, 7)} (now ${o.syncStatus} at ${at})` };
   }

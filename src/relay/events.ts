@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TRAILER_WORKFLOW } from '../activities/overlay';
+import { hasDeployerTrailer, isProductionOverlayCommit, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 
@@ -7,6 +7,9 @@ import type { CiRun } from '../plan/ci';
 export type Decision =
   | { kind: 'start'; commit: string; before: string }
   | { kind: 'signal'; run: CiRun }
+  | { kind: 'preview'; pr: number; commit: string; before?: string }
+  | { kind: 'preview-closed'; pr: number; merged: boolean }
+  | { kind: 'preview-ci'; run: CiRun; pullRequests: number[] }
   | { kind: 'ignore'; reason: string }
   | { kind: 'pong' };
 
@@ -50,12 +53,28 @@ const workflowRunPayload = z.object({
     conclusion: z.string().nullable(),
     html_url: z.string().min(1),
     run_attempt: z.number().int().positive().optional(),
+    /** Empty for a fork's pull request. */
+    pull_requests: z.array(z.object({ number: z.number().int().positive() })).nullish(),
   }),
   workflow: z.object({ path: z.string().nullish() }).nullish(),
   repository,
 });
 
 type WorkflowRunPayload = z.output<typeof workflowRunPayload>;
+
+const pullRequestPayload = z.object({
+  action: z.string().min(1),
+  number: z.number().int().positive(),
+  /** synchronize only: the head before and after the push. */
+  before: sha.optional(),
+  after: sha.optional(),
+  pull_request: z.object({
+    head: z.object({ sha, ref: z.string().min(1), repo: repository.nullable() }),
+    base: z.object({ ref: z.string().min(1), repo: repository }),
+    merged: z.boolean().nullish(),
+  }),
+  repository,
+});
 
 function parse<T>(schema: z.ZodType<T>, payload: unknown, event: string): T {
   const result = schema.safeParse(payload);
@@ -67,12 +86,7 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown, event: string): T {
 
 const ZERO_SHA = /^0{40}$/;
 
-/** Git trailers live in the message's last paragraph; a quoted trailer in a body does not count. */
-export function hasDeployerTrailer(message: string): boolean {
-  const paragraphs = message.replace(/\r\n/g, '\n').trim().split(/\n\s*\n/);
-  const trailer = new RegExp(`^${TRAILER_WORKFLOW}:[ \\t]*\\S`, 'im');
-  return trailer.test(paragraphs.at(-1) ?? '');
-}
+export { hasDeployerTrailer };
 
 function repositoryMatches(fullName: string, config: DeployConfig): boolean {
   return fullName.toLowerCase() === `${config.repository.owner}/${config.repository.name}`.toLowerCase();
@@ -89,7 +103,7 @@ function decidePush(payload: unknown, config: DeployConfig): Decision {
   // Skipped only when nothing else came with it, so a person's commit is never lost.
   const head = push.head_commit;
   const commits = push.commits ?? [];
-  if (head && hasDeployerTrailer(head.message) && commits.every((c) => hasDeployerTrailer(c.message))) {
+  if (head && isProductionOverlayCommit(head.message) && commits.every((c) => isProductionOverlayCommit(c.message))) {
     return ignore(`the deployer's own overlay commit ${push.after.slice(0, 7)} (${TRAILER_WORKFLOW} trailer)`);
   }
   return { kind: 'start', commit: push.after.toLowerCase(), before: push.before.toLowerCase() };
@@ -114,11 +128,36 @@ function decideWorkflowRun(payload: unknown, config: DeployConfig): Decision {
   if (event.action !== 'completed') return ignore(`workflow_run ${event.action}: only completed runs matter`);
   if (!repositoryMatches(event.repository.full_name, config)) return ignore(`workflow run in ${event.repository.full_name}, not the configured repository`);
   if (!isCiWorkflow(event, config.ci.workflow)) return ignore(`workflow "${run.name ?? run.path}" is not the CI workflow ${config.ci.workflow}`);
+  const ciRun: CiRun = { id: run.id, status: run.status ?? 'completed', conclusion: run.conclusion, url: run.html_url, headSha: run.head_sha.toLowerCase(), attempt: run.run_attempt };
+  if (run.event === 'pull_request' && config.preview) {
+    const pullRequests = (run.pull_requests ?? []).map((p) => p.number);
+    // GitHub lists no pull request for a fork's run; forks get no preview anyway.
+    if (!pullRequests.length) return ignore(`CI run ${run.id} for a pull request from a fork (the run names no pull request of this repository)`);
+    return { kind: 'preview-ci', run: ciRun, pullRequests };
+  }
   if (run.head_branch !== mainBranch || run.event !== 'push') return ignore(`CI run for a ${run.event} on ${run.head_branch ?? '(no branch)'}, not a push to ${mainBranch}`);
-  return {
-    kind: 'signal',
-    run: { id: run.id, status: run.status ?? 'completed', conclusion: run.conclusion, url: run.html_url, headSha: run.head_sha.toLowerCase(), attempt: run.run_attempt },
-  };
+  return { kind: 'signal', run: ciRun };
+}
+
+/**
+ * A pull request's head moved (opened, a push, reopened): preview it; closed: the preview goes.
+ * A synchronize payload carries no commit messages, so the deployer's own overlay push is told
+ * apart by the PR's preview workflow, which made it (its `before` is the commit it previewed).
+ */
+function decidePullRequest(payload: unknown, config: DeployConfig): Decision {
+  const event = parse(pullRequestPayload, payload, 'pull_request');
+  if (!repositoryMatches(event.repository.full_name, config)) return ignore(`pull request in ${event.repository.full_name}, not the configured repository`);
+  if (!config.preview) return ignore('previews are not configured (no preview section in the configuration)');
+  switch (event.action) {
+    case 'opened':
+    case 'reopened':
+    case 'synchronize':
+      return { kind: 'preview', pr: event.number, commit: event.pull_request.head.sha.toLowerCase(), ...(event.before ? { before: event.before.toLowerCase() } : {}) };
+    case 'closed':
+      return { kind: 'preview-closed', pr: event.number, merged: Boolean(event.pull_request.merged) };
+    default:
+      return ignore(`pull_request ${event.action}: only opened, synchronize, reopened and closed change a preview`);
+  }
 }
 
 function ignore(reason: string): Decision {
@@ -137,7 +176,9 @@ export function decide(event: string, payload: unknown, config: DeployConfig): D
       return decidePush(payload, config);
     case 'workflow_run':
       return decideWorkflowRun(payload, config);
+    case 'pull_request':
+      return decidePullRequest(payload, config);
     default:
-      return ignore(`event "${event}" is not handled (only push, workflow_run and ping)`);
+      return ignore(`event "${event}" is not handled (only push, pull_request, workflow_run and ping)`);
   }
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhooks } from '@octokit/webhooks';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import { signalCiCompleted, startDeploy } from '../client/deploys';
+import { closePreview, requestPreview, signalPreviewCi } from '../client/previews';
 import type { DeployConfig } from '../config/schema';
 import { deployWorkflowId } from '../workflows/definitions';
 import { decide, PayloadError, type Decision } from './events';
@@ -155,6 +156,22 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         const workflowId = deployWorkflowId(repository, run.headSha);
         // false: no deploy of that commit is running (docs-only merge, or it finished): nothing to do.
         return { status: 202, body: { signalled, workflowId }, note: `CI run ${run.id} ${run.conclusion}: ${signalled ? `signalled ${workflowId}` : `no deploy of ${run.headSha.slice(0, 7)} is running`}` };
+      }
+      case 'preview': {
+        const { pr, commit, before } = decision;
+        const requested = await temporal(() => requestPreview(client, config, pr, { commit, before, requestedBy: `github pull_request ${id}` }));
+        return { status: 202, body: { forwarded: true, ...requested }, note: `preview of #${pr} at ${commit.slice(0, 7)} forwarded to ${requested.workflowId}` };
+      }
+      case 'preview-closed': {
+        const { pr, merged } = decision;
+        const closed = await temporal(() => closePreview(client, config, pr, { by: `github pull_request ${id}`, merged }));
+        return { status: 202, body: { closed }, note: closed ? `#${pr} ${merged ? 'merged' : 'closed'}: its preview ends` : `#${pr} closed: it had no preview` };
+      }
+      case 'preview-ci': {
+        const { run, pullRequests } = decision;
+        const signalled = await temporal(() => Promise.all(pullRequests.map((pr) => signalPreviewCi(client, config, pr, run))));
+        const hits = pullRequests.filter((_, i) => signalled[i]);
+        return { status: 202, body: { signalled: hits }, note: `CI run ${run.id} ${run.conclusion} for ${run.headSha.slice(0, 7)}: ${hits.length ? `signalled the preview of #${hits.join(', #')}` : 'no preview deploy of it is running'}` };
       }
     }
   }

@@ -7,16 +7,23 @@ import { steps } from './steps';
 const ARGO_POLL_INITIAL_MS = 2_000;
 const ARGO_POLL_MAX_MS = 15_000;
 
+/** Which application to ask (default: production's), and the branch it tracks. */
+export interface ArgoTarget {
+  application?: string;
+  branch?: string;
+  missingIsWaiting?: boolean;
+}
+
 export type SyncResult = { state: 'healthy' | 'degraded' | 'timeout'; message: string };
 
 /**
  * Polls Argo CD on durable timers until the revision is synced and healthy, degraded, or the
  * timeout passes. Waiting is a state: the caller decides what a degraded app means.
  */
-export async function confirmSync(revision: string, timeoutMs: number, onMessage: (message: string) => void): Promise<SyncResult> {
+export async function confirmSync(revision: string, timeoutMs: number, onMessage: (message: string) => void, app: ArgoTarget = {}): Promise<SyncResult> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    const verdict = evaluateArgo(await steps.observeArgoApp({ revision, refresh: attempt === 0 }), revision);
+    const verdict = evaluateArgo(await steps.observeArgoApp({ revision, refresh: attempt === 0, ...app }), revision);
     onMessage(verdict.message);
     if (verdict.state !== 'waiting') return { state: verdict.state, message: verdict.message };
     const remaining = deadline - Date.now();

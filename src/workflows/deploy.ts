@@ -1,10 +1,11 @@
 import { ApplicationFailure, condition, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { ciOutcome, pollDelay, type CiRun } from '../plan/ci';
+import type { CiRun } from '../plan/ci';
+import { waitForCi } from './ci-wait';
 import { ciCompletedSignal, statusQuery } from './definitions';
 import { candidateReadySignal, queueNoticeSignal, verdictSignal, type Verdict } from './environment-definitions';
 import { DeployProgress } from './progress';
 import { steps } from './steps';
-import type { DeployInput, DeployPlan, DeployStatus } from './types';
+import type { DeployInput, DeployStatus } from './types';
 
 /**
  * Deploys one merge commit: detect, wait for CI (code) or read the running tag (k8s-only),
@@ -31,7 +32,15 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
     let tag: string;
     if (plan.path === 'code') {
       progress.enter('waiting-for-ci');
-      await waitForCi(plan);
+      await waitForCi({
+        commit: input.commit,
+        event: 'push',
+        plan,
+        signalled: () => signalled,
+        onRun: (run) => progress.ciSeen(run),
+        again: 'merge again',
+        rerun: `deployctl start --sha ${input.commit}`,
+      });
       tag = plan.tag!;
     } else {
       tag = (await steps.readRunningTag({ commit: input.commit })).tag;
@@ -51,30 +60,12 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
     return progress.enter(verdict!.outcome === 'deployed' ? 'succeeded' : 'superseded');
   } catch (err) {
     // A cancelled deploy still says so in its status and search attributes, then ends cancelled.
-    progress.failed(isCancellation(err) ? new Error('cancelled') : err);
-    if (isCancellation(err)) throw err;
-    throw ApplicationFailure.nonRetryable(status.error!, 'DeployFailed', status);
-  }
-
-  /** Waits for the commit's CI run: the ciCompleted signal first, polling on growing durable timers as the fallback. */
-  async function waitForCi(plan: DeployPlan): Promise<void> {
-    const deadline = Date.now() + plan.ciTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      const run = signalled ?? (await steps.findCiRun({ commit: input.commit }));
-      if (run) progress.ciSeen(run);
-      const outcome = ciOutcome(run);
-      if (outcome === 'success') return;
-      if (outcome === 'failure') {
-        throw new DeployError(`CI run ${run!.conclusion ?? run!.status} for ${input.commit.slice(0, 7)}: ${run!.url}. The overlay was not changed; fix the build and merge again, or re-run CI and then \`deployctl start --sha ${input.commit}\`.`);
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        const where = run ? `: ${run.url}` : ' (no CI run was found for this commit; check the ci.workflow setting)';
-        throw new DeployError(`CI did not finish within ${Math.round(plan.ciTimeoutMs / 60_000)} min${where}. The overlay was not changed.`);
-      }
-      const wait = Math.min(pollDelay(attempt, plan.ciPollInitialMs, plan.ciPollMaxMs), remaining);
-      await condition(() => signalled !== undefined, wait, { summary: 'wait for the ciCompleted signal, then poll CI again' });
+    if (isCancellation(err)) {
+      progress.cancelled('cancelled');
+      throw err;
     }
+    progress.failed(err);
+    throw ApplicationFailure.nonRetryable(status.error!, 'DeployFailed', status);
   }
 }
 

@@ -27,6 +27,7 @@ import {
   type Verdict,
 } from './environment-definitions';
 import { steps } from './steps';
+import { innermostMessage } from './errors';
 
 /**
  * Owns one environment's overlay: deploys run their checks (CI, images) in parallel in their own
@@ -199,11 +200,6 @@ async function attempt<T extends object>(work: () => Promise<T>): Promise<T | Ve
   }
 }
 
-function innermostMessage(err: unknown): string {
-  let current = err as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(err);
-}
 
 /** Markdown for the Web UI's current details of env-<name>. */
 function describe(view: EnvironmentView): string {

@@ -2,8 +2,10 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CiRun } from '../plan/ci';
 import { DeployPath, DeployPhase, ImageTag } from './search-attributes';
+import type { PreviewRule } from '../plan/preview';
 import type { QueueNotice, Verdict } from './environment-definitions';
 import type { DeployInput, DeployPhase as Phase, DeployPlan, DeployStatus, ValidatedImage } from './types';
+import { innermostMessage } from './errors';
 
 /**
  * The deploy's visible state, kept in one place: the `status` query's answer, the search
@@ -14,15 +16,14 @@ export class DeployProgress {
   private repoUrl?: string;
   /** Environment and commit are set by the starter; the rest once the plan says the namespace has them. */
   private searchable = false;
-  /** The environment's latest word on this deploy (queue position, hold, outcome). */
-  private note?: string;
 
   constructor(
-    input: DeployInput,
+    input: Pick<DeployInput, 'repository' | 'commit'> & { pr?: number; searchAttributes?: boolean },
     private readonly environment: string,
   ) {
+    this.searchable = input.searchAttributes ?? false;
     const now = new Date().toISOString();
-    this.status = { phase: 'detecting', repository: input.repository, commit: input.commit, digests: {}, startedAt: now, updatedAt: now, phases: { detecting: now } };
+    this.status = { phase: 'detecting', repository: input.repository, commit: input.commit, ...(input.pr ? { pr: input.pr } : {}), digests: {}, startedAt: now, updatedAt: now, phases: { detecting: now } };
     this.publish();
   }
 
@@ -48,6 +49,25 @@ export class DeployProgress {
     this.upsert([{ key: ImageTag, value: tag }]);
   }
 
+  /** A preview's head branch, known once the pull request was read. */
+  branch(branch: string): void {
+    this.status.branch = branch;
+  }
+
+  /** Which preview rule chose the tag, and why. */
+  ruled(rule: PreviewRule, reason: string, tag?: string): void {
+    Object.assign(this.status, { rule, ruleReason: reason });
+    if (tag) this.tagged(tag);
+    this.publish();
+  }
+
+  /** Ended without deploying for a reason that is no failure (a fork, a closed PR, nothing to deploy). */
+  skipped(reason: string, note: string): DeployStatus {
+    this.status.reason = reason;
+    this.status.note = note;
+    return this.enter('skipped');
+  }
+
   ciSeen(run: CiRun): void {
     const changed = this.status.ciRun?.id !== run.id || this.status.ciRun?.conclusion !== run.conclusion;
     this.status.ciRun = { id: run.id, url: run.url, conclusion: run.conclusion };
@@ -71,20 +91,26 @@ export class DeployProgress {
 
   /** The environment moved this deploy in its queue (queued, held, committing, syncing). */
   notice(notice: QueueNotice): void {
-    this.note = notice.note;
+    this.status.note = notice.note;
     if (notice.overlayCommit !== undefined) this.status.overlayCommit = notice.overlayCommit;
     this.enter(notice.phase);
   }
 
   finished(verdict: Verdict): void {
     Object.assign(this.status, { overlayCommit: verdict.overlayCommit ?? this.status.overlayCommit, argo: verdict.argo ?? this.status.argo });
-    this.note = verdict.message;
+    this.status.note = verdict.message;
     this.publish();
   }
 
   failed(err: unknown): void {
     this.status.error = innermostMessage(err);
     this.enter('failed');
+  }
+
+  /** Cancelled (a closed pull request, a person): no failure, the status says why. */
+  cancelled(why: string): void {
+    this.status.note = why;
+    this.enter('cancelled');
   }
 
   private upsert(pairs: SearchAttributeUpdatePair[]): void {
@@ -94,19 +120,14 @@ export class DeployProgress {
   /** Markdown for the Web UI's "current details". */
   private publish(): void {
     const s = this.status;
-    const lines = [`**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${this.environment}${s.reason ? ` (${s.reason})` : ''}`];
+    const target = s.pr ? `the preview of #${s.pr}` : this.environment;
+    const lines = [`**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${target}${s.reason ? ` (${s.reason})` : ''}`];
+    if (s.rule) lines.push(`Tag rule: ${s.rule}: ${s.ruleReason}`);
     if (s.ciRun) lines.push(`CI run: [${s.ciRun.id}](${s.ciRun.url})${s.ciRun.conclusion ? ` ${s.ciRun.conclusion}` : ' in progress'}`);
     if (s.overlayCommit) lines.push(`Overlay commit: [${s.overlayCommit.slice(0, 7)}](${this.repoUrl}/commit/${s.overlayCommit})`);
-    if (this.note) lines.push(this.note);
+    if (this.status.note) lines.push(this.status.note);
     if (s.argo) lines.push(`Argo CD: ${s.argo}`);
     if (s.error) lines.push(`Error: ${s.error}`);
     setCurrentDetails(lines.join('\n\n'));
   }
-}
-
-/** The innermost cause's message: an activity failure wraps the step's own error. */
-function innermostMessage(err: unknown): string {
-  let current = err as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(err);
 }

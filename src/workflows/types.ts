@@ -1,7 +1,8 @@
 import type { DeployPath } from '../plan/classify';
 import type { CiRun } from '../plan/ci';
+import type { PreviewRule } from '../plan/preview';
 
-export type DeployPhase = 'detecting' | 'waiting-for-ci' | 'validating' | 'queued' | 'held' | 'committing' | 'syncing' | 'succeeded' | 'superseded' | 'failed' | 'skipped';
+export type DeployPhase = 'detecting' | 'waiting-for-ci' | 'validating' | 'queued' | 'held' | 'committing' | 'syncing' | 'succeeded' | 'superseded' | 'failed' | 'skipped' | 'cancelled';
 
 /** Workflow input: identifiers only, never secrets (they come from the worker's environment). */
 export interface DeployInput {
@@ -29,6 +30,8 @@ export interface DeployPlan {
   repositoryUrl: string;
   /** Whether the namespace has the Deploy* search attributes to upsert (temporal.searchAttributes). */
   searchAttributes: boolean;
+  /** The commit's message tells GitHub to skip CI (`[skip ci]`…): no build will come for it. */
+  ciSkipped?: string;
   ciTimeoutMs: number;
   ciPollInitialMs: number;
   ciPollMaxMs: number;
@@ -53,11 +56,29 @@ export interface OverlayUpdate {
   current?: { tag: string; commit: string };
 }
 
+/** The preview deploy of one pull request commit; identifiers only, like DeployInput. */
+export interface PreviewDeployInput {
+  repository: string;
+  pr: number;
+  /** The PR's head commit to preview. */
+  commit: string;
+  requestedBy?: string;
+  /** The PR's preview workflow, which owns its branch's overlay. */
+  environmentWorkflowId: string;
+  /** Whether the namespace has the Deploy* search attributes (set from the start, as some deploys end before detect). */
+  searchAttributes?: boolean;
+}
+
 /** The `status` query's answer and the workflow's result. JSON-plain so it survives history. */
 export interface DeployStatus {
   phase: DeployPhase;
   repository: string;
   commit: string;
+  /** Previews: the pull request, its head branch, and which rule chose the tag and why. */
+  pr?: number;
+  branch?: string;
+  rule?: PreviewRule;
+  ruleReason?: string;
   path?: DeployPath;
   reason?: string;
   tag?: string;
@@ -65,6 +86,8 @@ export interface DeployStatus {
   overlayCommit?: string | null;
   digests: Record<string, string>;
   argo?: string;
+  /** The latest word on the deploy: its place in the queue, how it ended, why it was skipped. */
+  note?: string;
   error?: string;
   startedAt: string;
   updatedAt: string;

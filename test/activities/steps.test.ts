@@ -145,3 +145,41 @@ describe('read-running-tag', () => {
     expect(err.message).toMatch(/'latest'.*Fix: update newTag to a specific SHA tag/);
   });
 });
+
+describe('preview steps', () => {
+  const PREVIEW = 'k8s/overlays/preview/kustomization.yaml';
+  const change = (commit: string, branch: string, tag = 'pr-5-aaaaaaa') =>
+    ({ kind: 'preview', tag, workflowId: `preview-test-pr-5-${commit}`, commit, pr: 5, branch, rule: 'ci' }) as const;
+
+  test('update-overlay commits on top of exactly the previewed commit, once, on the PR branch', async () => {
+    const head = await stack.origin.commitOn('preview/once', { 'services/api/main.py': 'print(5)\n' }, 'pr 5');
+    const mainBefore = await stack.origin.head();
+    const first = await steps.updateOverlay(change(head, 'preview/once'));
+    expect(first).toMatchObject({ outcome: 'committed', revision: first.overlayCommit });
+    // A retry after a crash finds its own commit instead of making a second.
+    expect(await steps.updateOverlay(change(head, 'preview/once'))).toEqual(first);
+    expect((await git(stack.origin.bareDir, ['rev-parse', `${first.overlayCommit}^`])).trim()).toBe(head);
+    expect(await stack.origin.readAt('refs/heads/preview/once', PREVIEW)).toContain('newTag: pr-5-aaaaaaa');
+    expect(await stack.origin.head()).toBe(mainBefore);
+  });
+
+  test('update-overlay ends superseded when the author pushed meanwhile, and leaves the branch alone', async () => {
+    const previewed = await stack.origin.commitOn('preview/moved', { 'services/api/main.py': 'print(6)\n' }, 'pr 6');
+    const newer = await stack.origin.commitOn('preview/moved', { 'services/api/main.py': 'print(7)\n' }, 'pr 6 again');
+    expect(await steps.updateOverlay(change(previewed, 'preview/moved'))).toMatchObject({ outcome: 'superseded', overlayCommit: null, revision: newer });
+    expect((await git(stack.origin.bareDir, ['rev-parse', 'refs/heads/preview/moved'])).trim()).toBe(newer);
+  });
+
+  test('a deleted branch is a permanent failure, not a retry loop', async () => {
+    const err = await failure(steps.updateOverlay(change('c'.repeat(40), 'preview/never-existed')));
+    expect(err).toMatchObject({ type: 'BranchNotFound', nonRetryable: true });
+  });
+
+  test('search-images returns the newest candidate whose images all exist', async () => {
+    await stack.pushImages('pr-5-bbbbbbb');
+    await stack.registry.pushImage('yt-summarizer-api', 'pr-5-ccccccc'); // workers missing: not a full build
+    const candidates = ['d', 'c', 'b', 'a'].map((c) => ({ commit: c.repeat(40), tag: `pr-5-${c.repeat(7)}` }));
+    expect(await steps.findPreviewImages({ candidates })).toEqual(candidates[2]);
+    expect(await steps.findPreviewImages({ candidates: candidates.slice(0, 2) })).toBeNull();
+  });
+});

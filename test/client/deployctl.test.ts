@@ -135,8 +135,8 @@ describe('deployctl against a running deploy', () => {
       const { stdout } = await cli('list', '--running', '--phase', 'waiting-for-ci');
       return stdout.includes(sha7) ? stdout : undefined;
     });
-    expect(table.split('\n')[0]).toMatch(/^COMMIT +PHASE +PATH +TAG +STATUS +AGE$/);
-    expect(table).toMatch(new RegExp(`^${sha7} +waiting-for-ci +code +${tag} +running +\\d+[smh]`, 'm'));
+    expect(table.split('\n')[0]).toMatch(/^ENV +COMMIT +PHASE +PATH +TAG +STATUS +AGE$/);
+    expect(table).toMatch(new RegExp(`^production +${sha7} +waiting-for-ci +code +${tag} +running +\\d+[smh]`, 'm'));
     const rows = JSON.parse((await cli('--json', 'list', '--running', '--phase', 'waiting-for-ci')).stdout);
     expect(rows).toEqual([expect.objectContaining({ commit, phase: 'waiting-for-ci', path: 'code', tag, execution: 'RUNNING' })]);
     expect(JSON.parse((await cli('--json', 'list', '--running', '--path', 'k8s')).stdout)).toEqual([]);

@@ -70,8 +70,8 @@ describe('deployctl environment usage', () => {
     [['resume'], /required option '--env <name>'/],
     [['targets', '--env', 'prod'], /deploys the "production" environment/],
     [['targets', '--limit', '101'], /from 1 to 100/],
-    [['status'], /give either a commit or --env <name>/],
-    [['status', 'abc1234', '--env', 'production'], /give either a commit or --env <name>/],
+    [['status'], /give a commit, --env <name> or --pr <n>/],
+    [['status', 'abc1234', '--env', 'production'], /give a commit, --env <name> or --pr <n>/],
     [['status', '--env', 'staging'], /deploys the "production" environment/],
   ])('%j exits 2 with the problem and a usage line', async (args, problem) => {
     const { code, stdout, stderr } = await cli(...(args as string[]));

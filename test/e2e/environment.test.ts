@@ -1,6 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
 import type { Outcome } from '../../src/plan/environment';
 import { shaTag } from '../../src/plan/tags';
@@ -8,6 +5,7 @@ import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal, type EnvironmentView } from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
 import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
+import { recordHistories } from '../support/histories';
 import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack } from '../support/stack';
 
 /** One production, in order: ordering, superseding, rollback, hold and pause on real parts. */
@@ -21,16 +19,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  // `RECORD_HISTORIES=1 npm test -- test/e2e/environment` refreshes the histories the replay test uses.
-  if (process.env.RECORD_HISTORIES && stack) {
-    const dir = join(__dirname, '../histories');
-    mkdirSync(dir, { recursive: true });
-    // The Temporal CLI writes the same JSON the Web UI exports, which the replayer reads.
-    for await (const execution of stack.client.workflow.list({ query: 'WorkflowType="environment" OR WorkflowType="productionDeploy"' })) {
-      const json = execFileSync(process.env.TEMPORAL_CLI_PATH!, ['workflow', 'show', '--address', stack.temporal.address, '-w', execution.workflowId, '-r', execution.runId, '-o', 'json'], { encoding: 'utf8' });
-      writeFileSync(join(dir, `${execution.type}-${execution.runId}.json`), json);
-    }
-  }
+  // `RECORD_HISTORIES=1 npm test -- test/e2e/environment test/e2e/preview` refreshes the histories the replay test uses.
+  await recordHistories(stack, ['environment', 'productionDeploy']);
   await stack?.stop();
 });
 

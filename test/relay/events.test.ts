@@ -2,7 +2,7 @@ import { overlayCommitMessage } from '../../src/activities/overlay';
 import { parseConfig } from '../../src/config/load';
 import { decide, hasDeployerTrailer, PayloadError, type Decision } from '../../src/relay/events';
 import { deployWorkflowId } from '../../src/workflows/definitions';
-import { pushPayload, randomSha, workflowRunPayload, ZERO, type PushSpec } from './payloads';
+import { pullRequestPayload, pushPayload, randomSha, workflowRunPayload, ZERO, type PushSpec } from './payloads';
 
 const REPO = 'yt-summarizer-org/yt-summarizer';
 const base = {
@@ -41,6 +41,8 @@ describe('decide: push', () => {
     ['the deployer\'s overlay commit', push({ commits: [{ message: overlay(before) }] }), /deployer's own overlay commit .*Deploy-Workflow-Id/],
     ['several deployer commits at once', push({ commits: [{ message: overlay(randomSha()) }, { message: overlay(before) }] }), /deployer's own/],
     ['the deployer\'s rollback commit', push({ commits: [{ message: overlayCommitMessage({ kind: 'rollback', tag: 'sha-7654321', reason: 'bad release', requestedBy: 'deployctl (ana)', workflowId: 'rollback-1' }) }] }), /deployer's own/],
+    // A squash merge copies a preview's overlay commit, trailers included, into main: that is a person's merge.
+    ['a squash merge that carries a preview commit\'s trailers', push({ commits: [{ message: `feat: api v2 (#7)\n\n* feat: api v2\n\n* ${overlayCommitMessage({ kind: 'preview', tag: 'pr-7-abcdef0', commit: before, pr: 7, branch: 'feature/x', rule: 'ci', workflowId: `preview-${REPO.replace('/', '-')}-pr-7-${before}` })}` }] }), start],
     ['CRLF line endings in the deployer message', push({ commits: [{ message: overlay(before).replace(/\n/g, '\r\n') }] }), /deployer's own/],
   ])('%s', (_name, payload, expected) => {
     const decision = decide('push', payload, config);
@@ -98,7 +100,7 @@ describe('decide: other events and malformed payloads', () => {
   test.each([
     ['ping', { zen: 'Keep it logically awesome.', hook_id: 1 }, { kind: 'pong' }],
     ['issues', { action: 'opened' }, { kind: 'ignore', reason: expect.stringMatching(/"issues" is not handled/) }],
-    ['pull_request', {}, { kind: 'ignore', reason: expect.stringMatching(/"pull_request" is not handled/) }],
+    ['check_suite', {}, { kind: 'ignore', reason: expect.stringMatching(/"check_suite" is not handled/) }],
   ])('%s', (event, payload, expected) => {
     expect(decide(event, payload, config)).toEqual(expected);
   });
@@ -131,5 +133,47 @@ describe('hasDeployerTrailer', () => {
     expect(hasDeployerTrailer('deploy: production to sha-1234567 [skip ci]')).toBe(false);
     expect(hasDeployerTrailer('fix\n\nDeploy-Workflow-Id:')).toBe(false);
     expect(hasDeployerTrailer('fix\n\nSigned-off-by: a <a@b>\ndeploy-workflow-id: deploy-x')).toBe(true);
+  });
+});
+
+describe('decide: pull_request', () => {
+  const previews = parseConfig({ ...base, preview: { application: 'app-pr-{number}' } });
+  const head = randomSha();
+  const pr = (action: string, extra: Record<string, unknown> = {}, push?: { before: string; after: string }) =>
+    pullRequestPayload(REPO, action, { number: 7, headSha: head, ...extra }, push);
+
+  test.each<[string, unknown, Decision | RegExp]>([
+    ['opened previews the head', pr('opened'), { kind: 'preview', pr: 7, commit: head }],
+    ['reopened previews the head', pr('reopened'), { kind: 'preview', pr: 7, commit: head }],
+    ['a push (synchronize) previews the new head and passes on the old one', pr('synchronize', {}, { before, after: head }), { kind: 'preview', pr: 7, commit: head, before }],
+    ['a fork is forwarded: its preview deploy says why it deploys nothing', pr('opened', { fork: 'someone/fork' }), { kind: 'preview', pr: 7, commit: head }],
+    ['closed ends the preview', pr('closed', { state: 'closed' }), { kind: 'preview-closed', pr: 7, merged: false }],
+    ['merged ends it too', pr('closed', { state: 'closed', merged: true }), { kind: 'preview-closed', pr: 7, merged: true }],
+    ['labels change nothing', pr('labeled'), /pull_request labeled/],
+    ['another repository', pullRequestPayload('someone/else', 'opened', { number: 7, headSha: head }), /not the configured repository/],
+  ])('%s', (_, payload, expected) => {
+    const decision = decide('pull_request', payload, previews);
+    if (expected instanceof RegExp) expect(decision).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(expected) });
+    else expect(decision).toEqual(expected);
+  });
+
+  test('without a preview section pull requests are ignored, saying so', () => {
+    expect(decide('pull_request', pr('opened'), config)).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(/previews are not configured/) });
+  });
+
+  test('a malformed head sha is a 400 naming the field', () => {
+    expect(() => decide('pull_request', pr('opened', { headSha: 'nope' }), previews)).toThrow(PayloadError);
+    try {
+      decide('pull_request', pr('opened', { headSha: 'nope' }), previews);
+    } catch (err) {
+      expect((err as PayloadError).field).toBe('pull_request.head.sha');
+    }
+  });
+
+  test("a pull request's completed CI run signals the preview deploys it lists; a fork's lists none", () => {
+    const run = { id: 5, head_sha: head, head_branch: 'feature/x', event: 'pull_request' };
+    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [{ number: 7 }] }), previews)).toMatchObject({ kind: 'preview-ci', pullRequests: [7], run: { id: 5, headSha: head } });
+    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [] }), previews)).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(/fork/) });
+    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [{ number: 7 }] }), config)).toMatchObject({ kind: 'ignore' });
   });
 });

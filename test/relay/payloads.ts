@@ -95,6 +95,34 @@ export function workflowRunPayload(fullName: string, run: RunSpec, action = 'com
   };
 }
 
+export interface PullSpec {
+  number: number;
+  headSha: string;
+  headRef?: string;
+  /** owner/name of the head repository when it is a fork. */
+  fork?: string;
+  merged?: boolean;
+  state?: 'open' | 'closed';
+  [more: string]: unknown;
+}
+
+/**
+ * A `pull_request` event body. `pr` may be a pull request object (the GitHub stand-in's are) or
+ * a few fields. synchronize carries `before` and `after` and, like GitHub's, no commit messages.
+ */
+export function pullRequestPayload(fullName: string, action: string, pr: PullSpec | Record<string, any>, push?: { before: string; after: string }) {
+  const spec = pr as PullSpec;
+  const base = repository(fullName);
+  const pullRequest = 'head' in pr ? pr : {
+    url: `https://api.github.com/repos/${fullName}/pulls/${spec.number}`, number: spec.number, state: spec.state ?? 'open', title: 'feat: preview me',
+    user: user('test-author'), merged: spec.merged ?? false, draft: false,
+    head: { label: `${(spec.fork ?? fullName).split('/')[0]}:${spec.headRef ?? 'feature/x'}`, ref: spec.headRef ?? 'feature/x', sha: spec.headSha,
+      user: user((spec.fork ?? fullName).split('/')[0]!), repo: spec.fork ? { ...repository(spec.fork), fork: true } : base },
+    base: { label: `${fullName.split('/')[0]}:main`, ref: 'main', sha: randomSha(), user: user(fullName.split('/')[0]!), repo: base },
+  };
+  return { action, number: pullRequest.number, pull_request: pullRequest, ...(push ?? {}), repository: base, sender: user('test-author') };
+}
+
 export interface Delivered {
   status: number;
   body: Record<string, any>;

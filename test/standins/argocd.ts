@@ -1,5 +1,6 @@
 // Stand-in for Argo CD's ApplicationService over HTTP (grpc-gateway JSON), behaving
-// like an auto-syncing Application that tracks `main` of the test origin repo.
+// like auto-syncing Applications that track branches of the test origin repo: the main
+// one follows `main`; more can be added, as an ApplicationSet PR generator would.
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -22,11 +23,22 @@ export interface ArgoCdStandInOptions {
   repoURL?: string;
 }
 export interface LoggedRequest { method: string; path: string; query: Record<string, string>; status: number }
+export interface AddApplicationOptions {
+  name: string;
+  /** Branch to follow (`feature/x`). */
+  targetRevision: string;
+  /** Overlay dir or its kustomization.yaml, as for the main application. */
+  overlayPath: string;
+}
 export interface ArgoCdStandIn {
   url: string;
   requests: LoggedRequest[];
-  forceHealth(status: HealthStatus, message?: string): void;
-  clearForce(): void;
+  /** `application` defaults to the main application (opts.application). */
+  forceHealth(status: HealthStatus, message?: string, application?: string): void;
+  clearForce(application?: string): void;
+  /** Resolves once the application has synced its branch tip (or recorded why it could not). */
+  addApplication(opts: AddApplicationOptions): Promise<void>;
+  removeApplication(name: string): void;
   stop(): Promise<void>;
 }
 
@@ -34,30 +46,34 @@ interface Deployed {
   sha: string; images: KustomizeImage[]; namespace: string; startedAt: string; finishedAt: string;
   phase: 'Succeeded' | 'Failed'; message: string; health: Health; workloads: Array<{ name: string; image: string; health: Health; pod?: Health }>;
 }
+interface App {
+  name: string; overlayFile: string; uid: string; created: string;
+  source: { repoURL: string; path: string; targetRevision: string };
+  destination: { server: string; namespace: string };
+  history: Array<Record<string, unknown>>;
+  resourceVersion: number; reconciledAt: number;
+  forced: Health | null;
+  pending: { sha: string; detectedAt: number } | null;
+  current?: Deployed; // last sync; absent until the branch first resolves
+  error?: { message: string; since: string }; // ComparisonError: the branch does not resolve
+}
 
 // Kubernetes metav1.Time serialises at second precision.
 const ts = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const ref = (i: KustomizeImage) => `${i.newName || i.name}:${i.newTag}`;
 
 export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<ArgoCdStandIn> {
-  const { token, application: appName, originBareDir, syncDelayMs = 300, imageExists } = opts;
-  const overlayFile = /\.ya?ml$/.test(opts.overlayPath) ? opts.overlayPath : `${opts.overlayPath.replace(/\/$/, '')}/kustomization.yaml`;
-  const source = { repoURL: opts.repoURL ?? pathToFileURL(originBareDir).href, path: overlayFile.replace(/\/[^/]+$/, ''), targetRevision: 'main' };
-  const destination = { server: 'https://kubernetes.default.svc', namespace: 'default' };
+  const { token, application: mainApp, originBareDir, syncDelayMs = 300, imageExists } = opts;
+  const repoURL = opts.repoURL ?? pathToFileURL(originBareDir).href;
   const requests: LoggedRequest[] = [];
-  const history: Array<Record<string, unknown>> = [];
-  const created = ts();
-  const uid = randomUUID();
-  let resourceVersion = 1000;
-  let forced: Health | null = null;
-  let pending: { sha: string; detectedAt: number } | null = null;
-  let reconciledAt = Date.now();
+  const apps = new Map<string, App>();
 
-  async function deploy(sha: string, startedMs: number): Promise<Deployed> {
+  async function deploy(app: App, sha: string, startedMs: number): Promise<Deployed> {
+    const { destination, current } = app;
     const base = { sha, startedAt: ts(startedMs), images: [] as KustomizeImage[], namespace: destination.namespace, workloads: [] as Deployed['workloads'] };
     let doc: { namespace?: string; images?: KustomizeImage[] };
     try {
-      doc = parse(await git(originBareDir, ['show', `${sha}:${overlayFile}`])) ?? {};
+      doc = parse(await git(originBareDir, ['show', `${sha}:${app.overlayFile}`])) ?? {};
     } catch (err) {
       // Argo reports unrenderable manifests as a failed operation and leaves the cluster alone.
       const message = `ComparisonError: Failed to load target state: ${(err as Error).message.split('\n')[0]}`;
@@ -74,77 +90,120 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     destination.namespace = doc.namespace ?? destination.namespace;
     return { ...base, images, namespace: destination.namespace, finishedAt: ts(), phase: 'Succeeded', message: 'successfully synced (all tasks run)', health, workloads };
   }
-  const record = (d: Deployed) => {
-    history.push({ id: history.length, revision: d.sha, deployStartedAt: d.startedAt, deployedAt: d.finishedAt, source, initiatedBy: { automated: true } });
-    history.splice(0, Math.max(0, history.length - 10)); // revisionHistoryLimit
-    resourceVersion++;
+  const record = (app: App, d: Deployed) => {
+    app.current = d;
+    app.history.push({ id: app.history.length, revision: d.sha, deployStartedAt: d.startedAt, deployedAt: d.finishedAt, source: app.source, initiatedBy: { automated: true } });
+    app.history.splice(0, Math.max(0, app.history.length - 10)); // revisionHistoryLimit
+    app.resourceVersion++;
   };
 
-  let current: Deployed | undefined;
-  const head = async () => (await git(originBareDir, ['rev-parse', 'refs/heads/main'])).trim();
-  current = await deploy(await head(), Date.now());
-  record(current);
-
-  // Poll git like the repo-server does; a newer push while syncing retargets the sync.
-  async function poll() {
-    const sha = await head();
-    if (sha === current!.sha) pending = null;
-    else if (sha !== pending?.sha) { pending = { sha, detectedAt: Date.now() }; reconciledAt = Date.now(); resourceVersion++; }
-    if (pending && Date.now() - pending.detectedAt >= syncDelayMs) {
-      const next = await deploy(pending.sha, pending.detectedAt);
-      pending = null;
-      current = next;
-      record(next);
-      reconciledAt = Date.now();
+  // The repo-server resolves the branch; a missing one is a ComparisonError, not a crash.
+  async function head(app: App): Promise<string | undefined> {
+    const branch = app.source.targetRevision;
+    try {
+      const sha = (await git(originBareDir, ['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`])).trim();
+      if (app.error) { app.error = undefined; app.resourceVersion++; }
+      return sha;
+    } catch {
+      if (!app.error) {
+        const message = `Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = unable to resolve '${branch}' to a commit SHA`;
+        app.error = { message, since: ts() };
+        app.pending = null;
+        app.reconciledAt = Date.now();
+        app.resourceVersion++;
+      }
+      return undefined;
     }
   }
+
+  async function create({ name, targetRevision, overlayPath }: AddApplicationOptions) {
+    if (apps.has(name)) throw new Error(`application ${name} exists`);
+    const overlayFile = /\.ya?ml$/.test(overlayPath) ? overlayPath : `${overlayPath.replace(/\/$/, '')}/kustomization.yaml`;
+    const app: App = {
+      name, overlayFile, uid: randomUUID(), created: ts(),
+      source: { repoURL, path: overlayFile.replace(/\/[^/]+$/, ''), targetRevision },
+      destination: { server: 'https://kubernetes.default.svc', namespace: 'default' },
+      history: [], resourceVersion: 1000, reconciledAt: Date.now(), forced: null, pending: null,
+    };
+    apps.set(name, app);
+    const sha = await head(app);
+    if (sha) record(app, await deploy(app, sha, Date.now()));
+  }
+
+  // Poll git like the repo-server does; a newer push while syncing retargets the sync.
+  async function poll(app: App) {
+    const sha = await head(app);
+    if (!sha) return;
+    if (sha === app.current?.sha) app.pending = null;
+    else if (sha !== app.pending?.sha) { app.pending = { sha, detectedAt: Date.now() }; app.reconciledAt = Date.now(); app.resourceVersion++; }
+    if (app.pending && Date.now() - app.pending.detectedAt >= syncDelayMs) {
+      const next = await deploy(app, app.pending.sha, app.pending.detectedAt);
+      app.pending = null;
+      record(app, next);
+      app.reconciledAt = Date.now();
+    }
+  }
+  // One chain serialises polls and app creation, so a poll never sees a half-made app.
   let chain: Promise<void> = Promise.resolve();
-  const update = () => (chain = chain.then(poll).catch(() => undefined));
+  const after = <T>(step: () => Promise<T>) => {
+    const done = chain.then(step);
+    chain = done.then(() => undefined, () => undefined);
+    return done;
+  };
+  const update = () => after(async () => { await Promise.all([...apps.values()].map((a) => poll(a).catch(() => undefined))); });
+
+  await create({ name: mainApp, targetRevision: 'main', overlayPath: opts.overlayPath });
   const timer = setInterval(update, Math.max(20, Math.min(100, syncDelayMs / 3)));
   timer.unref();
 
-  function application() {
-    const cur = current!;
-    const syncing = pending;
-    const target = syncing?.sha ?? cur.sha;
+  function application(app: App) {
+    const cur = app.current;
+    const { source, destination, forced, history } = app;
+    const syncing = app.pending;
+    const target = syncing?.sha ?? cur?.sha;
+    const workloads = cur?.workloads ?? [];
+    const namespace = cur?.namespace ?? destination.namespace;
     const progressing: Health = { status: 'Progressing', message: 'Waiting for rollout to finish: 0 out of 2 new replicas have been updated...' };
-    const appHealth = forced ?? (syncing ? { status: 'Progressing' as const } : cur.health);
+    // A ComparisonError leaves health as it was and sync Unknown without a revision, as Argo does.
+    const syncStatus = app.error ? 'Unknown' : syncing ? 'OutOfSync' : 'Synced';
+    const appHealth = forced ?? (syncing ? { status: 'Progressing' as const } : cur?.health ?? { status: 'Missing' as const });
     const operation = { sync: { revision: target, syncStrategy: { hook: {} } }, initiatedBy: { automated: true }, retry: { limit: 5 } };
     return {
-      metadata: { name: appName, namespace: 'argocd', uid, resourceVersion: String(resourceVersion), generation: history.length + 1,
-        creationTimestamp: created, finalizers: ['resources-finalizer.argocd.argoproj.io'] },
+      metadata: { name: app.name, namespace: 'argocd', uid: app.uid, resourceVersion: String(app.resourceVersion), generation: history.length + 1,
+        creationTimestamp: app.created, finalizers: ['resources-finalizer.argocd.argoproj.io'] },
       spec: { source, destination: { ...destination }, project: 'default',
         syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] } },
       status: {
-        resources: cur.workloads.map((w) => ({ group: 'apps', version: 'v1', kind: 'Deployment', namespace: cur.namespace, name: w.name,
+        resources: workloads.map((w) => ({ group: 'apps', version: 'v1', kind: 'Deployment', namespace, name: w.name,
           status: syncing ? 'OutOfSync' : 'Synced', health: forced ?? (syncing ? progressing : w.health) })),
-        sync: { status: syncing ? 'OutOfSync' : 'Synced', comparedTo: { source, destination: { ...destination } }, revision: target },
+        sync: { status: syncStatus, comparedTo: { source, destination: { ...destination } }, ...(app.error ? {} : { revision: target }) },
         health: appHealth,
         history,
-        reconciledAt: ts(reconciledAt),
-        operationState: syncing
+        reconciledAt: ts(app.reconciledAt),
+        ...(app.error && { conditions: [{ type: 'ComparisonError', message: app.error.message, lastTransitionTime: app.error.since }] }),
+        ...(cur && { operationState: syncing
           ? { operation, phase: 'Running', message: 'one or more tasks are running', startedAt: ts(syncing.detectedAt), syncResult: { revision: target, source } }
           : { operation, phase: cur.phase, message: cur.message, startedAt: cur.startedAt, finishedAt: cur.finishedAt,
-              syncResult: { revision: cur.sha, source, resources: cur.workloads.map((w) => ({ group: 'apps', version: 'v1', kind: 'Deployment',
-                namespace: cur.namespace, name: w.name, status: 'Synced', message: `deployment.apps/${w.name} configured`, hookPhase: 'Running', syncPhase: 'Sync' })) } },
+              syncResult: { revision: cur.sha, source, resources: workloads.map((w) => ({ group: 'apps', version: 'v1', kind: 'Deployment',
+                namespace, name: w.name, status: 'Synced', message: `deployment.apps/${w.name} configured`, hookPhase: 'Running', syncPhase: 'Sync' })) } } }),
         sourceType: 'Kustomize',
-        summary: { images: cur.images.map(ref) },
+        summary: { images: (cur?.images ?? []).map(ref) },
         controllerNamespace: 'argocd',
       },
     };
   }
 
   // Pods are where Argo CD surfaces ImagePullBackOff, so the tree carries them.
-  function resourceTree() {
-    const cur = current!;
-    const nodes = cur.workloads.flatMap((w) => {
-      const dep = { group: 'apps', version: 'v1', kind: 'Deployment', namespace: cur.namespace, name: w.name, uid: `${w.name}-uid` };
-      const rs = { group: 'apps', version: 'v1', kind: 'ReplicaSet', namespace: cur.namespace, name: `${w.name}-${cur.sha.slice(0, 10)}`, uid: `${w.name}-rs-uid` };
-      const pod = { version: 'v1', kind: 'Pod', namespace: cur.namespace, name: `${rs.name}-x7k2p`, uid: `${w.name}-pod-uid` };
+  function resourceTree(app: App) {
+    const cur = app.current;
+    const nodes = (cur?.workloads ?? []).flatMap((w) => {
+      const dep = { group: 'apps', version: 'v1', kind: 'Deployment', namespace: cur!.namespace, name: w.name, uid: `${w.name}-uid` };
+      const rs = { group: 'apps', version: 'v1', kind: 'ReplicaSet', namespace: cur!.namespace, name: `${w.name}-${cur!.sha.slice(0, 10)}`, uid: `${w.name}-rs-uid` };
+      const pod = { version: 'v1', kind: 'Pod', namespace: cur!.namespace, name: `${rs.name}-x7k2p`, uid: `${w.name}-pod-uid` };
       return [
-        { ...dep, health: w.health, images: [w.image], createdAt: created },
-        { ...rs, parentRefs: [dep], health: w.pod ?? { status: 'Healthy' }, createdAt: cur.finishedAt },
-        { ...pod, parentRefs: [rs], images: [w.image], health: w.pod ?? { status: 'Healthy' }, createdAt: cur.finishedAt,
+        { ...dep, health: w.health, images: [w.image], createdAt: app.created },
+        { ...rs, parentRefs: [dep], health: w.pod ?? { status: 'Healthy' }, createdAt: cur!.finishedAt },
+        { ...pod, parentRefs: [rs], images: [w.image], health: w.pod ?? { status: 'Healthy' }, createdAt: cur!.finishedAt,
           info: [{ name: 'Status Reason', value: w.pod ? 'ImagePullBackOff' : 'Running' }, { name: 'Containers', value: w.pod ? '0/1' : '1/1' }] },
       ];
     });
@@ -174,7 +233,8 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     if (!m) return grpcError(res, 404, 5, 'Not Found');
     if (req.method !== 'GET') return grpcError(res, 405, 12, 'Method Not Allowed');
     const name = decodeURIComponent(m[1]);
-    if (name !== appName) {
+    const app = apps.get(name);
+    if (!app) {
       // Since v2.6.7 Argo CD hides existence unless the caller names the project.
       if (u.searchParams.get('project') || u.searchParams.get('projects')) {
         return grpcError(res, 404, 5, `applications.argoproj.io "${name}" not found`);
@@ -182,8 +242,8 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
       return grpcError(res, 403, 7, 'permission denied');
     }
     await update();
-    if (u.searchParams.get('refresh')) reconciledAt = Date.now(); // a refresh re-runs the comparison
-    send(res, 200, m[2] ? resourceTree() : application());
+    if (u.searchParams.get('refresh')) app.reconciledAt = Date.now(); // a refresh re-runs the comparison
+    send(res, 200, m[2] ? resourceTree(app) : application(app));
   }
 
   const server = createServer((req, res) => {
@@ -191,11 +251,18 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const appNamed = (name = mainApp) => {
+    const app = apps.get(name);
+    if (!app) throw new Error(`no application ${name}`);
+    return app;
+  };
 
   return {
     url, requests,
-    forceHealth(status, message) { forced = message === undefined ? { status } : { status, message }; },
-    clearForce() { forced = null; },
+    forceHealth(status, message, application) { appNamed(application).forced = message === undefined ? { status } : { status, message }; },
+    clearForce(application) { appNamed(application).forced = null; },
+    addApplication: (app) => after(() => create(app)),
+    removeApplication(name) { appNamed(name); apps.delete(name); },
     async stop() {
       clearInterval(timer);
       await chain;

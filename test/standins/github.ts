@@ -1,8 +1,9 @@
-// Stand-in for the slice of GitHub's REST API the deployer uses (Actions runs).
+// Stand-in for the slice of GitHub's REST API the deployer uses (Actions runs, pull requests).
 // Speaks GitHub's wire format so the real @octokit/rest client can talk to it.
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { git } from '../support/origin';
 
 export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'requested' | 'waiting' | 'pending';
 export type RunConclusion =
@@ -11,7 +12,19 @@ export type RunConclusion =
 export interface AddRunInput {
   owner: string; repo: string; workflowFile?: string; headSha: string;
   branch?: string; event?: string; status?: RunStatus; conclusion?: RunConclusion; displayTitle?: string;
+  /** PR numbers for `pull_requests`; a pull_request run of an open same-repo PR's head gets its PR unasked. */
+  pullRequests?: number[];
 }
+export interface AddPullRequestInput {
+  owner: string; repo: string; number: number; headRef: string; baseRef?: string; title?: string;
+  /** A PR from a fork: its head commit need not exist in the origin. */
+  fork?: { fullName: string; headSha: string };
+}
+export type PullRequest = Record<string, any> & {
+  number: number; state: 'open' | 'closed'; merged: boolean; commits: number;
+  head: Record<string, any> & { label: string; ref: string; sha: string };
+  base: Record<string, any> & { label: string; ref: string; sha: string };
+};
 export type WorkflowRun = Record<string, any> & {
   id: number; head_sha: string; head_branch: string; event: string; status: RunStatus; conclusion: RunConclusion;
   workflow_id: number; run_number: number; run_attempt: number; created_at: string; updated_at: string;
@@ -23,12 +36,22 @@ export interface GitHubStandIn {
   addRun(input: AddRunInput): WorkflowRun;
   setRun(id: number, patch: { status?: RunStatus; conclusion?: RunConclusion; run_attempt?: number }): WorkflowRun;
   runs(): WorkflowRun[];
+  /** Needs `originBareDir`: same-repo heads and every base are read from git on each request. */
+  addPullRequest(input: AddPullRequestInput): Promise<PullRequest>;
+  closePullRequest(number: number, opts?: { merged?: boolean }): Promise<PullRequest>;
   requests: LoggedRequest[];
   failNext(n: number, status: number, headers?: Record<string, string>, body?: unknown): void;
   stop(): Promise<void>;
 }
 
 interface Workflow { id: number; owner: string; repo: string; file: string; name: string; runCount: number }
+interface Pull {
+  owner: string; repo: string; number: number; headRef: string; baseRef: string; title: string;
+  fork?: { fullName: string; headSha: string };
+  id: number; nodeId: string; state: 'open' | 'closed'; merged: boolean;
+  createdAt: string; updatedAt: string; closedAt: string | null; mergedAt: string | null;
+  headSha: string; baseSha: string; // as last read from git; frozen once closed
+}
 
 const DOCS = 'https://docs.github.com/rest';
 // GitHub timestamps are ISO-8601 at second precision.
@@ -41,20 +64,34 @@ const FAIL_MESSAGES: Record<number, string> = {
   503: 'No server is currently available to service your request. Sorry about that. Please try resubmitting your request and contact us if the problem persists.',
 };
 
-export async function startGitHubStandIn(opts: { token: string; workflows?: Array<{ owner: string; repo: string; workflowFile?: string }> }): Promise<GitHubStandIn> {
+export async function startGitHubStandIn(opts: {
+  token: string; workflows?: Array<{ owner: string; repo: string; workflowFile?: string }>;
+  /** Bare repo behind every owner/repo: pull request heads, bases and commits come from it. */
+  originBareDir?: string;
+}): Promise<GitHubStandIn> {
   const workflows: Workflow[] = [];
   const allRuns: WorkflowRun[] = [];
+  const pulls: Pull[] = [];
+  // pull_request runs not yet tied to a PR: the PR's head may have moved since we last read git.
+  const unlinked: Array<{ run: WorkflowRun; branchGiven: boolean }> = [];
   const requests: LoggedRequest[] = [];
   const failures: Array<{ status: number; headers: Record<string, string>; body?: unknown }> = [];
   let nextRunId = 10_000_000_001; // real run ids exceed 2^31
+  let nextPullId = 2_000_000_001;
   let used = 0;
   let url = '';
 
   const actor = { login: 'octocat', id: 1, node_id: 'MDQ6VXNlcjE=', type: 'User', site_admin: false };
   const repoJson = (owner: string, repo: string) => ({
     id: 1296269, node_id: 'MDEwOlJlcG9zaXRvcnkxMjk2MjY5', name: repo, full_name: `${owner}/${repo}`, private: true,
-    owner: { ...actor, login: owner }, html_url: `https://github.com/${owner}/${repo}`, url: `${url}/repos/${owner}/${repo}`,
+    owner: { ...actor, login: owner }, html_url: `https://github.com/${owner}/${repo}`, fork: false, url: `${url}/repos/${owner}/${repo}`,
   });
+  const forkJson = (fullName: string) => {
+    const [owner, repo] = fullName.split('/');
+    const id = 2_000_000 + (parseInt(createHash('sha1').update(fullName).digest('hex').slice(0, 6), 16) % 1_000_000);
+    return { ...repoJson(owner, repo), id, node_id: `R_kgDO${Buffer.from(String(id)).toString('base64url')}`, fork: true };
+  };
+  const headRepo = (pr: Pull) => (pr.fork ? forkJson(pr.fork.fullName) : repoJson(pr.owner, pr.repo));
 
   function addWorkflow({ owner, repo, workflowFile = 'ci.yml', name = 'CI' }: { owner: string; repo: string; workflowFile?: string; name?: string }) {
     let wf = workflows.find((w) => w.owner === owner && w.repo === repo && w.file === workflowFile);
@@ -64,7 +101,14 @@ export async function startGitHubStandIn(opts: { token: string; workflows?: Arra
   for (const w of opts.workflows ?? []) addWorkflow(w);
 
   function addRun(input: AddRunInput): WorkflowRun {
-    const { owner, repo, workflowFile = 'ci.yml', headSha, branch = 'main', event = 'push', status = 'queued' } = input;
+    const { owner, repo, workflowFile = 'ci.yml', headSha, event = 'push', status = 'queued' } = input;
+    const given = input.pullRequests?.map((n) => {
+      const pr = pulls.find((p) => p.owner === owner && p.repo === repo && p.number === n);
+      if (!pr) throw new Error(`no pull request ${owner}/${repo}#${n}`);
+      return pr;
+    });
+    const prs = given ?? (event === 'pull_request' ? matchPulls(owner, repo, headSha) : []);
+    const branch = input.branch ?? (event === 'pull_request' && prs[0] ? prs[0].headRef : 'main');
     addWorkflow({ owner, repo, workflowFile });
     const wf = workflows.find((w) => w.owner === owner && w.repo === repo && w.file === workflowFile)!;
     const id = nextRunId++;
@@ -86,7 +130,129 @@ export async function startGitHubStandIn(opts: { token: string; workflows?: Arra
       repository: repoJson(owner, repo), head_repository: repoJson(owner, repo),
     };
     allRuns.push(run);
+    if (given || prs.length) link(run, prs, !!given, input.branch !== undefined);
+    else if (event === 'pull_request') unlinked.push({ run, branchGiven: input.branch !== undefined });
     return run;
+  }
+
+  // Open PRs whose head is this commit, as GitHub associates a pull_request run with its PR.
+  const matchPulls = (owner: string, repo: string, sha: string) =>
+    pulls.filter((p) => p.owner === owner && p.repo === repo && p.state === 'open' && p.headSha === sha);
+  function link(run: WorkflowRun, prs: Pull[], explicit: boolean, branchGiven: boolean) {
+    const mini = (r: { id: number; url: string; name: string }) => ({ id: r.id, url: r.url, name: r.name });
+    // GitHub leaves pull_requests empty for runs from forks (github/docs#22501); only an explicit list overrides that.
+    run.pull_requests = prs.filter((p) => explicit || !p.fork).map((p) => ({
+      url: `${url}/repos/${p.owner}/${p.repo}/pulls/${p.number}`, id: p.id, number: p.number,
+      head: { ref: p.headRef, sha: run.head_sha, repo: mini(headRepo(p)) },
+      base: { ref: p.baseRef, sha: p.baseSha, repo: mini(repoJson(p.owner, p.repo)) },
+    }));
+    if (run.event === 'pull_request' && prs[0]) {
+      if (!branchGiven) run.head_branch = prs[0].headRef;
+      run.head_repository = headRepo(prs[0]);
+    }
+  }
+  async function linkRuns(owner: string, repo: string) {
+    const waiting = unlinked.filter((u) => u.run.repository.full_name === `${owner}/${repo}`);
+    if (!waiting.length) return;
+    await Promise.all(pulls.filter((p) => p.owner === owner && p.repo === repo).map(refresh));
+    for (const u of waiting) {
+      const prs = matchPulls(owner, repo, u.run.head_sha);
+      if (prs.length) { link(u.run, prs, false, u.branchGiven); unlinked.splice(unlinked.indexOf(u), 1); }
+    }
+  }
+
+  const origin = () => {
+    if (!opts.originBareDir) throw new Error('pull requests need startGitHubStandIn({ originBareDir })');
+    return opts.originBareDir;
+  };
+  const tip = (ref: string) =>
+    git(origin(), ['rev-parse', '--verify', '-q', `refs/heads/${ref}^{commit}`]).then((s) => s.trim(), () => undefined);
+  // GitHub moves an open PR's head (and base) with every push; a closed one keeps its last.
+  async function refresh(pr: Pull) {
+    if (pr.state !== 'open') return;
+    const [head, base] = await Promise.all([pr.fork ? pr.fork.headSha : tip(pr.headRef), tip(pr.baseRef)]);
+    if (head && head !== pr.headSha) { pr.headSha = head; pr.updatedAt = ts(); }
+    if (base) pr.baseSha = base;
+  }
+
+  async function addPullRequest(input: AddPullRequestInput): Promise<PullRequest> {
+    const { owner, repo, number, headRef, baseRef = 'main', title = headRef, fork } = input;
+    if (pulls.some((p) => p.owner === owner && p.repo === repo && p.number === number)) throw new Error(`${owner}/${repo}#${number} exists`);
+    const [head, base] = await Promise.all([fork ? fork.headSha : tip(headRef), tip(baseRef)]);
+    // GitHub answers 422 "Validation Failed" for a PR between refs it does not have.
+    if (!head || !base) throw new Error(`no branch ${head ? baseRef : headRef} in ${origin()}`);
+    const now = ts();
+    const pr: Pull = { owner, repo, number, headRef, baseRef, title, fork, id: nextPullId++,
+      nodeId: `PR_kwDO${randomBytes(9).toString('base64url')}`, state: 'open', merged: false,
+      createdAt: now, updatedAt: now, closedAt: null, mergedAt: null, headSha: head, baseSha: base };
+    pulls.push(pr);
+    return pullJson(pr);
+  }
+
+  async function closePullRequest(number: number, { merged = false }: { merged?: boolean } = {}): Promise<PullRequest> {
+    const found = pulls.filter((p) => p.number === number);
+    if (found.length !== 1) throw new Error(found.length ? `#${number} is ambiguous across repositories` : `no pull request #${number}`);
+    const pr = found[0];
+    await refresh(pr); // freeze head and base as of closing
+    const now = ts();
+    Object.assign(pr, { state: 'closed', merged, closedAt: now, mergedAt: merged ? now : null, updatedAt: now });
+    return pullJson(pr);
+  }
+
+  // The PR's commits as `git log --reverse merge-base..head`, oldest first, in GitHub's commit shape.
+  async function pullCommits(pr: Pull) {
+    let out: string;
+    try {
+      const base = (await git(origin(), ['merge-base', pr.baseSha, pr.headSha])).trim();
+      out = await git(origin(), ['log', '-z', '--reverse', '--format=%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B', `${base}..${pr.headSha}`]);
+    } catch (err) {
+      if (pr.fork) return []; // the fork's commits never reached this repository
+      throw err;
+    }
+    const api = `${url}/repos/${pr.owner}/${pr.repo}`;
+    const web = `https://github.com/${pr.owner}/${pr.repo}`;
+    // GitHub links a commit to an account by email; only noreply addresses are unambiguous here.
+    const user = (email: string) => {
+      const m = /^(?:(\d+)\+)?([^@]+)@users\.noreply\.github\.com$/.exec(email);
+      return m ? { ...actor, login: m[2], id: Number(m[1] ?? 1) } : null;
+    };
+    return out.split('\0').filter(Boolean).map((rec) => {
+      const [sha, tree, parents, an, ae, ad, cn, ce, cd, message] = rec.split('\x1f');
+      return {
+        sha, node_id: `C_kwDO${Buffer.from(sha.slice(0, 24), 'hex').toString('base64url')}`,
+        commit: {
+          author: { name: an, email: ae, date: ts(new Date(ad)) }, committer: { name: cn, email: ce, date: ts(new Date(cd)) },
+          message: message.replace(/\n+$/, ''), tree: { sha: tree, url: `${api}/git/trees/${tree}` }, url: `${api}/git/commits/${sha}`,
+          comment_count: 0, verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
+        },
+        url: `${api}/commits/${sha}`, html_url: `${web}/commit/${sha}`, comments_url: `${api}/commits/${sha}/comments`,
+        author: user(ae), committer: user(ce),
+        parents: parents.split(' ').filter(Boolean).map((p) => ({ sha: p, url: `${api}/commits/${p}`, html_url: `${web}/commit/${p}` })),
+      };
+    });
+  }
+
+  async function pullJson(pr: Pull): Promise<PullRequest> {
+    await refresh(pr);
+    const commits = (await pullCommits(pr)).length;
+    const api = `${url}/repos/${pr.owner}/${pr.repo}`;
+    const base = repoJson(pr.owner, pr.repo);
+    const head = headRepo(pr);
+    return {
+      url: `${api}/pulls/${pr.number}`, id: pr.id, node_id: pr.nodeId, html_url: `${base.html_url}/pull/${pr.number}`,
+      diff_url: `${base.html_url}/pull/${pr.number}.diff`, patch_url: `${base.html_url}/pull/${pr.number}.patch`,
+      issue_url: `${api}/issues/${pr.number}`, commits_url: `${api}/pulls/${pr.number}/commits`,
+      review_comments_url: `${api}/pulls/${pr.number}/comments`, comments_url: `${api}/issues/${pr.number}/comments`,
+      statuses_url: `${api}/statuses/${pr.headSha}`,
+      number: pr.number, state: pr.state, locked: false, title: pr.title, user: head.owner, body: null, labels: [],
+      created_at: pr.createdAt, updated_at: pr.updatedAt, closed_at: pr.closedAt, merged_at: pr.mergedAt, merge_commit_sha: null,
+      assignee: null, assignees: [], requested_reviewers: [], draft: false,
+      head: { label: `${head.owner.login}:${pr.headRef}`, ref: pr.headRef, sha: pr.headSha, user: head.owner, repo: head },
+      base: { label: `${pr.owner}:${pr.baseRef}`, ref: pr.baseRef, sha: pr.baseSha, user: base.owner, repo: base },
+      author_association: pr.fork ? 'CONTRIBUTOR' : 'MEMBER', auto_merge: null, active_lock_reason: null,
+      merged: pr.merged, mergeable: null, rebaseable: null, mergeable_state: 'unknown', merged_by: pr.merged ? actor : null,
+      comments: 0, review_comments: 0, maintainer_can_modify: false, commits,
+    };
   }
 
   function setRun(id: number, patch: { status?: RunStatus; conclusion?: RunConclusion; run_attempt?: number }): WorkflowRun {
@@ -122,6 +288,21 @@ export async function startGitHubStandIn(opts: { token: string; workflows?: Arra
   const error = (res: ServerResponse, status: number, message: string, doc = DOCS) =>
     send(res, status, { message, documentation_url: doc, status: String(status) });
 
+  // GitHub's per_page/page paging with a Link header (next, last, prev, first).
+  function paged<T>(items: T[], q: URLSearchParams, path: string) {
+    const perPage = Math.min(100, Math.max(1, Number(q.get('per_page') ?? 30) || 30));
+    const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const link = (p: number, rel: string) => {
+      const u = new URLSearchParams(q); u.set('per_page', String(perPage)); u.set('page', String(p));
+      return `<${url}${path}?${u}>; rel="${rel}"`;
+    };
+    const links = [page < last && link(page + 1, 'next'), page < last && link(last, 'last'),
+      page > 1 && link(page - 1, 'prev'), page > 1 && link(1, 'first')].filter(Boolean);
+    const headers: Record<string, string> = links.length ? { link: links.join(', ') } : {};
+    return { items: items.slice((page - 1) * perPage, page * perPage), headers };
+  }
+
   function listRuns(res: ServerResponse, wf: Workflow, q: URLSearchParams, path: string) {
     let runs = allRuns.filter((r) => r.workflow_id === wf.id);
     if (q.get('head_sha')) runs = runs.filter((r) => r.head_sha === q.get('head_sha'));
@@ -130,20 +311,11 @@ export async function startGitHubStandIn(opts: { token: string; workflows?: Arra
     // GitHub's `status` filter accepts either a status or a conclusion.
     if (q.get('status')) runs = runs.filter((r) => r.status === q.get('status') || r.conclusion === q.get('status'));
     runs = [...runs].sort((a, b) => b.id - a.id); // newest first
-    const perPage = Math.min(100, Math.max(1, Number(q.get('per_page') ?? 30) || 30));
-    const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
-    const last = Math.max(1, Math.ceil(runs.length / perPage));
-    const link = (p: number, rel: string) => {
-      const u = new URLSearchParams(q); u.set('per_page', String(perPage)); u.set('page', String(p));
-      return `<${url}${path}?${u}>; rel="${rel}"`;
-    };
-    const links = [page < last && link(page + 1, 'next'), page < last && link(last, 'last'),
-      page > 1 && link(page - 1, 'prev'), page > 1 && link(1, 'first')].filter(Boolean);
-    send(res, 200, { total_count: runs.length, workflow_runs: runs.slice((page - 1) * perPage, page * perPage) },
-      links.length ? { link: links.join(', ') } : {});
+    const { items, headers } = paged(runs, q, path);
+    send(res, 200, { total_count: runs.length, workflow_runs: items }, headers);
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse) {
+  async function handle(req: IncomingMessage, res: ServerResponse) {
     const u = new URL(req.url ?? '/', 'http://localhost');
     const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), status: 0 };
     requests.push(entry);
@@ -165,26 +337,38 @@ export async function startGitHubStandIn(opts: { token: string; workflows?: Arra
       const [, owner, repo, wfId] = m.map(decodeURIComponent);
       const wf = workflows.find((w) => w.owner === owner && w.repo === repo && (w.file === wfId || String(w.id) === wfId));
       if (!wf) return error(res, 404, 'Not Found', `${DOCS}/actions/workflow-runs#list-workflow-runs-for-a-workflow`);
+      await linkRuns(owner, repo);
       return listRuns(res, wf, u.searchParams, u.pathname);
     }
     m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/.exec(u.pathname);
     if (m) {
       const [, owner, repo, id] = m.map(decodeURIComponent);
+      await linkRuns(owner, repo);
       const run = allRuns.find((r) => r.id === Number(id) && r.repository.full_name === `${owner}/${repo}`);
       return run ? send(res, 200, run) : error(res, 404, 'Not Found', `${DOCS}/actions/workflow-runs#get-a-workflow-run`);
     }
-    // Pull request endpoints go here when needed:
-    //   GET /repos/{o}/{r}/pulls/{n}          -> pull request object
-    //   GET /repos/{o}/{r}/pulls/{n}/commits  -> array of commit objects
+    m = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)(\/commits)?$/.exec(u.pathname);
+    if (m) {
+      const [, owner, repo, n, commits] = m.map((x) => x && decodeURIComponent(x));
+      const pr = pulls.find((p) => p.owner === owner && p.repo === repo && p.number === Number(n));
+      if (!pr) return error(res, 404, 'Not Found', `${DOCS}/pulls/pulls#${commits ? 'list-commits-on-a-pull-request' : 'get-a-pull-request'}`);
+      if (!commits) return send(res, 200, await pullJson(pr));
+      await refresh(pr);
+      // This endpoint stops at 250 commits; GitHub points to the commits API for more.
+      const { items, headers } = paged((await pullCommits(pr)).slice(0, 250), u.searchParams, u.pathname);
+      return send(res, 200, items, headers);
+    }
     return error(res, 404, 'Not Found');
   }
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => { if (!res.headersSent) error(res, 500, String(err)); });
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
-    url, addWorkflow, addRun, setRun, requests,
+    url, addWorkflow, addRun, setRun, addPullRequest, closePullRequest, requests,
     runs: () => [...allRuns],
     failNext(n, status, headers = {}, body) {
       for (let i = 0; i < n; i++) failures.push({ status, headers, body });

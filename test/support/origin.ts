@@ -25,6 +25,8 @@ export interface Origin {
   registryHost: string;
   initialTag: string;
   commit(files: Record<string, string | null>, message: string): Promise<string>;
+  /** Commits on a branch (created from main's tip if new) and pushes it, as a PR author does. */
+  commitOn(branch: string, files: Record<string, string | null>, message: string): Promise<string>;
   head(): Promise<string>;
   readAt(rev: string, path: string): Promise<string>;
   log(path?: string): Promise<LogEntry[]>;
@@ -102,7 +104,20 @@ images:
     newTag: ${tag}
 `,
     'k8s/overlays/prod/patches/configmap-patch.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yt-summarizer-config\ndata:\n  LOG_LEVEL: warning\n',
-    'k8s/overlays/preview/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: yt-summarizer-preview\nresources:\n  - ../../base\nimages:\n  - name: yt-summarizer-api\n    newName: ${registryHost}/yt-summarizer-api\n    newTag: latest\n`,
+    'k8s/overlays/preview/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+# Preview overlay: gitops-deployer sets the tags on each pull request's branch
+namespace: yt-summarizer-preview
+resources:
+  - ../../base
+images:
+  - name: yt-summarizer-api
+    newName: ${registryHost}/yt-summarizer-api
+    newTag: ${tag}
+  - name: yt-summarizer-workers
+    newName: ${registryHost}/yt-summarizer-workers
+    newTag: ${tag}
+`,
     'infra/terraform/main.tf': 'resource "azurerm_container_registry" "acr" {\n  name = "acrytsummprd"\n  sku  = "Standard"\n}\n',
     '.github/workflows/ci.yml': `name: CI
 on:
@@ -174,8 +189,21 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
     }
   }
 
+  async function commitOn(branch: string, files: Record<string, string | null>, message: string): Promise<string> {
+    await git(workDir, ['fetch', '-q', 'origin']);
+    const exists = (await git(bareDir, ['branch', '--list', branch])).trim() !== '';
+    await git(workDir, ['checkout', '-q', '-B', branch, exists ? `origin/${branch}` : 'origin/main']);
+    await writeTree(workDir, files);
+    await git(workDir, ['add', '-A']);
+    await git(workDir, ['commit', '-q', '--allow-empty', '-m', message]);
+    await git(workDir, ['push', '-q', 'origin', `HEAD:refs/heads/${branch}`]);
+    const sha = (await git(workDir, ['rev-parse', 'HEAD'])).trim();
+    await git(workDir, ['checkout', '-q', '-B', 'main', 'origin/main']);
+    return sha;
+  }
+
   return {
-    bareDir, workDir, url, registryHost, initialTag, commit, head,
+    bareDir, workDir, url, registryHost, initialTag, commit, commitOn, head,
     readAt: (rev, path) => git(bareDir, ['show', `${rev}:${path}`]),
     async log(path) {
       const out = await git(bareDir, ['log', '--format=%H%x1f%s%x1f%b%x1e', 'refs/heads/main', ...(path ? ['--', path] : [])]);

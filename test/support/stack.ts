@@ -17,6 +17,8 @@ export const REPO = 'yt-summarizer';
 export const IMAGES = ['yt-summarizer-api', 'yt-summarizer-workers'];
 export const INITIAL_TAG = 'sha-e43f28a';
 export const APP = 'yt-summarizer-prod';
+/** The ApplicationSet's pull-request generator names each preview application like this. */
+export const PREVIEW_APP = 'yt-summarizer-pr-{number}';
 const GITHUB_TOKEN = 'ghs_test_github_token';
 const ARGOCD_TOKEN = 'argocd-test-token';
 
@@ -55,7 +57,7 @@ export async function startStack(overrides: StackOverrides = {}): Promise<Stack>
   const dir = mkdtempSync(join(tmpdir(), 'gitops-e2e-'));
   const registry = await startRegistry();
   const origin = await createOrigin({ root: dir, registryHost: registry.host, initialTag: INITIAL_TAG });
-  const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }] });
+  const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }], originBareDir: origin.bareDir });
   const argo = await startArgoCdStandIn({
     token: ARGOCD_TOKEN,
     application: APP,
@@ -77,6 +79,7 @@ export async function startStack(overrides: StackOverrides = {}): Promise<Stack>
     registry: { endpoint: registry.endpoint },
     images: IMAGES.map((name) => ({ name, repository: name })),
     argocd: { server: argo.url, application: APP, syncTimeout: '1m' },
+    preview: { application: PREVIEW_APP },
     git: { cacheDir: join(dir, 'cache') },
     temporal: { taskQueue: 'gitops-deployer-e2e' },
   };

@@ -60,6 +60,16 @@ describe('configuration', () => {
     expect(problems({ ...valid, argocd: { ...valid.argocd, authToken: 'x' } })).toEqual([expect.stringMatching(/^argocd\.authToken: /)]);
   });
 
+  test('previews are off without a preview section; with one, the template and defaults are checked', () => {
+    expect(parseConfig(valid).preview).toBeUndefined();
+    expect(parseConfig({ ...valid, preview: { application: 'app-pr-{number}' } }).preview).toEqual({ application: 'app-pr-{number}', overlayPath: 'k8s/overlays/preview/kustomization.yaml', searchDepth: 30 });
+    expect(problems({ ...valid, preview: { application: 'app-preview' } })).toEqual([expect.stringMatching(/^preview\.application: must contain \{number\}/)]);
+    expect(problems({ ...valid, preview: { application: 'App_PR_{number}' } })).toEqual([expect.stringMatching(/^preview\.application: must be a lower-case DNS-style name/)]);
+    expect(problems({ ...valid, preview: { application: 'app-pr-{number}', syncTimeout: 'never' } })).toEqual([expect.stringMatching(/^preview\.syncTimeout: /)]);
+    expect(problems({ ...valid, preview: { application: 'app-pr-{number}', overlayPath: 'k8s/overlays/prod/kustomization.yaml' } })).toEqual([expect.stringMatching(/^preview\.overlayPath: must differ from overlay\.path/)]);
+    expect(loadConfig(join(__dirname, '../../examples/deploy.config.yaml')).preview?.application).toBe('yt-summarizer-pr-{number}');
+  });
+
   test('YAML syntax errors and unreadable files are ConfigErrors too', () => {
     expect(() => parseConfigText('repository: [\n')).toThrow(ConfigError);
     expect(() => loadConfig('/nonexistent/deploy.config.yaml')).toThrow(/cannot read the file/);

@@ -1,5 +1,6 @@
 import { ciOutcome, pollDelay } from '../../src/plan/ci';
 import { productionTagProblem, prTag, shaTag, shortSha } from '../../src/plan/tags';
+import { ciSkipMarker, hasDeployerTrailer, isProductionOverlayCommit } from '../../src/plan/trailers';
 
 describe('tags', () => {
   test('sha tag is sha- and the first 7 characters of the commit, lower-cased', () => {
@@ -43,5 +44,24 @@ describe('CI outcome and polling', () => {
 
   test('poll delay grows from 15 s to 2 min and stays there', () => {
     expect([0, 1, 2, 3, 4, 50].map((a) => pollDelay(a, 15_000, 120_000))).toEqual([15_000, 30_000, 60_000, 120_000, 120_000, 120_000]);
+  });
+});
+
+describe('commit messages', () => {
+  test.each([
+    ['fix: typo [skip ci]', '[skip ci]'],
+    ['docs [CI SKIP]', '[CI SKIP]'],
+    ['chore: bump\n\nbody\n\nskip-checks: true', 'skip-checks: true'],
+    ['feat: skip ci handling in the api', undefined],
+    ['feat: x\n\nskip-checks: true\n\nmore words', undefined],
+  ])('%p skips CI: %p', (message, marker) => {
+    expect(ciSkipMarker(message)).toBe(marker);
+  });
+
+  test('a preview commit is the deployer\'s, but not a production overlay commit', () => {
+    const preview = 'preview: #7 to pr-7-abcdef0 [skip ci]\n\nSet it.\n\nDeployed-Commit: a\nDeploy-Workflow-Id: preview-o-r-pr-7-a\n';
+    expect(hasDeployerTrailer(preview)).toBe(true);
+    expect(isProductionOverlayCommit(preview)).toBe(false);
+    expect(isProductionOverlayCommit('deploy: production to sha-1234567 [skip ci]\n\nDeploy-Workflow-Id: deploy-o-r-a\n')).toBe(true);
   });
 });

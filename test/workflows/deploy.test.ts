@@ -42,6 +42,10 @@ const argo = (over: Partial<ArgoObservation> = {}): ArgoObservation => ({
   ...over,
 });
 
+const unused = async (): Promise<never> => {
+  throw new Error('not a production step');
+};
+
 /** Activities replaced by recording fakes; each test overrides what its scenario needs. */
 function fakes(over: Partial<Activities> = {}) {
   const calls: Record<string, unknown[]> = {};
@@ -59,6 +63,12 @@ function fakes(over: Partial<Activities> = {}) {
     environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: false, continueAsNewAfter: 100, searchAttributes: false }),
     listTargets: async () => [],
     orderCommits: async ({ commits }) => commits,
+    // Preview steps: production deploys never call them.
+    readPullRequest: unused,
+    listPullCommits: unused,
+    detectPreview: unused,
+    findPreviewImages: unused,
+    previewSettings: unused,
   };
   const merged = { ...base, ...over };
   const activities = Object.fromEntries(Object.entries(merged).map(([name, fn]) => [name, record(name, fn as never)])) as unknown as Activities;
@@ -145,6 +155,14 @@ describe('productionDeploy workflow', () => {
     const { message, status } = await failure(deploy(activities));
     expect(message).toMatch(/CI did not finish within 60 min \(no CI run was found/);
     expect(status.phase).toBe('failed');
+    expect(calls.updateOverlay).toBeUndefined();
+  });
+
+  test('a merge commit whose message makes GitHub skip CI fails at once instead of waiting an hour', async () => {
+    const { activities, calls } = fakes({ detectChanges: async () => ({ ...plan('code'), ciSkipped: '[skip ci]' }), findCiRun: async () => null });
+    const { message } = await failure(deploy(activities));
+    expect(message).toMatch(/CI does not run for e43f28a: its commit message contains "\[skip ci\]".*deployctl start --sha/);
+    expect(calls.findCiRun).toHaveLength(1);
     expect(calls.updateOverlay).toBeUndefined();
   });
 

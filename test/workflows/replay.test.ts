@@ -4,14 +4,16 @@ import { Worker } from '@temporalio/worker';
 
 /**
  * Histories recorded from the end-to-end runs (test/histories, refreshed with
- * `RECORD_HISTORIES=1 npm test -- test/e2e/environment`) must replay against the current workflow
+ * `RECORD_HISTORIES=1 npm test -- test/e2e/environment test/e2e/preview`) must replay against the current workflow
  * code: a change that would break in-flight deploys fails here instead of in production.
  */
 const dir = join(__dirname, '../histories');
 const files = readdirSync(dir).filter((file) => file.endsWith('.json'));
 
-test('recorded histories of both workflows are present', () => {
+test('recorded histories of every workflow are present', () => {
   expect(files.some((file) => file.startsWith('environment-'))).toBe(true);
+  expect(files.some((file) => file.startsWith('previewEnvironment-'))).toBe(true);
+  expect(files.filter((file) => file.startsWith('previewDeploy-')).length).toBeGreaterThanOrEqual(5);
   expect(files.filter((file) => file.startsWith('productionDeploy-')).length).toBeGreaterThanOrEqual(5);
 });
 

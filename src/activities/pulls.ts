@@ -1,0 +1,77 @@
+import type { Octokit } from '@octokit/rest';
+import { z } from 'zod';
+import type { DeployConfig } from '../config/schema';
+import type { PullCommit } from '../plan/preview';
+import { hasDeployerTrailer } from '../plan/trailers';
+import { httpFailure } from './failures';
+import { checkInput } from './input';
+
+const prInput = z.object({ pr: z.number().int().positive() });
+const commitsInput = z.object({ pr: z.number().int().positive(), limit: z.number().int().min(1).max(250).default(100) });
+
+/** What a preview needs to know about a pull request. */
+export interface PullRequestInfo {
+  number: number;
+  state: 'open' | 'closed';
+  merged: boolean;
+  headSha: string;
+  /** The head branch (in the head repository). */
+  headRef: string;
+  baseRef: string;
+  /** The head lives in another repository: the deployer cannot push its overlay there. */
+  fork: boolean;
+  /** owner/name of the head repository, or null when the fork was deleted. */
+  headRepository: string | null;
+  /** The head branch is this repository's main branch (a release PR): no preview commit goes there. */
+  headIsMain: boolean;
+  url: string;
+}
+
+function isHttpError(err: unknown): err is { status: number; message: string; response?: { headers?: Record<string, string | undefined> } } {
+  return typeof (err as { status?: unknown })?.status === 'number';
+}
+
+/** Step `read-pull-request`: the pull request and its commits, from GitHub's REST API. */
+export function pullSteps(config: DeployConfig, octokit: Octokit) {
+  const { owner, name: repo } = config.repository;
+  const fullName = `${owner}/${repo}`.toLowerCase();
+
+  const failure = (pr: number) => (err: unknown): never => {
+    if (!isHttpError(err)) throw err;
+    const what = err.status === 404 ? `pull request #${pr} not found in ${owner}/${repo}` : err.message;
+    throw httpFailure('GitHub', err.status, what, err.response?.headers?.['retry-after']);
+  };
+
+  async function readPullRequest(raw: { pr: number }): Promise<PullRequestInfo> {
+    const { pr } = checkInput(prInput, raw, 'read-pull-request');
+    const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: pr }).catch(failure(pr));
+    const headRepository = data.head.repo?.full_name ?? null;
+    const fork = headRepository?.toLowerCase() !== fullName;
+    return {
+      number: data.number,
+      state: data.state === 'closed' ? 'closed' : 'open',
+      merged: Boolean(data.merged),
+      headSha: data.head.sha.toLowerCase(),
+      headRef: data.head.ref,
+      baseRef: data.base.ref,
+      fork,
+      headIsMain: !fork && data.head.ref === config.repository.mainBranch,
+      headRepository,
+      url: data.html_url,
+    };
+  }
+
+  /** The PR's commits, newest first (GitHub lists them oldest first, at most 250). */
+  async function listPullCommits(raw: { pr: number; limit?: number }): Promise<PullCommit[]> {
+    const { pr, limit } = checkInput(commitsInput, raw, 'read-pull-request');
+    const commits = await octokit
+      .paginate(octokit.rest.pulls.listCommits, { owner, repo, pull_number: pr, per_page: 100 })
+      .catch(failure(pr));
+    return commits
+      .reverse()
+      .slice(0, limit)
+      .map((c) => ({ sha: c.sha.toLowerCase(), overlay: hasDeployerTrailer(c.commit.message) }));
+  }
+
+  return { readPullRequest, listPullCommits };
+}
