@@ -4,6 +4,7 @@ import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { OverlayError, readOverlayImages, setOverlayImages } from '../plan/overlay';
+import { previewBranch } from '../plan/preview';
 import { SHA_TAG } from '../plan/tags';
 import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { OverlayUpdate } from '../workflows/types';
@@ -23,6 +24,7 @@ const updateInput = z.discriminatedUnion('kind', [
 ]);
 export type OverlayChange = z.input<typeof updateInput>;
 type Change = z.output<typeof updateInput>;
+type PreviewChange = Extract<Change, { kind: 'preview' }>;
 const PUSH_ATTEMPTS = 5;
 
 /** `[skip ci]` ends the subject: GitHub skips CI for it, and trailers must stay the last paragraph. */
@@ -62,6 +64,29 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     }
   }
 
+  /** Commits the overlay text on top of `base` and pushes it to `branch`; with `lease`, forced if the branch is still there ('' = absent). */
+  async function commitAndPush(git: SimpleGit, change: Change, base: string, branch: string, path: string, text: string, lease?: string): Promise<string> {
+    await git.raw(['checkout', '--force', '-B', 'gitops-deployer', base]);
+    writeFileSync(join(repo.dir, path), text);
+    await git.add(path);
+    await git.commit(overlayCommitMessage(change));
+    const overlayCommit = (await git.revparse(['HEAD'])).trim();
+    const force = lease === undefined ? [] : [`--force-with-lease=refs/heads/${branch}:${lease}`];
+    await git.raw(['push', ...force, 'origin', `HEAD:refs/heads/${branch}`]);
+    return overlayCommit;
+  }
+
+  /** A push that failed for another reason than a lost race is thrown: permanent when refused. */
+  function unlessLostRace(err: unknown, branch: string): void {
+    if (isLostPushRace(err)) return; // someone pushed meanwhile: fetch and decide again on the new tip
+    throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
+  }
+
+  /** The deployer's commit for this change at the tip's history of `remote`, if a (crashed) earlier attempt pushed it. */
+  async function mineOn(git: SimpleGit, remote: string, change: Change, path: string): Promise<string | undefined> {
+    return (await git.raw(['log', remote, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim() || undefined;
+  }
+
   /**
    * Fetch, decide, commit, push; on a lost race fetch and decide again. A retry after a crash
    * finds the commit it already pushed by its workflow-id trailer: one change, at most one commit.
@@ -69,24 +94,15 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   async function commitOnBranch(git: SimpleGit, change: Change, branch: string, path: string, decide: (text: string, remote: string) => Promise<Attempt>): Promise<OverlayUpdate> {
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       const remote = await repo.fetchBranch(git, branch);
-      const mine = (await git.raw(['log', remote, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim();
+      const mine = await mineOn(git, remote, change, path);
       if (mine) return { outcome: 'committed', overlayCommit: mine, revision: mine };
-
       const decided = await decide(await repo.show(git, remote, path), remote);
       if ('done' in decided) return decided.done;
-      await git.raw(['checkout', '--force', '-B', 'gitops-deployer', remote]);
-      writeFileSync(join(repo.dir, path), decided.text);
-      await git.add(path);
-      await git.commit(overlayCommitMessage(change));
-      const overlayCommit = (await git.revparse(['HEAD'])).trim();
       try {
-        await git.push('origin', `HEAD:refs/heads/${branch}`);
+        const overlayCommit = await commitAndPush(git, change, remote, branch, path, decided.text);
         return { outcome: 'committed', overlayCommit, revision: overlayCommit };
       } catch (err) {
-        if (!isLostPushRace(err)) {
-          throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
-        }
-        // Someone pushed meanwhile: fetch and decide again on the new tip.
+        unlessLostRace(err, branch);
       }
     }
     throw new Error(`${branch} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
@@ -116,20 +132,72 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   }
 
   /**
-   * A preview: the PR branch's overlay, committed on top of exactly the commit being previewed.
-   * A branch that moved means the author pushed again: that push has its own preview deploy.
+   * A preview on the PR branch: its overlay, committed on top of exactly the commit being
+   * previewed. A branch that moved means the author pushed again: that push has its own deploy.
    */
-  function preview(git: SimpleGit, change: Extract<Change, { kind: 'preview' }>): Promise<OverlayUpdate> {
-    if (!config.preview) throw permanent('previews are not configured: add a preview section to the configuration', 'PreviewNotConfigured');
-    const path = config.preview.overlayPath;
+  function previewOnHead(git: SimpleGit, change: PreviewChange, path: string): Promise<OverlayUpdate> {
     return commitOnBranch(git, change, change.branch, path, async (text, remote) => {
       const tip = (await git.revparse([remote])).trim();
-      if (tip !== change.commit) {
-        const tag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
-        return { done: { outcome: 'superseded', overlayCommit: null, revision: tip, current: { tag, commit: tip } } };
-      }
+      if (tip !== change.commit) return { done: movedOn(text, tip) };
       const edited = edit(text, change.tag, `${path} on ${change.branch}`);
       return edited.changed ? { text: edited.text } : { done: { outcome: 'unchanged', overlayCommit: null, revision: change.commit } };
+    });
+  }
+
+  /**
+   * A preview on the deployer's own branch (preview.branch): the previewed commit plus the overlay
+   * commit, force-pushed there, so the PR branch never sees a deployer commit. Forced only if that
+   * branch is where this attempt found it (a lease), so two writers never overwrite each other blindly.
+   */
+  async function previewOnOwnBranch(git: SimpleGit, change: PreviewChange, target: string, path: string): Promise<OverlayUpdate> {
+    for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
+      const head = await repo.fetchBranch(git, change.branch);
+      const tip = (await git.revparse([head])).trim();
+      if (tip !== change.commit) return movedOn(await repo.show(git, head, path), tip);
+      const remote = await repo.fetchBranch(git, target).catch(() => undefined);
+      const current = remote ? (await git.revparse([remote])).trim() : '';
+      const mine = remote && (await mineOn(git, remote, change, path));
+      if (mine) return { outcome: 'committed', overlayCommit: mine, revision: mine };
+      const edited = edit(await repo.show(git, change.commit, path), change.tag, `${path} at ${change.commit.slice(0, 7)}`);
+      try {
+        if (!edited.changed) {
+          // The head's overlay already names the tag: the preview branch is the head itself.
+          if (current !== change.commit) await git.raw(['push', `--force-with-lease=refs/heads/${target}:${current}`, 'origin', `${change.commit}:refs/heads/${target}`]);
+          return { outcome: 'unchanged', overlayCommit: null, revision: change.commit };
+        }
+        const overlayCommit = await commitAndPush(git, change, change.commit, target, path, edited.text, current);
+        return { outcome: 'committed', overlayCommit, revision: overlayCommit };
+      } catch (err) {
+        unlessLostRace(err, target);
+      }
+    }
+    throw new Error(`${target} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
+  }
+
+  function movedOn(text: string, tip: string): OverlayUpdate {
+    const tag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
+    return { outcome: 'superseded', overlayCommit: null, revision: tip, current: { tag, commit: tip } };
+  }
+
+  function preview(git: SimpleGit, change: PreviewChange): Promise<OverlayUpdate> {
+    if (!config.preview) throw permanent('previews are not configured: add a preview section to the configuration', 'PreviewNotConfigured');
+    const { overlayPath, branch } = config.preview;
+    return branch ? previewOnOwnBranch(git, change, previewBranch(branch, change.pr), overlayPath) : previewOnHead(git, change, overlayPath);
+  }
+
+  /** Step `remove-preview-branch`: the PR closed, its preview branch (preview.branch) goes; gone already is fine. */
+  async function removePreviewBranch(raw: { pr: number }): Promise<{ removed: string | null }> {
+    const { pr } = checkInput(z.object({ pr: z.number().int().positive() }), raw, 'remove-preview-branch');
+    const template = config.preview?.branch;
+    if (!template) return { removed: null };
+    const target = previewBranch(template, pr);
+    return repo.exclusive(async (git) => {
+      try {
+        await git.raw(['push', 'origin', '--delete', `refs/heads/${target}`]);
+      } catch (err) {
+        if (!/remote ref does not exist|unable to delete/i.test((err as Error).message)) throw err;
+      }
+      return { removed: target };
     });
   }
 
@@ -138,5 +206,5 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     return repo.exclusive((git) => (change.kind === 'preview' ? preview(git, change) : production(git, change)));
   }
 
-  return { updateOverlay };
+  return { updateOverlay, removePreviewBranch };
 }

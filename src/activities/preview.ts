@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { classifyChanges, compileRules } from '../plan/classify';
-import { previewApplication, sameCodeCommits, type PreviewDetection } from '../plan/preview';
+import { previewApplication, previewBranch, sameCodeCommits, type PreviewDetection } from '../plan/preview';
 import type { DeployPlan } from '../workflows/types';
 import { ciSkipped, commitMessage, parseNameStatus, repositoryWebUrl } from './detect';
 import { permanent } from './failures';
@@ -28,6 +28,8 @@ export type PreviewPlan = DeployPlan & PreviewDetection & { headRef: string };
 
 export interface PreviewSettings {
   application: string;
+  /** The deployer's own preview branch of this PR (preview.branch), or null: the PR branch itself. */
+  branch: string | null;
   syncTimeoutMs: number;
   searchAttributes: boolean;
   continueAsNewAfter: number;
@@ -101,6 +103,7 @@ export function previewSteps(config: DeployConfig, repo: RepoCache, imagesExist:
     const preview = previewConfig(config);
     return {
       application: previewApplication(preview.application, pr),
+      branch: preview.branch ? previewBranch(preview.branch, pr) : null,
       syncTimeoutMs: preview.syncTimeout ?? config.argocd.syncTimeout,
       searchAttributes: config.temporal.searchAttributes,
       continueAsNewAfter: config.environment.continueAsNewAfter,

@@ -85,6 +85,15 @@ export const configSchema = z
           .refine((template) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(template.replace(/\{number\}/g, '1')), 'must be a lower-case DNS-style name once {number} is filled in'),
         /** How long Argo CD may take to sync and report a preview healthy (default: argocd.syncTimeout). */
         syncTimeout: duration.optional(),
+        /**
+         * The deployer's own branch per PR, e.g. `gitops-deployer/preview-{number}`: the previewed commit plus the
+         * overlay commit are force-pushed there and the PR branch is never written. Absent: commit on the PR branch.
+         */
+        branch: z
+          .string()
+          .regex(/\{number\}/, 'must contain {number}, e.g. "gitops-deployer/preview-{number}"')
+          .refine((template) => /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/.test(template.replace(/\{number\}/g, '1')), 'must be a branch name once {number} is filled in')
+          .optional(),
         /** How many of the PR's commits (newest first) are searched for images on a push that changed no code. */
         searchDepth: z.number().int().min(1).max(250).default(30),
       })
@@ -122,6 +131,9 @@ export const configSchema = z
       if (seen.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
       seen.add(image.name);
     });
+    if (config.preview?.branch && config.preview.branch.replace(/\{number\}/g, '1') === config.repository.mainBranch) {
+      ctx.addIssue({ code: 'custom', path: ['preview', 'branch'], message: 'must not be the main branch' });
+    }
     if (config.preview && config.preview.overlayPath === config.overlay.path) {
       ctx.addIssue({ code: 'custom', path: ['preview', 'overlayPath'], message: 'must differ from overlay.path: previews never write the production overlay' });
     }

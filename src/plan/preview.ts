@@ -41,6 +41,11 @@ export function previewApplication(template: string, pr: number): string {
   return template.replace(/\{number\}/g, String(pr));
 }
 
+/** The deployer's own preview branch of a pull request (preview.branch), e.g. `gitops-deployer/preview-7`. */
+export function previewBranch(template: string, pr: number): string {
+  return template.replace(/\{number\}/g, String(pr));
+}
+
 /**
  * Newest-first PR commits, filtered to the head's code, capped at `depth`. A commit is left out
  * when it is the deployer's own; the walk stops at the first commit whose code differs from the

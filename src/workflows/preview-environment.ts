@@ -178,7 +178,7 @@ export async function previewEnvironment(input: PreviewEnvironmentInput): Promis
         if (candidate.commit !== state.latest?.commit) return stale();
         applying!.phase = 'syncing';
         await notify(candidate.workflowId, { phase: 'syncing', note: `waiting for Argo CD application ${settings.application}`, overlayCommit: update.overlayCommit });
-        const app = { application: settings.application, branch: candidate.branch, missingIsWaiting: true };
+        const app = { application: settings.application, branch: settings.branch ?? candidate.branch, missingIsWaiting: true };
         const sync = await confirmSync(update.revision, settings.syncTimeoutMs, () => undefined, app);
         return { outcome: sync.state === 'healthy' ? 'deployed' : 'failed', message: sync.message, overlayCommit: update.overlayCommit, argo: sync.message };
       });
@@ -214,7 +214,8 @@ export async function previewEnvironment(input: PreviewEnvironmentInput): Promis
     applyScope?.cancel();
     await condition(() => applying === undefined);
     state.candidates = [];
-    record({ kind: 'gone', message: `#${pr} was ${state.closed.merged ? 'merged' : 'closed'} by ${state.closed.by}: the preview is gone${state.preview ? ` (it ran ${state.preview.tag})` : ''}` });
+    const removed = settings.branch ? await steps.removePreviewBranch({ pr }).then(() => `; ${settings.branch} removed`, (err: unknown) => `; ${settings.branch} could not be removed: ${innermostMessage(err)}`) : '';
+    record({ kind: 'gone', message: `#${pr} was ${state.closed.merged ? 'merged' : 'closed'} by ${state.closed.by}: the preview is gone${state.preview ? ` (it ran ${state.preview.tag})` : ''}${removed}` });
     if (state.inbox.length) {
       // Reopened while this run was closing: a fresh preview, in a fresh run.
       await condition(allHandlersFinished);

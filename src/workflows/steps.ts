@@ -28,4 +28,5 @@ export const steps = {
   detectPreview: step('detectPreview', 'detect: classify the pull request against its base'),
   findPreviewImages: step('findPreviewImages', "search-images: the newest PR build of the head's code"),
   previewSettings: step('previewSettings', "the worker's preview policy"),
+  removePreviewBranch: step('removePreviewBranch', "remove-preview-branch: the closed PR's preview branch"),
 };

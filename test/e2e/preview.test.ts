@@ -172,6 +172,8 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: head!, event: 'pull_request', branch: 'feature/durable', pullRequests: [12], status: 'in_progress' });
     await requestPreview(stack.client, stack.config, 12, { commit: head, requestedBy: 'test' });
     await phase(12, head!, 'waiting-for-ci');
+    // Kill between two CI probes, on a timer: a step killed mid-flight is only retried after its 2-minute timeout.
+    while (stack.github.requests.filter((r) => r.query.head_sha === head).length < 2) await new Promise((r) => setTimeout(r, 50));
 
     await worker.kill(); // SIGKILL: no drain
     await stack.pushImages(tag);
@@ -182,7 +184,7 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
     const log = (await git(stack.origin.bareDir, ['log', '--format=%H %s', `${head}..refs/heads/feature/durable`])).trim().split('\n');
     expect(log).toHaveLength(1);
     expect(log[0]).toMatch(new RegExp(`preview: #12 to ${tag} \\[skip ci\\]$`));
-  });
+  }, 200_000);
 
   test('deployctl previews a PR by number, shows its rule and lists it beside production', async () => {
     const [head] = await openPullRequest(13, 'k8s/limits', [{ 'k8s/base/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n# limits\n' }]);

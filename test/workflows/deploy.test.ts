@@ -69,6 +69,7 @@ function fakes(over: Partial<Activities> = {}) {
     detectPreview: unused,
     findPreviewImages: unused,
     previewSettings: unused,
+    removePreviewBranch: unused,
   };
   const merged = { ...base, ...over };
   const activities = Object.fromEntries(Object.entries(merged).map(([name, fn]) => [name, record(name, fn as never)])) as unknown as Activities;

@@ -45,7 +45,7 @@ function fakes(over: Partial<Activities> = {}, settings: Partial<PreviewSettings
     listPullCommits: async () => [{ sha: head, overlay: false }],
     detectPreview: async ({ commit }) => ({ ...plan(), sameCode: [commit] }),
     findPreviewImages: async () => null,
-    previewSettings: async () => ({ application: 'app-pr-5', syncTimeoutMs: 15 * MIN, searchAttributes: false, continueAsNewAfter: 100, ...settings }),
+    previewSettings: async () => ({ application: 'app-pr-5', branch: null, syncTimeoutMs: 15 * MIN, searchAttributes: false, continueAsNewAfter: 100, ...settings }),
     findCiRun: async ({ commit }) => ({ id: 9, status: 'completed', conclusion: 'success', url: 'https://github.test/run/9', headSha: commit }),
     validateImages: async ({ tag }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }],
     updateOverlay: async (change: OverlayChange): Promise<OverlayUpdate> => {
@@ -55,6 +55,7 @@ function fakes(over: Partial<Activities> = {}, settings: Partial<PreviewSettings
     },
     observeArgoApp: async ({ revision }) => healthy(revision),
     readRunningTag: async () => ({ tag: 'sha-1111111' }),
+    removePreviewBranch: async () => ({ removed: null }),
     detectChanges: unused,
     environmentSettings: unused,
     listTargets: unused,
