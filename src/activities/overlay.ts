@@ -4,9 +4,8 @@ import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { OverlayError, readOverlayImages, setOverlayImages } from '../plan/overlay';
-import { previewBranch } from '../plan/preview';
 import { SHA_TAG } from '../plan/tags';
-import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
+import { deployerWorkflowId, TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { OverlayUpdate } from '../workflows/types';
 import { permanent } from './failures';
 import type { RepoCache } from './git';
@@ -20,7 +19,11 @@ const branchName = z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/, '
 const updateInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deploy'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha }),
   z.object({ kind: z.literal('rollback'), tag: imageTag, workflowId: z.string().min(1), reason: sameLine(500), requestedBy: sameLine(200) }),
-  z.object({ kind: z.literal('preview'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha, pr: z.number().int().positive(), branch: branchName, rule: z.enum(['ci', 'pr-history', 'production']) }),
+  z.object({
+    kind: z.literal('preview'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha, pr: z.number().int().positive(), branch: branchName, rule: z.enum(['ci', 'pr-history', 'production']),
+    /** The deployer's own preview branch (preview.branch, as the PR's workflow read it), or null: the PR branch. */
+    target: branchName.nullable().default(null),
+  }),
 ]);
 export type OverlayChange = z.input<typeof updateInput>;
 type Change = z.output<typeof updateInput>;
@@ -69,7 +72,8 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     await git.raw(['checkout', '--force', '-B', 'gitops-deployer', base]);
     writeFileSync(join(repo.dir, path), text);
     await git.add(path);
-    await git.commit(overlayCommitMessage(change));
+    // Empty when the overlay already names the tag: the commit still marks the branch as the deployer's.
+    await git.raw(['commit', '--allow-empty', '-m', overlayCommitMessage(change)]);
     const overlayCommit = (await git.revparse(['HEAD'])).trim();
     const force = lease === undefined ? [] : [`--force-with-lease=refs/heads/${branch}:${lease}`];
     await git.raw(['push', ...force, 'origin', `HEAD:refs/heads/${branch}`]);
@@ -82,9 +86,29 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
   }
 
-  /** The deployer's commit for this change at the tip's history of `remote`, if a (crashed) earlier attempt pushed it. */
+  /** The tag the overlay names at a revision (the first image's). */
+  async function tagAt(git: SimpleGit, rev: string, path: string): Promise<string | undefined> {
+    return readOverlayImages(await git.show([`${rev}:${path}`]).catch(() => '')).find((image) => image.name === config.images[0]!.name)?.newTag;
+  }
+
+  /**
+   * The deployer's commit for this change in the history of `remote`, if a (crashed) earlier
+   * attempt pushed it. A re-run of the same deploy may have committed another tag: only this one counts.
+   */
   async function mineOn(git: SimpleGit, remote: string, change: Change, path: string): Promise<string | undefined> {
-    return (await git.raw(['log', remote, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim() || undefined;
+    const sha = (await git.raw(['log', remote, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim();
+    return sha && (await tagAt(git, sha, path)) === change.tag ? sha : undefined;
+  }
+
+  /** Whether `tip` is `commit` under nothing but the deployer's preview commits for it (a re-run after an earlier preview). */
+  async function onlyOursAbove(git: SimpleGit, tip: string, commit: string): Promise<boolean> {
+    for (let sha = tip, depth = 0; depth < 10; depth++) {
+      if (sha === commit) return true;
+      const message = await git.raw(['log', '-1', '--format=%B', sha]);
+      if (!deployerWorkflowId(message)?.startsWith('preview-') || !message.includes(`${TRAILER_COMMIT}: ${commit}`)) return false;
+      sha = (await git.revparse([`${sha}^`])).trim();
+    }
+    return false;
   }
 
   /**
@@ -138,33 +162,31 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   function previewOnHead(git: SimpleGit, change: PreviewChange, path: string): Promise<OverlayUpdate> {
     return commitOnBranch(git, change, change.branch, path, async (text, remote) => {
       const tip = (await git.revparse([remote])).trim();
-      if (tip !== change.commit) return { done: movedOn(text, tip) };
+      if (!(await onlyOursAbove(git, tip, change.commit))) return { done: movedOn(text, tip) };
       const edited = edit(text, change.tag, `${path} on ${change.branch}`);
       return edited.changed ? { text: edited.text } : { done: { outcome: 'unchanged', overlayCommit: null, revision: change.commit } };
     });
   }
 
   /**
-   * A preview on the deployer's own branch (preview.branch): the previewed commit plus the overlay
-   * commit, force-pushed there, so the PR branch never sees a deployer commit. Forced only if that
-   * branch is where this attempt found it (a lease), so two writers never overwrite each other blindly.
+   * A preview on the deployer's own branch (preview.branch): the previewed commit plus one overlay
+   * commit, force-pushed there, so the PR branch never sees a deployer commit. Forced only over the
+   * deployer's own commit and only if the branch is where this attempt found it (a lease).
    */
   async function previewOnOwnBranch(git: SimpleGit, change: PreviewChange, target: string, path: string): Promise<OverlayUpdate> {
+    if (target === change.branch) throw permanent(`preview.branch ${target} is the pull request's own branch; choose another template`, 'PreviewBranchClash');
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       const head = await repo.fetchBranch(git, change.branch);
       const tip = (await git.revparse([head])).trim();
       if (tip !== change.commit) return movedOn(await repo.show(git, head, path), tip);
-      const remote = await repo.fetchBranch(git, target).catch(() => undefined);
-      const current = remote ? (await git.revparse([remote])).trim() : '';
-      const mine = remote && (await mineOn(git, remote, change, path));
-      if (mine) return { outcome: 'committed', overlayCommit: mine, revision: mine };
+      const current = await ownBranchTip(git, target);
+      // A retry after a crash: the branch is already this change's commit on top of the previewed head.
+      if (current && (await git.raw(['log', '-1', '--format=%B', current])).includes(`${TRAILER_WORKFLOW}: ${change.workflowId}`)) {
+        const parent = (await git.revparse([`${current}^`])).trim();
+        if (parent === change.commit && (await tagAt(git, current, path)) === change.tag) return { outcome: 'committed', overlayCommit: current, revision: current };
+      }
       const edited = edit(await repo.show(git, change.commit, path), change.tag, `${path} at ${change.commit.slice(0, 7)}`);
       try {
-        if (!edited.changed) {
-          // The head's overlay already names the tag: the preview branch is the head itself.
-          if (current !== change.commit) await git.raw(['push', `--force-with-lease=refs/heads/${target}:${current}`, 'origin', `${change.commit}:refs/heads/${target}`]);
-          return { outcome: 'unchanged', overlayCommit: null, revision: change.commit };
-        }
         const overlayCommit = await commitAndPush(git, change, change.commit, target, path, edited.text, current);
         return { outcome: 'committed', overlayCommit, revision: overlayCommit };
       } catch (err) {
@@ -174,6 +196,22 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     throw new Error(`${target} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
   }
 
+  /** The tip of the deployer's own branch ('' when absent); a branch whose tip is not a deployer commit is refused, never overwritten. */
+  async function ownBranchTip(git: SimpleGit, target: string): Promise<string> {
+    let remote: string;
+    try {
+      remote = await repo.fetchBranch(git, target);
+    } catch (err) {
+      if ((err as { type?: string }).type === 'BranchNotFound') return '';
+      throw err;
+    }
+    const tip = (await git.revparse([remote])).trim();
+    if (!deployerWorkflowId(await git.raw(['log', '-1', '--format=%B', tip]))?.startsWith('preview-')) {
+      throw permanent(`${target} exists and its tip ${tip.slice(0, 7)} is not a deployer commit: refusing to overwrite or delete a branch the deployer does not own (check preview.branch)`, 'PreviewBranchNotOwned');
+    }
+    return tip;
+  }
+
   function movedOn(text: string, tip: string): OverlayUpdate {
     const tag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
     return { outcome: 'superseded', overlayCommit: null, revision: tip, current: { tag, commit: tip } };
@@ -181,23 +219,22 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
 
   function preview(git: SimpleGit, change: PreviewChange): Promise<OverlayUpdate> {
     if (!config.preview) throw permanent('previews are not configured: add a preview section to the configuration', 'PreviewNotConfigured');
-    const { overlayPath, branch } = config.preview;
-    return branch ? previewOnOwnBranch(git, change, previewBranch(branch, change.pr), overlayPath) : previewOnHead(git, change, overlayPath);
+    const path = config.preview.overlayPath;
+    return change.target ? previewOnOwnBranch(git, change, change.target, path) : previewOnHead(git, change, path);
   }
 
-  /** Step `remove-preview-branch`: the PR closed, its preview branch (preview.branch) goes; gone already is fine. */
-  async function removePreviewBranch(raw: { pr: number }): Promise<{ removed: string | null }> {
-    const { pr } = checkInput(z.object({ pr: z.number().int().positive() }), raw, 'remove-preview-branch');
-    const template = config.preview?.branch;
-    if (!template) return { removed: null };
-    const target = previewBranch(template, pr);
+  /** Step `remove-preview-branch`: the PR closed, so its preview branch goes (only if the deployer's; gone already is fine). */
+  async function removePreviewBranch(raw: { branch: string }): Promise<{ removed: boolean }> {
+    const { branch } = checkInput(z.object({ branch: branchName }), raw, 'remove-preview-branch');
     return repo.exclusive(async (git) => {
+      const tip = await ownBranchTip(git, branch);
+      if (!tip) return { removed: false };
       try {
-        await git.raw(['push', 'origin', '--delete', `refs/heads/${target}`]);
+        await git.raw(['push', `--force-with-lease=refs/heads/${branch}:${tip}`, 'origin', `:refs/heads/${branch}`]);
       } catch (err) {
         if (!/remote ref does not exist|unable to delete/i.test((err as Error).message)) throw err;
       }
-      return { removed: target };
+      return { removed: true };
     });
   }
 

@@ -24,10 +24,13 @@ export function isProductionOverlayCommit(message: string): boolean {
   return id !== undefined && !id.startsWith('preview-');
 }
 
-/** What makes GitHub skip push and pull_request workflows for a commit, if its message has it. */
+/**
+ * What makes GitHub skip push and pull_request workflows for a commit, if its message has it:
+ * one of GitHub's markers anywhere, or a `skip-checks: true` trailer as the message's last line.
+ */
 export function ciSkipMarker(message: string): string | undefined {
-  const marker = /\[(?:skip ci|ci skip|no ci|skip actions|actions skip)\]/i.exec(message)?.[0];
+  const marker = /\[(?:skip ci|ci skip|no ci|skip actions|actions skip)\]/.exec(message)?.[0];
   if (marker) return marker;
-  const paragraphs = message.replace(/\r\n/g, '\n').trim().split(/\n\s*\n/);
-  return /^skip-checks:\s*true\s*$/im.test(paragraphs.at(-1) ?? '') ? 'skip-checks: true' : undefined;
+  const lines = message.replace(/\r\n/g, '\n').trimEnd().split('\n');
+  return lines.length > 2 && lines.at(-2) === '' && /^skip-checks: ?true$/.test(lines.at(-1)!) ? 'skip-checks: true' : undefined;
 }

@@ -31,10 +31,11 @@ export async function waitForCi(w: CiWait): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const run = w.signalled() ?? (await steps.findCiRun({ commit: w.commit, event: w.event }));
     if (run) w.onRun(run);
-    // GitHub skips CI for this commit: no run and no images will come, so waiting an hour helps no one.
-    if (!run && w.plan.ciSkipped) {
+    // GitHub skips CI for this commit: no run and no images will come, so waiting an hour helps no
+    // one. The second probe, not the first, decides: GitHub creates runs a moment after the push.
+    if (!run && attempt >= 1 && w.plan.ciSkipped) {
       throw new CiFailure(
-        `CI does not run for ${w.commit.slice(0, 7)}: its commit message contains "${w.plan.ciSkipped}", so GitHub skips push and pull_request workflows and builds no images. The overlay was not changed. A squash or rebase merge may have copied a preview's overlay commit message (see the README on merging); push a commit without the marker, or run CI for this commit by hand and then \`${w.rerun}\`.`,
+        `CI does not run for ${w.commit.slice(0, 7)}: its commit message contains "${w.plan.ciSkipped}", so GitHub skips push and pull_request workflows and builds no images. The overlay was not changed. A squash or rebase merge may have copied a preview's overlay commit (see the README on merging); push a commit without the marker (an empty commit will do) to build and deploy.`,
       );
     }
     const outcome = ciOutcome(run);

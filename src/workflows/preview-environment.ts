@@ -109,23 +109,33 @@ export async function previewEnvironment(input: PreviewEnvironmentInput): Promis
     if (own) commit = own.commit;
     // A push on top of the head this workflow knows is newer by construction; anything else (events
     // arrive out of order, a redelivery, a person naming a commit) is checked against GitHub's head.
-    const successor = req.before !== undefined && (req.before === state.latest?.commit || state.ownCommits.some((c) => c.overlayCommit === req.before));
+    const latest = state.latest?.commit;
+    const ourOverlayOfLatest = state.ownCommits.some((c) => c.overlayCommit === req.before && c.commit === latest);
+    const successor = req.before !== undefined && (req.before === latest || ourOverlayOfLatest);
     if (commit !== state.latest?.commit && !successor) {
       pull ??= await steps.readPullRequest({ pr });
       if (!isHead(pull.headSha, commit)) {
         await sleep('5s', { summary: 'GitHub may report a new head a moment after the event: ask again' });
         pull = await steps.readPullRequest({ pr });
       }
+      if (pull.state === 'closed') {
+        // A late event of a closed PR (or of one whose close this run missed): close, do not deploy.
+        state.closeRequest ??= { by: 'github: the pull request is closed', merged: pull.merged, at: now() };
+        return;
+      }
       if (!isHead(pull.headSha, commit)) {
         return record({ kind: 'ignored', commit, message: `${commit.slice(0, 7)} is not the head of #${pr} (${pull.headSha.slice(0, 7)} is): the newer push has its own preview deploy` });
       }
     }
-    if (commit === state.latest?.commit && state.outcomes.some((o) => o.kind === 'deployed' && o.commit === commit && o.at >= state.latest!.at)) {
-      return; // a redelivered event of the head the preview already runs
-    }
+    // A redelivered event of the head the preview already runs changes nothing; a force-push that
+    // dropped our overlay commit (`before` is it) is a real change: the head is previewed again.
+    const overlayDropped = ourOverlayOfLatest && commit === latest;
+    if (commit === latest && !overlayDropped && state.outcomes.some((o) => o.kind === 'deployed' && o.commit === commit && o.at >= state.latest!.at)) return;
     const workflowId = previewDeployWorkflowId(repository, pr, commit);
     const previous = state.latest;
     state.latest = { commit, workflowId, at: now() };
+    // Candidates of the superseded deploy (or of an earlier run of this one) must not be applied later.
+    state.candidates = state.candidates.filter((c) => c.workflowId !== previous?.workflowId && c.workflowId !== workflowId);
     if (previous && previous.commit !== commit) {
       await getExternalWorkflowHandle(previous.workflowId).signal(supersededSignal, { by: commit }).catch(() => undefined);
       if (applying?.workflowId === previous.workflowId && applying.phase === 'syncing') applyScope?.cancel();
@@ -168,7 +178,7 @@ export async function previewEnvironment(input: PreviewEnvironmentInput): Promis
       verdict = await applyScope.run(async (): Promise<Verdict> => {
         if (candidate.commit !== state.latest?.commit) return stale();
         await notify(candidate.workflowId, { phase: 'committing', note: `committing ${candidate.tag} to the preview overlay on ${candidate.branch}` });
-        const update = await steps.updateOverlay({ kind: 'preview', tag: candidate.tag, workflowId: candidate.workflowId, commit: candidate.commit, pr, branch: candidate.branch, rule: candidate.rule });
+        const update = await steps.updateOverlay({ kind: 'preview', tag: candidate.tag, workflowId: candidate.workflowId, commit: candidate.commit, pr, branch: candidate.branch, rule: candidate.rule, target: settings.branch ?? null });
         if (update.overlayCommit) state.ownCommits = bounded(state.ownCommits, { overlayCommit: update.overlayCommit, commit: candidate.commit }, MAX_OWN_COMMITS);
         if (update.outcome === 'superseded') {
           return { outcome: 'superseded', message: `${candidate.branch} moved on to ${update.revision.slice(0, 7)}: the author pushed again, and that push has its own preview deploy` };
@@ -211,13 +221,21 @@ export async function previewEnvironment(input: PreviewEnvironmentInput): Promis
     state.closed = { ...request, merged: pull?.merged ?? request.merged };
     const inFlight = new Set([state.latest?.workflowId, applying?.workflowId, ...state.candidates.map((c) => c.workflowId)].filter((id): id is string => !!id));
     await Promise.all([...inFlight].map((id) => getExternalWorkflowHandle(id).cancel().catch(() => undefined)));
+    // A push under way finishes first (an activity is not interrupted mid-push), so nothing lands after the clean-up.
+    await condition(() => applying?.phase !== 'committing');
     applyScope?.cancel();
     await condition(() => applying === undefined);
     state.candidates = [];
-    const removed = settings.branch ? await steps.removePreviewBranch({ pr }).then(() => `; ${settings.branch} removed`, (err: unknown) => `; ${settings.branch} could not be removed: ${innermostMessage(err)}`) : '';
+    const removed = settings.branch
+      ? await steps.removePreviewBranch({ branch: settings.branch }).then(
+          ({ removed }) => (removed ? `; ${settings.branch} removed` : ''),
+          (err: unknown) => `; ${settings.branch} could not be removed: ${innermostMessage(err)}`,
+        )
+      : '';
     record({ kind: 'gone', message: `#${pr} was ${state.closed.merged ? 'merged' : 'closed'} by ${state.closed.by}: the preview is gone${state.preview ? ` (it ran ${state.preview.tag})` : ''}${removed}` });
-    if (state.inbox.length) {
-      // Reopened while this run was closing: a fresh preview, in a fresh run.
+    // Reopened while this run was closing? Then a fresh preview, in a fresh run; stale pushes die here.
+    const reopened = state.inbox.length > 0 && (await steps.readPullRequest({ pr }).catch(() => undefined))?.state === 'open';
+    if (reopened) {
       await condition(allHandlersFinished);
       return continueAsNew<typeof previewEnvironment>({ repository, pr, state: { inbox: state.inbox, candidates: [], ownCommits: [], outcomes: state.outcomes, handled: 0 } });
     }

@@ -149,7 +149,7 @@ describe('read-running-tag', () => {
 describe('preview steps', () => {
   const PREVIEW = 'k8s/overlays/preview/kustomization.yaml';
   const change = (commit: string, branch: string, tag = 'pr-5-aaaaaaa') =>
-    ({ kind: 'preview', tag, workflowId: `preview-test-pr-5-${commit}`, commit, pr: 5, branch, rule: 'ci' }) as const;
+    ({ kind: 'preview', tag, workflowId: `preview-test-pr-5-${commit}`, commit, pr: 5, branch, rule: 'ci', target: null as string | null }) as const;
 
   test('update-overlay commits on top of exactly the previewed commit, once, on the PR branch', async () => {
     const head = await stack.origin.commitOn('preview/once', { 'services/api/main.py': 'print(5)\n' }, 'pr 5');
@@ -168,6 +168,33 @@ describe('preview steps', () => {
     const newer = await stack.origin.commitOn('preview/moved', { 'services/api/main.py': 'print(7)\n' }, 'pr 6 again');
     expect(await steps.updateOverlay(change(previewed, 'preview/moved'))).toMatchObject({ outcome: 'superseded', overlayCommit: null, revision: newer });
     expect((await git(stack.origin.bareDir, ['rev-parse', 'refs/heads/preview/moved'])).trim()).toBe(newer);
+  });
+
+  test('a re-run of the same preview with another tag commits on top of its earlier commit, not beside it', async () => {
+    const head = await stack.origin.commitOn('preview/rerun', { 'k8s/base/x.yaml': 'a: 1\n' }, 'pr 8');
+    const first = await steps.updateOverlay(change(head, 'preview/rerun', 'pr-5-1111111'));
+    const again = await steps.updateOverlay(change(head, 'preview/rerun', 'sha-2222222')); // same workflow id, production moved on
+    expect(again).toMatchObject({ outcome: 'committed' });
+    expect(again.overlayCommit).not.toBe(first.overlayCommit);
+    expect((await git(stack.origin.bareDir, ['rev-parse', `${again.overlayCommit}^`])).trim()).toBe(first.overlayCommit);
+    expect(await stack.origin.readAt('refs/heads/preview/rerun', PREVIEW)).toContain('newTag: sha-2222222');
+  });
+
+  test('preview.branch: force-pushed over its own commits only; a branch someone else owns is refused and kept', async () => {
+    const head = await stack.origin.commitOn('preview/own', { 'services/api/main.py': 'print(9)\n' }, 'pr 9');
+    const own = { ...change(head, 'preview/own'), target: 'gitops-deployer/preview-5' };
+    const first = await steps.updateOverlay(own);
+    expect((await git(stack.origin.bareDir, ['rev-parse', `${first.overlayCommit}^`])).trim()).toBe(head);
+    expect(await steps.updateOverlay(own)).toEqual(first); // a retry finds its own commit
+    expect((await git(stack.origin.bareDir, ['rev-parse', 'refs/heads/preview/own'])).trim()).toBe(head); // the PR branch is untouched
+    expect(await steps.removePreviewBranch({ branch: 'gitops-deployer/preview-5' })).toEqual({ removed: true });
+    expect(await steps.removePreviewBranch({ branch: 'gitops-deployer/preview-5' })).toEqual({ removed: false });
+
+    const someone = await stack.origin.commitOn('team/shared', { 'docs/x.md': 'x\n' }, "a person's branch");
+    const err = await failure(steps.updateOverlay({ ...own, target: 'team/shared' }));
+    expect(err).toMatchObject({ type: 'PreviewBranchNotOwned', nonRetryable: true });
+    expect((await failure(steps.removePreviewBranch({ branch: 'team/shared' }))).type).toBe('PreviewBranchNotOwned');
+    expect((await git(stack.origin.bareDir, ['rev-parse', 'refs/heads/team/shared'])).trim()).toBe(someone);
   });
 
   test('a deleted branch is a permanent failure, not a retry loop', async () => {

@@ -42,7 +42,7 @@ describe('decide: push', () => {
     ['several deployer commits at once', push({ commits: [{ message: overlay(randomSha()) }, { message: overlay(before) }] }), /deployer's own/],
     ['the deployer\'s rollback commit', push({ commits: [{ message: overlayCommitMessage({ kind: 'rollback', tag: 'sha-7654321', reason: 'bad release', requestedBy: 'deployctl (ana)', workflowId: 'rollback-1' }) }] }), /deployer's own/],
     // A squash merge copies a preview's overlay commit, trailers included, into main: that is a person's merge.
-    ['a squash merge that carries a preview commit\'s trailers', push({ commits: [{ message: `feat: api v2 (#7)\n\n* feat: api v2\n\n* ${overlayCommitMessage({ kind: 'preview', tag: 'pr-7-abcdef0', commit: before, pr: 7, branch: 'feature/x', rule: 'ci', workflowId: `preview-${REPO.replace('/', '-')}-pr-7-${before}` })}` }] }), start],
+    ['a squash merge that carries a preview commit\'s trailers', push({ commits: [{ message: `feat: api v2 (#7)\n\n* feat: api v2\n\n* ${overlayCommitMessage({ kind: 'preview', tag: 'pr-7-abcdef0', commit: before, pr: 7, branch: 'feature/x', rule: 'ci', target: null, workflowId: `preview-${REPO.replace('/', '-')}-pr-7-${before}` })}` }] }), start],
     ['CRLF line endings in the deployer message', push({ commits: [{ message: overlay(before).replace(/\n/g, '\r\n') }] }), /deployer's own/],
   ])('%s', (_name, payload, expected) => {
     const decision = decide('push', payload, config);

@@ -55,7 +55,7 @@ function fakes(over: Partial<Activities> = {}, settings: Partial<PreviewSettings
     },
     observeArgoApp: async ({ revision }) => healthy(revision),
     readRunningTag: async () => ({ tag: 'sha-1111111' }),
-    removePreviewBranch: async () => ({ removed: null }),
+    removePreviewBranch: async () => ({ removed: false }),
     detectChanges: unused,
     environmentSettings: unused,
     listTargets: unused,
