@@ -43,13 +43,14 @@ function docsChange(source: string, pr: number): Change {
   };
 }
 
-export async function makeChange(origin: Origin, kind: ChangeKind, pr: number): Promise<Change> {
+/** The change of one merge (or, with `rev` a PR branch, of one push to it), made on top of `rev`. */
+export async function makeChange(origin: Origin, kind: ChangeKind, pr: number, rev = 'main'): Promise<Change> {
   switch (kind) {
     case 'code':
-      return codeChange(await origin.readAt('main', API), pr);
+      return codeChange(await origin.readAt(rev, API), pr);
     case 'k8s':
-      return k8sChange(await origin.readAt('main', DEPLOYMENT), pr);
+      return k8sChange(await origin.readAt(rev, DEPLOYMENT), pr);
     case 'docs':
-      return docsChange(await origin.readAt('main', DOCS), pr);
+      return docsChange(await origin.readAt(rev, DOCS), pr);
   }
 }

@@ -2,8 +2,9 @@
 // request, so `npm run sandbox:merge` can drive the origin and GitHub stand-in this process owns.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { shaTag } from '../src/plan/tags';
+import { prTag, shaTag } from '../src/plan/tags';
 import { deployWorkflowId } from '../src/workflows/definitions';
+import { previewDeployWorkflowId } from '../src/workflows/preview-definitions';
 import type { Origin } from '../test/support/origin';
 import { makeChange } from './changes';
 import type { GitHubSide } from './github';
@@ -15,6 +16,8 @@ export interface ControlOptions {
   side: GitHubSide;
   repository: string;
   state(): SandboxState | undefined;
+  /** What the ApplicationSet's pull-request generator does for a new PR: an Argo CD application tracking its branch. */
+  previewApp(pr: number, branch: string): Promise<void>;
   log(line: string): void;
 }
 
@@ -37,7 +40,8 @@ function parseRequest(raw: string): Required<MergeRequest> {
   if (!KINDS.includes(body.kind as ChangeKind)) throw new BadRequest(`kind must be one of ${KINDS.join(', ')}`);
   const ciSeconds = body.ciSeconds ?? 20;
   if (typeof ciSeconds !== 'number' || !(ciSeconds >= 0 && ciSeconds <= 3600)) throw new BadRequest('ciSeconds must be a number from 0 to 3600');
-  return { kind: body.kind as ChangeKind, failCi: body.failCi === true, ciSeconds };
+  if (body.pr !== undefined && !(Number.isInteger(body.pr) && body.pr > 0 && body.pr < 100)) throw new BadRequest('pr must be a pull request number from 1 to 99');
+  return { kind: body.kind as ChangeKind, failCi: body.failCi === true, ciSeconds, pr: body.pr ?? 0 };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -60,7 +64,38 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   // One merge at a time, as a merge queue would: each one's diff is against the last.
   let queue: Promise<unknown> = Promise.resolve();
 
+  const opened = new Set<number>();
+
+  /** A push to pull request N's branch: opens the PR (and its Argo CD application) the first time. */
+  async function pushToPull(request: Required<MergeRequest>): Promise<MergeResult> {
+    const branch = `sandbox/pr-${request.pr}`;
+    const change = await makeChange(origin, request.kind, ++pr, opened.has(request.pr) ? `refs/heads/${branch}` : 'main');
+    const sha = await origin.commitOn(branch, change.files, change.message.replace(/ \(#\d+\)/, ''));
+    const subject = change.message.split('\n')[0]!.replace(/ \(#\d+\)/, '');
+    log(`push:    ${request.kind} change ${sha.slice(0, 7)} "${subject}" pushed to ${branch}`);
+    let pushed;
+    if (opened.has(request.pr)) {
+      pushed = await side.pushed(sha);
+      if (!pushed) throw new Error(`the push of ${sha} was not seen by the origin's post-receive hook`);
+    } else {
+      await opts.previewApp(request.pr, branch);
+      pushed = await side.openPull(request.pr, branch, sha);
+      opened.add(request.pr);
+    }
+    const result: MergeResult = {
+      kind: request.kind, pr: request.pr, branch, sha, before: pushed.before, subject, files: Object.keys(change.files),
+      workflowId: previewDeployWorkflowId(repository, request.pr, sha), push: pushed.delivered,
+    };
+    if (request.kind === 'code') {
+      const conclusion = request.failCi ? 'failure' : 'success';
+      const runId = side.runCi(sha, { conclusion, seconds: request.ciSeconds, title: subject }, { pr: request.pr, branch });
+      result.ci = { runId, conclusion, seconds: request.ciSeconds, tag: prTag(request.pr, sha) };
+    }
+    return result;
+  }
+
   async function merge(request: Required<MergeRequest>): Promise<MergeResult> {
+    if (request.pr) return pushToPull(request);
     const change = await makeChange(origin, request.kind, ++pr);
     const sha = await origin.commit(change.files, change.message);
     const subject = change.message.split('\n')[0]!;
@@ -94,7 +129,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       return send(res, 200, await run);
     }
     if (path === '/state' && req.method === 'GET') return send(res, 200, opts.state() ?? { starting: true });
-    send(res, 404, { error: 'POST /merge {"kind":"code"|"k8s"|"docs","failCi"?:boolean,"ciSeconds"?:number} or GET /state' });
+    send(res, 404, { error: 'POST /merge {"kind":"code"|"k8s"|"docs","failCi"?:boolean,"ciSeconds"?:number,"pr"?:number} or GET /state' });
   }
 
   const server = createServer((req, res) => {

@@ -3,8 +3,8 @@
 // runs that push images and report a `workflow_run` webhook when they complete.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { shaTag } from '../src/plan/tags';
-import { deliver, pushPayload, workflowRunPayload, ZERO, type Delivered } from '../test/relay/payloads';
+import { prTag, shaTag } from '../src/plan/tags';
+import { deliver, pullRequestPayload, pushPayload, workflowRunPayload, ZERO, type Delivered } from '../test/relay/payloads';
 import type { GitHubStandIn } from '../test/standins/github';
 import { git, type Origin } from '../test/support/origin';
 
@@ -31,10 +31,15 @@ export interface CiPlan {
 }
 
 export interface GitHubSide {
-  /** Sends the webhooks of every push not sent yet; resolves to the delivery of the push that made `sha` the tip. */
+  /**
+   * Sends the webhooks of every push not sent yet; resolves to the delivery of the push that made
+   * `sha` the tip (for a pull request's branch, the `pull_request` synchronize).
+   */
   pushed(sha: string): Promise<Pushed | undefined>;
-  /** Starts a CI run of `sha` that finishes after `plan.seconds`. */
-  runCi(sha: string, plan: CiPlan): number;
+  /** Opens pull request `pr` from `branch` (its head is pushed already) and sends `pull_request` opened. */
+  openPull(pr: number, branch: string, head: string): Promise<Pushed>;
+  /** Starts a CI run of `sha` that finishes after `plan.seconds`; for a pull request, its pull_request run. */
+  runCi(sha: string, plan: CiPlan, pull?: { pr: number; branch: string }): number;
   stop(): Promise<void>;
 }
 
@@ -50,6 +55,8 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
   const configured = git(origin.bareDir, ['config', 'core.hooksPath', join(origin.bareDir, 'hooks')]);
 
   const sent = new Map<string, Pushed>();
+  /** Open pull requests by head branch: pushes to them also send `pull_request` synchronize, as GitHub does. */
+  const pulls = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
   let offset = 0;
   let chain: Promise<void> = configured.then(() => undefined);
@@ -69,8 +76,16 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
     );
     const payload = pushPayload({ repository, ref, before, after, commits, deleted: after === ZERO });
     const subject = commits.at(-1)?.message.split('\n')[0] ?? '(deleted)';
-    log(`github:  ${ref.replace('refs/heads/', '')} ${before.slice(0, 7)}..${after.slice(0, 7)} "${subject}" -> push webhook`);
+    const branch = ref.replace('refs/heads/', '');
+    log(`github:  ${branch} ${before.slice(0, 7)}..${after.slice(0, 7)} "${subject}" -> push webhook`);
     sent.set(after, { before, delivered: await send('push', payload) });
+    const pr = pulls.get(branch);
+    if (pr !== undefined && after !== ZERO) {
+      // The deployer's own preview commits included: the relay forwards them, the PR's workflow ignores them.
+      log(`github:  #${pr} head ${after.slice(0, 7)} -> pull_request synchronize webhook`);
+      const synchronize = pullRequestPayload(repository, 'synchronize', { number: pr, headSha: after, headRef: branch }, { before, after });
+      sent.set(after, { before, delivered: await send('pull_request', synchronize) });
+    }
   }
 
   async function flush(): Promise<void> {
@@ -91,9 +106,20 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
   // Pushes nobody asks about (the deployer's overlay commits) are sent within a moment too.
   const poll = setInterval(() => void (stopped || sync()), 250);
 
-  function runCi(sha: string, plan: CiPlan): number {
-    const run = github.addRun({ owner, repo, headSha: sha, status: 'in_progress', displayTitle: plan.title });
-    const tag = shaTag(sha);
+  async function openPull(pr: number, branch: string, head: string): Promise<Pushed> {
+    await sync(); // the branch's own push webhook goes first, as on GitHub
+    await github.addPullRequest({ owner, repo, number: pr, headRef: branch, title: `sandbox pull request #${pr}` });
+    pulls.set(branch, pr);
+    log(`github:  #${pr} opened from ${branch} at ${head.slice(0, 7)} -> pull_request opened webhook`);
+    return { before: ZERO, delivered: await send('pull_request', pullRequestPayload(repository, 'opened', { number: pr, headSha: head, headRef: branch })) };
+  }
+
+  function runCi(sha: string, plan: CiPlan, pull?: { pr: number; branch: string }): number {
+    const run = github.addRun({
+      owner, repo, headSha: sha, status: 'in_progress', displayTitle: plan.title,
+      ...(pull ? { event: 'pull_request', branch: pull.branch, pullRequests: [pull.pr] } : {}),
+    });
+    const tag = pull ? prTag(pull.pr, sha) : shaTag(sha);
     log(`ci:      run ${run.id} of ${sha.slice(0, 7)} in progress; ${plan.conclusion === 'success' ? `builds ${tag}` : 'fails'} in ${plan.seconds}s`);
     void send('workflow_run', workflowRunPayload(repository, run, 'in_progress')).catch(() => undefined);
     const finish = async () => {
@@ -112,6 +138,7 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
 
   return {
     runCi,
+    openPull,
     async pushed(sha) {
       await sync();
       return sent.get(sha);

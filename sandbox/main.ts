@@ -22,7 +22,7 @@ import { startArgoCdStandIn } from '../test/standins/argocd';
 import { startGitHubStandIn } from '../test/standins/github';
 import { createOrigin } from '../test/support/origin';
 import { startRegistry } from '../test/support/registry';
-import { APP, IMAGES, INITIAL_TAG, OWNER, REPO } from '../test/support/stack';
+import { APP, IMAGES, INITIAL_TAG, OWNER, PREVIEW_APP, REPO } from '../test/support/stack';
 import { startControl } from './control';
 import { startGitHubSide } from './github';
 import { dataDir, readState, statePath, type SandboxState } from './state';
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
       for (const image of IMAGES) await registry.pushImage(image, tag);
     };
     await pushImages(INITIAL_TAG); // before Argo CD looks, so production starts Healthy
-    const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }] });
+    const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }], originBareDir: origin.bareDir });
     stops.push(() => github.stop());
     const argo = await startArgoCdStandIn({
       token: ARGOCD_TOKEN,
@@ -109,8 +109,8 @@ async function main(): Promise<number> {
     stops.push(() => argo.stop());
     log(`  registry   ${registry.endpoint}  (CNCF distribution over HTTPS, images ${IMAGES.join(', ')} at ${INITIAL_TAG})`);
     log(`  origin     ${shown(origin.bareDir)}  (the ${OWNER}/${REPO} monorepo; clone it to look around)`);
-    log(`  GitHub     ${github.url}  (test stand-in from test/standins/github.ts: Actions runs API)`);
-    log(`  Argo CD    ${argo.url}  (test stand-in from test/standins/argocd.ts: auto-syncs main of the origin)`);
+    log(`  GitHub     ${github.url}  (test stand-in from test/standins/github.ts: Actions runs and pull requests API)`);
+    log(`  Argo CD    ${argo.url}  (test stand-in from test/standins/argocd.ts: auto-syncs main of the origin, and each PR's branch)`);
 
     const temporal = await startDevServer({ cli, dbFile: join(dir, 'temporal.db'), port: ports.temporal, uiPort: ports.ui, searchAttributes: SEARCH_ATTRIBUTES, logLevel: 'error' });
     stops.push(() => temporal.stop());
@@ -123,6 +123,7 @@ async function main(): Promise<number> {
       registry: { endpoint: registry.endpoint },
       images: IMAGES.map((name) => ({ name, repository: name })),
       argocd: { server: argo.url, application: APP, syncTimeout: '2m' },
+      preview: { application: PREVIEW_APP },
       git: { cacheDir: join(dir, 'cache') },
       temporal: { taskQueue: 'gitops-deployer-sandbox' },
     }));
@@ -146,7 +147,9 @@ async function main(): Promise<number> {
     const stopSide = once(() => side.stop());
     stops.push(stopSide);
     let state: SandboxState | undefined;
-    const control = await startControl({ port: ports.control, origin, side, repository, state: () => state, log });
+    // The ApplicationSet's pull-request generator: one application per PR, tracking its branch.
+    const previewApp = (pr: number, branch: string) => argo.addApplication({ name: PREVIEW_APP.replace('{number}', String(pr)), targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
+    const control = await startControl({ port: ports.control, origin, side, repository, state: () => state, previewApp, log });
     const closeControl = once(() => control.close());
     stops.push(closeControl);
     state = {
@@ -179,6 +182,7 @@ Make a merge, in another terminal:
   npm run sandbox:merge -- --k8s              manifests only: re-validates the running tag, no overlay commit
   npm run sandbox:merge -- --docs             nothing to deploy: the deploy ends skipped
   npm run sandbox:merge -- --code --fail-ci   CI fails: the deploy fails and production is untouched
+  npm run sandbox:merge -- --pr 1 --code      a push to pull request #1 (opened the first time): its preview
   (--ci-seconds N changes how long CI takes)
 
 Ctrl-C stops everything.

@@ -1,13 +1,14 @@
 /**
- * `npm run sandbox:merge -- --code|--k8s|--docs [--fail-ci] [--ci-seconds N] [--json]`: merges a
- * change into the running sandbox's origin (through its control endpoint), which sends GitHub's
- * signed webhooks to the real relay, then prints how to watch the deploy.
+ * `npm run sandbox:merge -- --code|--k8s|--docs [--pr N] [--fail-ci] [--ci-seconds N] [--json]`:
+ * merges a change into the running sandbox's origin (with --pr, pushes it to pull request N's
+ * branch instead) through its control endpoint, which sends GitHub's signed webhooks to the real
+ * relay, then prints how to watch the deploy.
  */
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readState, type ChangeKind, type MergeResult, type SandboxState } from './state';
 
-const USAGE = 'usage: npm run sandbox:merge -- --code|--k8s|--docs [--fail-ci] [--ci-seconds N] [--json] [--control URL]';
+const USAGE = 'usage: npm run sandbox:merge -- --code|--k8s|--docs [--pr N] [--fail-ci] [--ci-seconds N] [--json] [--control URL]';
 
 class UsageError extends Error {}
 
@@ -22,7 +23,7 @@ function parse(argv: string[]) {
     args: argv,
     options: {
       code: { type: 'boolean' }, k8s: { type: 'boolean' }, docs: { type: 'boolean' },
-      'fail-ci': { type: 'boolean' }, 'ci-seconds': { type: 'string' },
+      'fail-ci': { type: 'boolean' }, 'ci-seconds': { type: 'string' }, pr: { type: 'string' },
       json: { type: 'boolean' }, control: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -33,7 +34,9 @@ function parse(argv: string[]) {
   const ciSeconds = values['ci-seconds'] === undefined ? undefined : Number(values['ci-seconds']);
   if (ciSeconds !== undefined && !(Number.isFinite(ciSeconds) && ciSeconds >= 0 && ciSeconds <= 3600)) throw new UsageError('--ci-seconds takes a number of seconds from 0 to 3600');
   if (kind !== 'code' && (values['fail-ci'] || ciSeconds !== undefined)) throw new UsageError('--fail-ci and --ci-seconds apply to --code merges only (only code needs images built)');
-  return { kind, failCi: values['fail-ci'] === true, ciSeconds, json: values.json === true, control: values.control };
+  const pr = values.pr === undefined ? undefined : Number(values.pr);
+  if (pr !== undefined && !(Number.isInteger(pr) && pr > 0 && pr < 100)) throw new UsageError('--pr takes a pull request number from 1 to 99');
+  return { kind, pr, failCi: values['fail-ci'] === true, ciSeconds, json: values.json === true, control: values.control };
 }
 
 /** --control, else SANDBOX_CONTROL_URL, else what the running sandbox wrote, else the default port. */
@@ -58,24 +61,33 @@ function report(result: MergeResult, state: SandboxState): void {
   const config = relative(process.cwd(), state.configPath).startsWith('..') ? state.configPath : relative(process.cwd(), state.configPath);
   const deployctl = `TEMPORAL_ADDRESS=${state.temporalAddress} node dist/client/deployctl.js --config ${config}`;
   const relay = result.push.body;
-  const lines = [
-    `Merged ${sha7} "${result.subject}" into main (${result.files.join(', ')}).`,
-    `push webhook -> relay: ${result.push.status} ${relay.started === true ? `started ${relay.workflowId}` : JSON.stringify(relay)}`,
-  ];
+  const lines = result.pr
+    ? [
+        `Pushed ${sha7} "${result.subject}" to ${result.branch}, the branch of pull request #${result.pr} (${result.files.join(', ')}).`,
+        `pull_request webhook -> relay: ${result.push.status} ${relay.forwarded === true ? `forwarded to ${relay.workflowId}` : JSON.stringify(relay)}`,
+      ]
+    : [
+        `Merged ${sha7} "${result.subject}" into main (${result.files.join(', ')}).`,
+        `push webhook -> relay: ${result.push.status} ${relay.started === true ? `started ${relay.workflowId}` : JSON.stringify(relay)}`,
+      ];
   if (result.ci) {
     lines.push(result.ci.conclusion === 'success'
       ? `CI run ${result.ci.runId} is in progress: in ${result.ci.seconds}s it pushes ${result.ci.tag} to the registry, completes and sends a workflow_run webhook.`
       : `CI run ${result.ci.runId} is in progress: in ${result.ci.seconds}s it fails (no images) and sends a workflow_run webhook.`);
   }
-  const expected = result.ci?.conclusion === 'failure' ? 'failed: the CI run failed; production is untouched' : EXPECT[result.kind];
+  const expected = result.ci?.conclusion === 'failure'
+    ? `failed: the CI run failed; ${result.pr ? 'the preview' : 'production'} is untouched`
+    : result.pr
+      ? `as the preview rules say for #${result.pr} (\`status --pr ${result.pr}\` names the rule and the tag)`
+      : EXPECT[result.kind];
   lines.push(
     `Expect the deploy to end ${expected}.`,
     '',
     'Watch it:',
     ...(state.uiUrl ? [`  ${state.uiUrl}/namespaces/${state.namespace}/workflows/${result.workflowId}`] : []),
-    `  ${deployctl} watch ${sha7}`,
-    `  ${deployctl} status ${sha7}`,
-    `  ${deployctl} list`,
+    ...(result.pr
+      ? [`  ${deployctl} watch --pr ${result.pr} ${sha7}`, `  ${deployctl} status --pr ${result.pr}`, `  ${deployctl} list --pr ${result.pr}`]
+      : [`  ${deployctl} watch ${sha7}`, `  ${deployctl} status ${sha7}`, `  ${deployctl} list`]),
   );
   console.log(lines.join('\n'));
 }
@@ -88,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
   const result = await call<MergeResult>(`${base}/merge`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ kind: opts.kind, failCi: opts.failCi, ciSeconds: opts.ciSeconds }),
+    body: JSON.stringify({ kind: opts.kind, failCi: opts.failCi, ciSeconds: opts.ciSeconds, pr: opts.pr }),
   });
   if (opts.json) console.log(JSON.stringify(result, null, 2));
   else report(result, state);

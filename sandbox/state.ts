@@ -23,18 +23,23 @@ export interface SandboxState {
 
 export interface MergeRequest {
   kind: ChangeKind;
+  /** Push to pull request N's branch (opening the PR the first time) instead of merging to main. */
+  pr?: number;
   failCi?: boolean;
   ciSeconds?: number;
 }
 
 export interface MergeResult {
   kind: ChangeKind;
+  /** For a push to a pull request: its number and branch. */
+  pr?: number;
+  branch?: string;
   sha: string;
   before: string;
   subject: string;
   files: string[];
   workflowId: string;
-  /** The relay's answer to the signed push delivery. */
+  /** The relay's answer to the signed push delivery (pull_request opened/synchronize for a PR). */
   push: { status: number; body: Record<string, unknown> };
   ci?: { runId: number; conclusion: 'success' | 'failure'; seconds: number; tag: string };
 }

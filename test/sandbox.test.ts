@@ -124,6 +124,24 @@ describe('npm run sandbox', () => {
     expect((await git(state.originDir, ['rev-parse', 'main'])).trim()).toBe(merged.sha);
   });
 
+  test('a push to a pull request opens it and deploys its preview; the deployer\'s own push comes back and starts nothing', async () => {
+    const pushed = await merge('--pr', '3', '--code', '--ci-seconds', '1');
+    expect(pushed).toMatchObject({ pr: 3, branch: 'sandbox/pr-3', push: { status: 202, body: { forwarded: true } }, ci: { conclusion: 'success', tag: `pr-3-${pushed.sha.slice(0, 7)}` } });
+    // The PR's workflow starts the deploy a moment after the webhook.
+    await until('the preview deploy to start', () => client.workflow.getHandle(pushed.workflowId).describe().then(() => true, () => undefined), 10_000);
+    const result = await deployResult(pushed.workflowId);
+    expect(result).toMatchObject({ phase: 'succeeded', pr: 3, rule: 'ci', tag: `pr-3-${pushed.sha.slice(0, 7)}` });
+    expect((await git(state.originDir, ['rev-parse', 'refs/heads/sandbox/pr-3'])).trim()).toBe(result.overlayCommit);
+    // GitHub's synchronize for the overlay push reaches the PR's workflow, which recognises its own commit.
+    await until('the own push to be ignored', () => (output.includes(`#3 head ${result.overlayCommit!.slice(0, 7)} -> pull_request synchronize`) ? true : undefined), 10_000);
+    const status = await run(['dist/client/deployctl.js', '--config', state.configPath, 'status', '--pr', '3'], { TEMPORAL_ADDRESS: state.temporalAddress });
+    expect(status.stdout).toMatch(/runs\s+pr-3-\w{7} \(rule ci/);
+    await until('the ignored outcome', async () => {
+      const again = await run(['dist/client/deployctl.js', '--config', state.configPath, '--json', 'status', '--pr', '3'], { TEMPORAL_ADDRESS: state.temporalAddress });
+      return (JSON.parse(again.stdout) as { outcomes: Array<{ kind: string }> }).outcomes.some((o) => o.kind === 'ignored') ? true : undefined;
+    }, 10_000);
+  });
+
   test('Ctrl-C stops everything and exits 0', async () => {
     await connection!.close();
     connection = undefined;
