@@ -4,6 +4,9 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { git } from '../support/origin';
+import { pullCommits as renderCommits, pullJson as renderPull, ts, type Pull, type PullContext, type PullRequest } from './github-pulls';
+
+export type { PullRequest };
 
 export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'requested' | 'waiting' | 'pending';
 export type RunConclusion =
@@ -20,11 +23,6 @@ export interface AddPullRequestInput {
   /** A PR from a fork: its head commit need not exist in the origin. */
   fork?: { fullName: string; headSha: string };
 }
-export type PullRequest = Record<string, any> & {
-  number: number; state: 'open' | 'closed'; merged: boolean; commits: number;
-  head: Record<string, any> & { label: string; ref: string; sha: string };
-  base: Record<string, any> & { label: string; ref: string; sha: string };
-};
 export type WorkflowRun = Record<string, any> & {
   id: number; head_sha: string; head_branch: string; event: string; status: RunStatus; conclusion: RunConclusion;
   workflow_id: number; run_number: number; run_attempt: number; created_at: string; updated_at: string;
@@ -45,17 +43,8 @@ export interface GitHubStandIn {
 }
 
 interface Workflow { id: number; owner: string; repo: string; file: string; name: string; runCount: number }
-interface Pull {
-  owner: string; repo: string; number: number; headRef: string; baseRef: string; title: string;
-  fork?: { fullName: string; headSha: string };
-  id: number; nodeId: string; state: 'open' | 'closed'; merged: boolean;
-  createdAt: string; updatedAt: string; closedAt: string | null; mergedAt: string | null;
-  headSha: string; baseSha: string; // as last read from git; frozen once closed
-}
 
 const DOCS = 'https://docs.github.com/rest';
-// GitHub timestamps are ISO-8601 at second precision.
-const ts = (d = new Date()) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const FAIL_MESSAGES: Record<number, string> = {
   403: 'API rate limit exceeded for user ID 1.',
   429: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
@@ -199,61 +188,10 @@ export async function startGitHubStandIn(opts: {
     return pullJson(pr);
   }
 
-  // The PR's commits as `git log --reverse merge-base..head`, oldest first, in GitHub's commit shape.
-  async function pullCommits(pr: Pull) {
-    let out: string;
-    try {
-      const base = (await git(origin(), ['merge-base', pr.baseSha, pr.headSha])).trim();
-      out = await git(origin(), ['log', '-z', '--reverse', '--format=%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B', `${base}..${pr.headSha}`]);
-    } catch (err) {
-      if (pr.fork) return []; // the fork's commits never reached this repository
-      throw err;
-    }
-    const api = `${url}/repos/${pr.owner}/${pr.repo}`;
-    const web = `https://github.com/${pr.owner}/${pr.repo}`;
-    // GitHub links a commit to an account by email; only noreply addresses are unambiguous here.
-    const user = (email: string) => {
-      const m = /^(?:(\d+)\+)?([^@]+)@users\.noreply\.github\.com$/.exec(email);
-      return m ? { ...actor, login: m[2], id: Number(m[1] ?? 1) } : null;
-    };
-    return out.split('\0').filter(Boolean).map((rec) => {
-      const [sha, tree, parents, an, ae, ad, cn, ce, cd, message] = rec.split('\x1f');
-      return {
-        sha, node_id: `C_kwDO${Buffer.from(sha.slice(0, 24), 'hex').toString('base64url')}`,
-        commit: {
-          author: { name: an, email: ae, date: ts(new Date(ad)) }, committer: { name: cn, email: ce, date: ts(new Date(cd)) },
-          message: message.replace(/\n+$/, ''), tree: { sha: tree, url: `${api}/git/trees/${tree}` }, url: `${api}/git/commits/${sha}`,
-          comment_count: 0, verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
-        },
-        url: `${api}/commits/${sha}`, html_url: `${web}/commit/${sha}`, comments_url: `${api}/commits/${sha}/comments`,
-        author: user(ae), committer: user(ce),
-        parents: parents.split(' ').filter(Boolean).map((p) => ({ sha: p, url: `${api}/commits/${p}`, html_url: `${web}/commit/${p}` })),
-      };
-    });
-  }
-
-  async function pullJson(pr: Pull): Promise<PullRequest> {
-    await refresh(pr);
-    const commits = (await pullCommits(pr)).length;
-    const api = `${url}/repos/${pr.owner}/${pr.repo}`;
-    const base = repoJson(pr.owner, pr.repo);
-    const head = headRepo(pr);
-    return {
-      url: `${api}/pulls/${pr.number}`, id: pr.id, node_id: pr.nodeId, html_url: `${base.html_url}/pull/${pr.number}`,
-      diff_url: `${base.html_url}/pull/${pr.number}.diff`, patch_url: `${base.html_url}/pull/${pr.number}.patch`,
-      issue_url: `${api}/issues/${pr.number}`, commits_url: `${api}/pulls/${pr.number}/commits`,
-      review_comments_url: `${api}/pulls/${pr.number}/comments`, comments_url: `${api}/issues/${pr.number}/comments`,
-      statuses_url: `${api}/statuses/${pr.headSha}`,
-      number: pr.number, state: pr.state, locked: false, title: pr.title, user: head.owner, body: null, labels: [],
-      created_at: pr.createdAt, updated_at: pr.updatedAt, closed_at: pr.closedAt, merged_at: pr.mergedAt, merge_commit_sha: null,
-      assignee: null, assignees: [], requested_reviewers: [], draft: false,
-      head: { label: `${head.owner.login}:${pr.headRef}`, ref: pr.headRef, sha: pr.headSha, user: head.owner, repo: head },
-      base: { label: `${pr.owner}:${pr.baseRef}`, ref: pr.baseRef, sha: pr.baseSha, user: base.owner, repo: base },
-      author_association: pr.fork ? 'CONTRIBUTOR' : 'MEMBER', auto_merge: null, active_lock_reason: null,
-      merged: pr.merged, mergeable: null, rebaseable: null, mergeable_state: 'unknown', merged_by: pr.merged ? actor : null,
-      comments: 0, review_comments: 0, maintainer_can_modify: false, commits,
-    };
-  }
+  // The stand-in's URL is known once it listens: the context reads it when a PR is rendered.
+  const pullContext: PullContext = { get url() { return url; }, origin, actor, repoJson, headRepo, refresh };
+  const pullCommits = (pr: Pull) => renderCommits(pullContext, pr);
+  const pullJson = (pr: Pull) => renderPull(pullContext, pr);
 
   function setRun(id: number, patch: { status?: RunStatus; conclusion?: RunConclusion; run_attempt?: number }): WorkflowRun {
     const run = allRuns.find((r) => r.id === id);
