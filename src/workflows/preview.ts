@@ -51,7 +51,7 @@ export async function previewDeploy(input: PreviewDeployInput): Promise<DeploySt
   async function deploy(): Promise<DeployStatus> {
     const pull = await steps.readPullRequest({ pr });
     progress.branch(pull.headRef);
-    if (pull.fork) return progress.skipped('fork', `#${pr} comes from ${pull.headRepository ?? 'a deleted fork'}: the deployer cannot push a preview overlay to a fork, so nothing is deployed`);
+    if (pull.fork) return progress.skipped('fork', `#${pr} comes from ${pull.headRepository ?? 'a deleted fork'}: previews run branches of this repository only (a fork's branch cannot be written, and its code is untrusted), so nothing is deployed`);
     if (pull.state === 'closed') return progress.skipped('closed', `#${pr} is closed: no preview`);
     if (pull.headIsMain) return progress.skipped('main-branch', `#${pr} proposes ${pull.headRef} itself: the deployer never commits a preview onto the main branch`);
 
