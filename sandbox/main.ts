@@ -13,6 +13,7 @@ import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load';
+import { previewName } from '../src/plan/preview';
 import { startRelay, WEBHOOK_PATH } from '../src/relay/server';
 import { connectClient, temporalTarget } from '../src/temporal/connection';
 import { findTemporalCli, startDevServer } from '../src/temporal/devserver';
@@ -148,7 +149,7 @@ async function main(): Promise<number> {
     stops.push(stopSide);
     let state: SandboxState | undefined;
     // The ApplicationSet's pull-request generator: one application per PR, tracking its branch.
-    const previewApp = (pr: number, branch: string) => argo.addApplication({ name: PREVIEW_APP.replace('{number}', String(pr)), targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
+    const previewApp = (pr: number, branch: string) => argo.addApplication({ name: previewName(PREVIEW_APP, pr), targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
     const control = await startControl({ port: ports.control, origin, side, repository, state: () => state, previewApp, log });
     const closeControl = once(() => control.close());
     stops.push(closeControl);

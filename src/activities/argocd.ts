@@ -3,7 +3,7 @@ import type { DeployConfig } from '../config/schema';
 import type { ArgoObservation } from '../plan/argocd';
 import { httpFailure } from './failures';
 import type { RepoCache } from './git';
-import { checkInput, fullSha } from './input';
+import { branchName, checkInput, fullSha } from './input';
 
 const observeInput = z.object({
   revision: fullSha,
@@ -11,7 +11,7 @@ const observeInput = z.object({
   /** Default: argocd.application (production). */
   application: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).optional(),
   /** The branch the application tracks, fetched to compare revisions (default: main). */
-  branch: z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/).optional(),
+  branch: branchName.optional(),
   /** A preview's application appears when the ApplicationSet next polls GitHub: until then, wait. */
   missingIsWaiting: z.boolean().default(false),
 });

@@ -2,20 +2,11 @@ import type { Octokit } from '@octokit/rest';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
-import { httpFailure } from './failures';
+import { httpFailure, isHttpError } from './failures';
 import { checkInput, fullSha } from './input';
 
 const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_request']).default('push') });
 
-interface HttpError {
-  status: number;
-  message: string;
-  response?: { headers?: Record<string, string | undefined> };
-}
-
-function isHttpError(err: unknown): err is HttpError {
-  return typeof (err as HttpError)?.status === 'number';
-}
 
 /** Step `wait-for-ci`'s probe: the newest CI run for the commit (a push to main, or a pull request's), or null if CI has not started. */
 export function ciSteps(config: DeployConfig, octokit: Octokit) {

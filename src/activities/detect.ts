@@ -4,10 +4,9 @@ import { classifyChanges, compileRules, type ChangedFile } from '../plan/classif
 import { readOverlayImages } from '../plan/overlay';
 import { productionTagProblem, shaTag } from '../plan/tags';
 import { ciSkipMarker } from '../plan/trailers';
-import type { SimpleGit } from 'simple-git';
 import type { DeployPlan } from '../workflows/types';
 import { permanent } from './failures';
-import { EMPTY_TREE, type RepoCache } from './git';
+import { commitMessage, EMPTY_TREE, type RepoCache } from './git';
 import { checkInput, fullSha } from './input';
 
 const detectInput = z.object({ commit: fullSha, before: fullSha.optional() });
@@ -28,11 +27,6 @@ export function parseNameStatus(output: string): ChangedFile[] {
   return changes;
 }
 
-
-/** The full message of a commit the clone has. */
-export async function commitMessage(git: SimpleGit, commit: string): Promise<string> {
-  return git.raw(['log', '-1', '--format=%B', commit]);
-}
 
 /** `{ ciSkipped }` when the message makes GitHub skip CI for the commit, else nothing. */
 export function ciSkipped(message: string): { ciSkipped?: string } {

@@ -1,5 +1,16 @@
 import { ApplicationFailure } from '@temporalio/common';
 
+/** An error from an HTTP client (Octokit) that carries the response's status. */
+export interface HttpError {
+  status: number;
+  message: string;
+  response?: { headers?: Record<string, string | undefined> };
+}
+
+export function isHttpError(err: unknown): err is HttpError {
+  return typeof (err as HttpError)?.status === 'number';
+}
+
 /**
  * Maps an HTTP status from an upstream service to a Temporal failure: auth and not-found are
  * permanent (retrying cannot fix a token or a missing image), 429 retries after Retry-After,

@@ -6,6 +6,11 @@ import { permanent } from './failures';
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
+/** The full message of a commit the clone has. */
+export function commitMessage(git: SimpleGit, commit: string): Promise<string> {
+  return git.raw(['log', '-1', '--format=%B', commit]);
+}
+
 export interface RepoOptions {
   cloneUrl: string;
   /** Parent folder of cached clones. */

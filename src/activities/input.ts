@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { BRANCH_NAME } from '../plan/preview';
 import { permanent } from './failures';
 
 export const fullSha = z.string().regex(/^[0-9a-f]{40}$/i, 'expected a full 40-character commit id');
+export const branchName = z.string().regex(BRANCH_NAME, 'expected a branch name');
 export const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'expected an OCI tag');
 
 /** Every step checks its input: a bad request is a permanent failure, never retried. */

@@ -8,14 +8,13 @@ import { SHA_TAG } from '../plan/tags';
 import { deployerWorkflowId, TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { OverlayUpdate } from '../workflows/types';
 import { permanent } from './failures';
-import type { RepoCache } from './git';
-import { checkInput, fullSha, imageTag } from './input';
+import { commitMessage, type RepoCache } from './git';
+import { branchName, checkInput, fullSha, imageTag } from './input';
 import { registryHost } from './registry';
 
 export { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW };
 
 const sameLine = (max: number) => z.string().min(1).max(max).regex(/^[^\r\n]*$/, 'must be one line');
-const branchName = z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/, 'expected a branch name');
 const updateInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deploy'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha }),
   z.object({ kind: z.literal('rollback'), tag: imageTag, workflowId: z.string().min(1), reason: sameLine(500), requestedBy: sameLine(200) }),
@@ -104,7 +103,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   async function onlyOursAbove(git: SimpleGit, tip: string, commit: string): Promise<boolean> {
     for (let sha = tip, depth = 0; depth < 10; depth++) {
       if (sha === commit) return true;
-      const message = await git.raw(['log', '-1', '--format=%B', sha]);
+      const message = await commitMessage(git, sha);
       if (!deployerWorkflowId(message)?.startsWith('preview-') || !message.includes(`${TRAILER_COMMIT}: ${commit}`)) return false;
       sha = (await git.revparse([`${sha}^`])).trim();
     }
@@ -181,7 +180,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
       if (tip !== change.commit) return movedOn(await repo.show(git, head, path), tip);
       const current = await ownBranchTip(git, target);
       // A retry after a crash: the branch is already this change's commit on top of the previewed head.
-      if (current && (await git.raw(['log', '-1', '--format=%B', current])).includes(`${TRAILER_WORKFLOW}: ${change.workflowId}`)) {
+      if (current && (await commitMessage(git, current)).includes(`${TRAILER_WORKFLOW}: ${change.workflowId}`)) {
         const parent = (await git.revparse([`${current}^`])).trim();
         if (parent === change.commit && (await tagAt(git, current, path)) === change.tag) return { outcome: 'committed', overlayCommit: current, revision: current };
       }
@@ -206,7 +205,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
       throw err;
     }
     const tip = (await git.revparse([remote])).trim();
-    if (!deployerWorkflowId(await git.raw(['log', '-1', '--format=%B', tip]))?.startsWith('preview-')) {
+    if (!deployerWorkflowId(await commitMessage(git, tip))?.startsWith('preview-')) {
       throw permanent(`${target} exists and its tip ${tip.slice(0, 7)} is not a deployer commit: refusing to overwrite or delete a branch the deployer does not own (check preview.branch)`, 'PreviewBranchNotOwned');
     }
     return tip;

@@ -1,19 +1,18 @@
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { classifyChanges, compileRules } from '../plan/classify';
-import { previewApplication, previewBranch, sameCodeCommits, type PreviewDetection } from '../plan/preview';
+import { previewName, sameCodeCommits, type PreviewDetection } from '../plan/preview';
 import type { DeployPlan } from '../workflows/types';
-import { ciSkipped, commitMessage, parseNameStatus, repositoryWebUrl } from './detect';
+import { ciSkipped, parseNameStatus, repositoryWebUrl } from './detect';
 import { permanent } from './failures';
-import { EMPTY_TREE, type RepoCache } from './git';
-import { checkInput, fullSha, imageTag } from './input';
+import { commitMessage, EMPTY_TREE, type RepoCache } from './git';
+import { branchName, checkInput, fullSha, imageTag } from './input';
 
-const branch = z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/, 'expected a branch name');
 const detectInput = z.object({
   pr: z.number().int().positive(),
   commit: fullSha,
-  baseRef: branch,
-  headRef: branch,
+  baseRef: branchName,
+  headRef: branchName,
   /** The PR's commits, newest first, from GitHub. */
   commits: z.array(z.object({ sha: fullSha, overlay: z.boolean() })).max(250),
 });
@@ -102,8 +101,8 @@ export function previewSteps(config: DeployConfig, repo: RepoCache, imagesExist:
     const { pr } = checkInput(z.object({ pr: z.number().int().positive() }), raw, 'preview-settings');
     const preview = previewConfig(config);
     return {
-      application: previewApplication(preview.application, pr),
-      branch: preview.branch ? previewBranch(preview.branch, pr) : null,
+      application: previewName(preview.application, pr),
+      branch: preview.branch ? previewName(preview.branch, pr) : null,
       syncTimeoutMs: preview.syncTimeout ?? config.argocd.syncTimeout,
       searchAttributes: config.temporal.searchAttributes,
       continueAsNewAfter: config.environment.continueAsNewAfter,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import type { PullCommit } from '../plan/preview';
 import { hasDeployerTrailer } from '../plan/trailers';
-import { httpFailure } from './failures';
+import { httpFailure, isHttpError } from './failures';
 import { checkInput } from './input';
 
 const prInput = z.object({ pr: z.number().int().positive() });
@@ -27,9 +27,6 @@ export interface PullRequestInfo {
   url: string;
 }
 
-function isHttpError(err: unknown): err is { status: number; message: string; response?: { headers?: Record<string, string | undefined> } } {
-  return typeof (err as { status?: unknown })?.status === 'number';
-}
 
 /** Step `read-pull-request`: the pull request and its commits, from GitHub's REST API. */
 export function pullSteps(config: DeployConfig, octokit: Octokit) {

@@ -1,5 +1,6 @@
 import ms from 'ms';
 import { z } from 'zod';
+import { BRANCH_NAME, previewName } from '../plan/preview';
 
 /** A duration such as `15s`, `2m` or `1h`, stored in milliseconds. */
 const duration = z
@@ -82,7 +83,7 @@ export const configSchema = z
         application: z
           .string()
           .regex(/\{number\}/, 'must contain {number}, e.g. "yt-summarizer-pr-{number}"')
-          .refine((template) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(template.replace(/\{number\}/g, '1')), 'must be a lower-case DNS-style name once {number} is filled in'),
+          .refine((template) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(previewName(template, 1)), 'must be a lower-case DNS-style name once {number} is filled in'),
         /** How long Argo CD may take to sync and report a preview healthy (default: argocd.syncTimeout). */
         syncTimeout: duration.optional(),
         /**
@@ -92,7 +93,7 @@ export const configSchema = z
         branch: z
           .string()
           .regex(/\{number\}/, 'must contain {number}, e.g. "gitops-deployer/preview-{number}"')
-          .refine((template) => /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/.test(template.replace(/\{number\}/g, '1')), 'must be a branch name once {number} is filled in')
+          .refine((template) => BRANCH_NAME.test(previewName(template, 1)), 'must be a branch name once {number} is filled in')
           .optional(),
         /** How many of the PR's commits (newest first) are searched for images on a push that changed no code. */
         searchDepth: z.number().int().min(1).max(250).default(30),
@@ -131,7 +132,7 @@ export const configSchema = z
       if (seen.has(image.name)) ctx.addIssue({ code: 'custom', path: ['images', index, 'name'], message: `duplicate image "${image.name}"` });
       seen.add(image.name);
     });
-    if (config.preview?.branch && config.preview.branch.replace(/\{number\}/g, '1') === config.repository.mainBranch) {
+    if (config.preview?.branch && previewName(config.preview.branch, 1) === config.repository.mainBranch) {
       ctx.addIssue({ code: 'custom', path: ['preview', 'branch'], message: 'must not be the main branch' });
     }
     if (config.preview && config.preview.overlayPath === config.overlay.path) {

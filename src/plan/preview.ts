@@ -36,13 +36,11 @@ export type PreviewChoice =
   | { rule: 'pr-history'; tag: string; commit: string; reason: string }
   | { rule: 'production'; reason: string };
 
-/** The Argo CD application of a pull request, from the configured template. */
-export function previewApplication(template: string, pr: number): string {
-  return template.replace(/\{number\}/g, String(pr));
-}
+/** A git branch name the deployer accepts: no leading dash, no `..`, a conservative character set. */
+export const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$/;
 
-/** The deployer's own preview branch of a pull request (preview.branch), e.g. `gitops-deployer/preview-7`. */
-export function previewBranch(template: string, pr: number): string {
+/** A per-PR name from its configured template: the Argo CD application, the deployer's preview branch. */
+export function previewName(template: string, pr: number): string {
   return template.replace(/\{number\}/g, String(pr));
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hasDeployerTrailer, isProductionOverlayCommit, TRAILER_WORKFLOW } from '../plan/trailers';
+import { isProductionOverlayCommit, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 
@@ -86,7 +86,6 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown, event: string): T {
 
 const ZERO_SHA = /^0{40}$/;
 
-export { hasDeployerTrailer };
 
 function repositoryMatches(fullName: string, config: DeployConfig): boolean {
   return fullName.toLowerCase() === `${config.repository.owner}/${config.repository.name}`.toLowerCase();

@@ -1,6 +1,7 @@
 import { overlayCommitMessage } from '../../src/activities/overlay';
 import { parseConfig } from '../../src/config/load';
-import { decide, hasDeployerTrailer, PayloadError, type Decision } from '../../src/relay/events';
+import { hasDeployerTrailer } from '../../src/plan/trailers';
+import { decide, PayloadError, type Decision } from '../../src/relay/events';
 import { deployWorkflowId } from '../../src/workflows/definitions';
 import { pullRequestPayload, pushPayload, randomSha, workflowRunPayload, ZERO, type PushSpec } from './payloads';
 

@@ -1,4 +1,4 @@
-import { previewApplication, previewChoice, previewStart, sameCodeCommits, type PreviewDetection, type PullCommit } from '../../src/plan/preview';
+import { previewChoice, previewName, previewStart, sameCodeCommits, type PreviewDetection, type PullCommit } from '../../src/plan/preview';
 
 const sha = (c: string) => c.repeat(40);
 const [A, B, C, D, O] = ['a', 'b', 'c', 'd', 'e'].map(sha) as [string, string, string, string, string];
@@ -40,6 +40,6 @@ describe('preview tag rules', () => {
   });
 
   test('the Argo CD application name comes from the template', () => {
-    expect(previewApplication('yt-summarizer-pr-{number}', 42)).toBe('yt-summarizer-pr-42');
+    expect(previewName('yt-summarizer-pr-{number}', 42)).toBe('yt-summarizer-pr-42');
   });
 });

@@ -89,6 +89,14 @@ async function resultOf(client: Client, repository: string, commit: string): Pro
   return (await deployOf(client, repository, commit).result()) as DeployStatus;
 }
 
+/** A promise the test opens: a fake step waits on it while the test arranges the next event. */
+function gate(): { opened: Promise<void>; open(): void; readonly isOpen: boolean } {
+  let open!: () => void;
+  let isOpen = false;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open: () => ((isOpen = true), open()), get isOpen() { return isOpen; } };
+}
+
 async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
   for (let i = 0; i < 400; i++) {
     const value = await probe().catch(() => undefined);
@@ -132,22 +140,20 @@ describe('previewEnvironment workflow', () => {
   });
 
   test('a push while the older head waits for Argo CD stops that wait; the newer head deploys', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let reachedSync!: () => void;
-    const syncing = new Promise<void>((r) => (reachedSync = r));
+    const held = gate();
+    const syncing = gate();
     const activities = fakes({
       // The first overlay commit never gets healthy while the test holds it.
       observeArgoApp: async ({ revision }) => {
         if (revision !== OVERLAY) return healthy(revision);
-        reachedSync();
-        await held;
+        syncing.open();
+        await held.opened;
         return { ...healthy(revision), syncStatus: 'OutOfSync' };
       },
     });
     const { first, second, final } = await withPreview(activities, async (ctx) => {
       await ctx.request(HEAD);
-      await syncing;
+      await syncing.opened;
       head = HEAD2; // the author pushed on top of the overlay commit
       await ctx.request(HEAD2, OVERLAY);
       const result = {
@@ -155,7 +161,7 @@ describe('previewEnvironment workflow', () => {
         second: await resultOf(ctx.client, ctx.repository, HEAD2),
         final: await view(ctx.client, ctx.repository),
       };
-      release();
+      held.open();
       return result;
     });
     expect(first).toMatchObject({ phase: 'superseded', note: expect.stringContaining(HEAD2.slice(0, 7)) });
@@ -192,26 +198,24 @@ describe('previewEnvironment workflow', () => {
   });
 
   test('closing the PR while its deploy waits for Argo CD cancels that deploy (not superseded) and the preview is gone', async () => {
-    let reachedSync!: () => void;
-    const syncing = new Promise<void>((r) => (reachedSync = r));
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
+    const syncing = gate();
+    const held = gate();
     const activities = fakes({
       // Held in flight, so the time-skipping server cannot run the sync timeout out meanwhile.
       observeArgoApp: async ({ revision }) => {
-        reachedSync();
-        await held;
+        syncing.open();
+        await held.opened;
         return { ...healthy(revision), syncStatus: 'OutOfSync' };
       },
     });
     const { deploy, gone } = await withPreview(activities, async (ctx) => {
       await ctx.request(HEAD);
-      await syncing;
+      await syncing.opened;
       prState = 'closed';
       const handle = ctx.client.workflow.getHandle(previewEnvironmentWorkflowId(ctx.repository, 5));
       await handle.signal(pullRequestClosedSignal, { by: 'github' });
       const gone = (await handle.result()) as PreviewView;
-      release();
+      held.open();
       return { deploy: await deployOf(ctx.client, ctx.repository, HEAD).describe(), gone };
     });
     expect(deploy.status.name).toBe('CANCELLED');
@@ -234,13 +238,11 @@ describe('previewEnvironment workflow', () => {
   });
 
   test('a head superseded earlier deploys again when a force-push makes it the head once more', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let released = false;
+    const held = gate();
     const activities = fakes({
       // The first CI probe of HEAD stays in flight (no time skips past its timeout) until the force-push.
       findCiRun: async ({ commit }) => {
-        if (commit === HEAD && !released) await held;
+        if (commit === HEAD && !held.isOpen) await held.opened;
         return { id: 9, status: 'completed', conclusion: 'success', url: 'u', headSha: commit };
       },
     });
@@ -252,8 +254,7 @@ describe('previewEnvironment workflow', () => {
       expect(await resultOf(ctx.client, ctx.repository, HEAD)).toMatchObject({ phase: 'superseded' });
       expect(await resultOf(ctx.client, ctx.repository, HEAD2)).toMatchObject({ phase: 'succeeded' });
       head = HEAD; // force-pushed back
-      released = true;
-      release();
+      held.open();
       const runs = (await deployOf(ctx.client, ctx.repository, HEAD).describe()).runId;
       await ctx.request(HEAD);
       await until(async () => ((await deployOf(ctx.client, ctx.repository, HEAD).describe()).runId !== runs ? true : undefined));
