@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import type { ArgoObservation } from '../plan/argocd';
-import { httpFailure } from './failures';
+import { requestFailure, responseFailure } from './failures';
+import { REQUEST_TIMEOUT_MS } from './faults';
 import type { RepoCache } from './git';
 import { branchName, checkInput, fullSha } from './input';
 
@@ -29,24 +30,27 @@ interface Application {
 /** Step `confirm-sync`'s probe: one read of the Argo CD application; the workflow decides and waits. */
 export function argoSteps(config: DeployConfig, repo: RepoCache, token: string | undefined, fetchImpl: typeof fetch = fetch) {
   const base = config.argocd.server.replace(/\/+$/, '');
+  const host = new URL(base).host;
 
   async function observeArgoApp(raw: z.input<typeof observeInput>): Promise<ArgoObservation> {
     const { revision, refresh, application = config.argocd.application, branch, missingIsWaiting } = checkInput(observeInput, raw, 'confirm-sync');
     const app = encodeURIComponent(application);
     // refresh=normal makes Argo CD look at git now instead of at its next poll (3 min by default).
     const url = `${base}/api/v1/applications/${app}${refresh ? '?refresh=normal' : ''}`;
-    const response = await fetchImpl(url, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal: AbortSignal.timeout(30_000) });
+    const context = { subject: `application "${application}"`, notFound: `Argo CD at ${host}: no application "${application}"; check argocd.application (preview.application for previews)` };
+    const failed = (err: unknown): never => {
+      throw requestFailure('Argo CD', host, err, context);
+    };
+    // The deadline covers the body too: a server that sends headers and then stalls is caught as well.
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const response = await fetchImpl(url, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal }).catch(failed);
     // Argo CD answers 403 for an application it does not know unless the caller names the project.
     if (missingIsWaiting && (response.status === 404 || response.status === 403)) {
       await response.body?.cancel();
       return { syncStatus: 'Missing', syncRevision: null, revisionContainsTarget: false, healthStatus: 'Missing', healthMessage: `no application ${application} yet, or this token may not read it (HTTP ${response.status})` };
     }
-    if (!response.ok) {
-      const body = (await response.text()).slice(0, 500);
-      const what = response.status === 404 ? `application "${application}" not found (${body})` : body;
-      throw httpFailure('Argo CD', response.status, what, response.headers.get('retry-after'));
-    }
-    const { status = {} } = (await response.json()) as Application;
+    if (!response.ok) throw await responseFailure('Argo CD', host, response, context);
+    const { status = {} } = (await response.json().catch(failed)) as Application;
     const syncRevision = status.sync?.revision ?? status.sync?.revisions?.[0] ?? null;
     const revisionContainsTarget =
       syncRevision !== null &&

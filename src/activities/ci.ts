@@ -2,7 +2,7 @@ import type { Octokit } from '@octokit/rest';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
-import { httpFailure, isHttpError } from './failures';
+import { requestFailure } from './failures';
 import { checkInput, fullSha } from './input';
 
 const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_request']).default('push') });
@@ -11,6 +11,7 @@ const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_reque
 /** Step `wait-for-ci`'s probe: the newest CI run for the commit (a push to main, or a pull request's), or null if CI has not started. */
 export function ciSteps(config: DeployConfig, octokit: Octokit) {
   const { owner, name: repo, mainBranch } = config.repository;
+  const host = new URL(config.github.apiUrl).host;
 
   async function findCiRun(raw: { commit: string; event?: 'push' | 'pull_request' }): Promise<CiRun | null> {
     const { commit, event } = checkInput(findInput, raw, 'wait-for-ci');
@@ -27,9 +28,10 @@ export function ciSteps(config: DeployConfig, octokit: Octokit) {
       const run = runs.find((r) => r.head_sha.toLowerCase() === commit.toLowerCase());
       return run ? { id: run.id, status: run.status ?? 'queued', conclusion: run.conclusion ?? null, url: run.html_url, headSha: run.head_sha, attempt: run.run_attempt } : null;
     } catch (err) {
-      if (!isHttpError(err)) throw err;
-      const what = err.status === 404 ? `CI workflow "${config.ci.workflow}" not found in ${owner}/${repo}; check ci.workflow` : err.message;
-      throw httpFailure('GitHub', err.status, what, err.response?.headers?.['retry-after']);
+      throw requestFailure('GitHub', host, err, {
+        subject: `the CI runs of ${config.ci.workflow} in ${owner}/${repo}`,
+        notFound: `CI workflow "${config.ci.workflow}" not found in ${owner}/${repo}; check ci.workflow (and that GITHUB_TOKEN can see the repository: GitHub answers 404 to a token that cannot)`,
+      });
     }
   }
 

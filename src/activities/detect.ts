@@ -71,6 +71,7 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       ciTimeoutMs: config.ci.timeout,
       ciPollInitialMs: config.ci.pollInitial,
       ciPollMaxMs: config.ci.pollMax,
+      ciRerunWindowMs: config.ci.rerunWindow,
       syncTimeoutMs: config.argocd.syncTimeout,
     };
   }

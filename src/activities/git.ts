@@ -1,10 +1,24 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { permanent } from './failures';
+import { gitFailure, isMissingRef, withoutCredentials } from './git-errors';
 
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+/**
+ * What git inherits from the worker's environment; nothing else (no secrets of the worker). A
+ * private CA for the origin (GitHub Enterprise behind a corporate CA) comes from the worker's
+ * environment: GIT_SSL_CAINFO / GIT_SSL_CAPATH (git's own), or SSL_CERT_FILE / SSL_CERT_DIR for
+ * builds of libcurl that honour OpenSSL's defaults.
+ */
+const INHERITED_ENV = [
+  'PATH', 'HOME', 'LANG', 'TMPDIR', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy',
+  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
+];
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+/** A transfer slower than 1 kB/s for 20 s fails (and is retried) instead of holding the clone's queue forever. */
+const NETWORK_TIMEOUTS: Array<[string, string]> = [['http.lowSpeedLimit', '1000'], ['http.lowSpeedTime', '20']];
+/** Cache dirs whose stale locks this process has cleared; see `removeStaleLocks`. */
+const recovered = new Set<string>();
 
 /** The full message of a commit the clone has. */
 export function commitMessage(git: SimpleGit, commit: string): Promise<string> {
@@ -21,6 +35,37 @@ export interface RepoOptions {
   token?: string;
 }
 
+/** git configuration as environment variables (GIT_CONFIG_COUNT, GIT_CONFIG_KEY_n, GIT_CONFIG_VALUE_n). */
+function configEnv(entries: Array<[string, string]>): Record<string, string> {
+  const env: Record<string, string> = { GIT_CONFIG_COUNT: String(entries.length) };
+  entries.forEach(([key, value], i) => Object.assign(env, { [`GIT_CONFIG_KEY_${i}`]: key, [`GIT_CONFIG_VALUE_${i}`]: value }));
+  return env;
+}
+
+/**
+ * Removes the lock files a git killed mid-command leaves (index.lock, HEAD.lock, refs/…/x.lock,
+ * packed-refs.lock, config.lock): with one left, every later command fails "File exists" until a
+ * person deletes it. Safe only because the cache dir belongs to one worker process and this runs
+ * before the process's first git command in it: no live git can be holding these locks.
+ */
+function removeStaleLocks(gitDir: string): string[] {
+  const removed: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      // Loose-object fan-out directories hold no locks, only (many) objects.
+      if (entry.isDirectory()) {
+        if (!(dir === join(gitDir, 'objects') && /^[0-9a-f]{2}$/.test(entry.name))) walk(path);
+      } else if (entry.name.endsWith('.lock')) {
+        rmSync(path, { force: true });
+        removed.push(path.slice(gitDir.length + 1));
+      }
+    }
+  };
+  walk(gitDir);
+  return removed.sort();
+}
+
 /**
  * A cached clone of the deployed repository. Every git operation goes through `exclusive`, so
  * concurrent activities in one worker never race on the index, the work tree or a fetch.
@@ -33,12 +78,23 @@ export class RepoCache {
   constructor(private readonly options: RepoOptions) {
     const slug = options.cloneUrl.replace(/\.git$/, '').split(/[/:]/).filter(Boolean).slice(-2).join('__');
     this.dir = resolve(options.cacheDir, slug || 'repository');
-    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email, GIT_COMMITTER_NAME: options.author.name, GIT_COMMITTER_EMAIL: options.author.email };
+    const config: Array<[string, string]> = [...NETWORK_TIMEOUTS];
     if (options.token && /^https:/.test(options.cloneUrl)) {
+      // GitHub's token over HTTPS: Basic auth as x-access-token. As configuration in the environment
+      // it reaches git and git-remote-https without a URL, an argument (/proc/<pid>/cmdline is
+      // world-readable) or .git/config; the environment is readable only by this user.
       const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-      Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
+      config.push(['http.extraHeader', `Authorization: Basic ${basic}`]);
     }
-    this.env = env;
+    this.env = {
+      GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email, GIT_COMMITTER_NAME: options.author.name, GIT_COMMITTER_EMAIL: options.author.email,
+      ...configEnv(config),
+    };
+  }
+
+  /** The origin's URL as messages may show it: without credentials. */
+  get origin(): string {
+    return withoutCredentials(this.options.cloneUrl);
   }
 
   get remoteMain(): string {
@@ -60,19 +116,53 @@ export class RepoCache {
     // git gets a minimal environment: nothing of the worker's secrets, and nothing simple-git's
     // guard refuses (EDITOR, pagers); GIT_* variables must be allowed by name.
     const inherited = Object.fromEntries(INHERITED_ENV.flatMap((key) => (process.env[key] ? [[key, process.env[key]!]] : [])));
-    return simpleGit({ baseDir, maxConcurrentProcesses: 1, allowEnvironment: Object.keys(this.env) }).env({ ...inherited, ...this.env });
+    const env = { ...inherited, ...this.env };
+    return simpleGit({
+      baseDir,
+      maxConcurrentProcesses: 1,
+      allowEnvironment: Object.keys(env),
+      // simple-git refuses GIT_CONFIG_COUNT because configuration from the environment could
+      // smuggle in command-running keys when its values come from users. Ours come from this
+      // class only (network timeouts, the token's header), and simple-git still checks each key
+      // against its block list.
+      unsafe: { allowUnsafeConfigEnvCount: true },
+    }).env(env);
   }
 
   private async open(): Promise<SimpleGit> {
-    if (!existsSync(join(this.dir, '.git'))) {
-      mkdirSync(dirname(this.dir), { recursive: true });
-      await this.git(dirname(this.dir)).clone(this.options.cloneUrl, this.dir, ['--no-checkout', '--origin', 'origin']);
+    const gitDir = join(this.dir, '.git');
+    if (!recovered.has(this.dir)) {
+      recovered.add(this.dir);
+      if (existsSync(gitDir)) {
+        const removed = removeStaleLocks(gitDir);
+        if (removed.length) console.warn(`git cache ${this.dir}: removed lock files left by a killed git: ${removed.join(', ')}`);
+      }
     }
+    if (!existsSync(gitDir)) await this.clone();
     return this.git(this.dir);
   }
 
+  /**
+   * Clones beside the cache dir, then renames it into place: a worker killed mid-clone leaves
+   * only the partial copy, which the next clone replaces, never a cache dir with half a repository.
+   */
+  private async clone(): Promise<void> {
+    const partial = `${this.dir}.partial`;
+    mkdirSync(dirname(this.dir), { recursive: true });
+    rmSync(partial, { recursive: true, force: true });
+    try {
+      await this.git(dirname(this.dir)).clone(this.options.cloneUrl, partial, ['--no-checkout', '--origin', 'origin']);
+    } catch (err) {
+      rmSync(partial, { recursive: true, force: true });
+      gitFailure(err, { origin: this.options.cloneUrl, action: 'clone' });
+    }
+    // Not a clone (no .git): whatever is there is a leftover of this cache, not a person's work.
+    rmSync(this.dir, { recursive: true, force: true });
+    renameSync(partial, this.dir);
+  }
+
   async fetchMain(git: SimpleGit): Promise<void> {
-    await git.fetch('origin', `+refs/heads/${this.options.branch}:${this.remoteMain}`);
+    await this.fetchBranch(git, this.options.branch);
   }
 
   /** Fetches one branch of origin; a branch that no longer exists is a permanent failure. */
@@ -81,10 +171,7 @@ export class RepoCache {
     try {
       await git.fetch('origin', `+refs/heads/${branch}:${ref}`);
     } catch (err) {
-      if (/couldn't find remote ref|not our ref|no such ref/i.test((err as Error).message)) {
-        throw permanent(`branch ${branch} no longer exists in ${this.options.cloneUrl}`, 'BranchNotFound');
-      }
-      throw err;
+      gitFailure(err, { origin: this.options.cloneUrl, branch, action: 'fetch' });
     }
     return ref;
   }
@@ -103,8 +190,13 @@ export class RepoCache {
     if (await this.hasCommit(git, sha)) return;
     await this.fetchMain(git);
     if (await this.hasCommit(git, sha)) return;
-    await git.fetch('origin', sha).catch(() => undefined);
-    if (!(await this.hasCommit(git, sha))) throw permanent(`commit ${sha} does not exist in ${this.options.cloneUrl}`, 'CommitNotFound');
+    try {
+      await git.fetch('origin', sha);
+    } catch (err) {
+      // Only "no such object" means the commit is not there; a network or auth failure is not an answer.
+      if (!isMissingRef(err)) gitFailure(err, { origin: this.options.cloneUrl, action: 'fetch' });
+    }
+    if (!(await this.hasCommit(git, sha))) throw permanent(`commit ${sha} does not exist in ${this.origin}`, 'CommitNotFound');
   }
 
   /**

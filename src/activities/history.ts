@@ -1,3 +1,4 @@
+import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { readOverlayImages } from '../plan/overlay';
@@ -47,24 +48,32 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
     return entries;
   }
 
-  /** Step `order-commits`: the given commits of main, newest first (a descendant before its ancestors). */
+  /**
+   * Step `order-commits`: of the given commits, the ones no other given commit descends from (the
+   * newest in git history; one on a linear main). One `git merge-base --independent` answers it,
+   * whatever the number of commits; only commits the clone lacks cost a fetch.
+   */
   async function orderCommits(raw: { commits: string[] }): Promise<string[]> {
     const { commits } = checkInput(orderInput, raw, 'order-commits');
-    if (commits.length < 2) return commits;
+    const unique = [...new Set(commits.map((c) => c.toLowerCase()))];
+    if (unique.length < 2) return unique;
     return repo.exclusive(async (git) => {
-      for (const commit of commits) await repo.ensureCommit(git, commit);
-      const remaining = [...new Set(commits)];
-      const ordered: string[] = [];
-      // Selection by ancestry: the next is one that no other remaining commit descends from.
-      while (remaining.length) {
-        let newest = 0;
-        for (let i = 1; i < remaining.length; i++) {
-          if (await repo.isAncestor(git, remaining[newest]!, remaining[i]!)) newest = i;
-        }
-        ordered.push(...remaining.splice(newest, 1));
-      }
+      const known = await independent(git, unique);
+      if (known) return known;
+      await repo.fetchMain(git);
+      for (const commit of unique) await repo.ensureCommit(git, commit);
+      const ordered = await independent(git, unique);
+      if (!ordered) throw new Error(`git merge-base --independent gave no answer for ${unique.length} commits`);
       return ordered;
     });
+  }
+
+  /** The independent commits, or undefined when git could not answer (a commit the clone lacks). */
+  async function independent(git: SimpleGit, commits: string[]): Promise<string[] | undefined> {
+    const out = await git.raw(['merge-base', '--independent', ...commits]).catch(() => '');
+    const heads = out.split('\n').map((line) => line.trim().toLowerCase()).filter(Boolean);
+    // simple-git may report a failed git as empty output: an answer must name given commits only.
+    return heads.length && heads.every((h) => commits.includes(h)) ? heads : undefined;
   }
 
   return { listTargets, orderCommits };

@@ -8,6 +8,7 @@ import { RepoCache } from './git';
 import { overlaySteps } from './overlay';
 import { previewSteps } from './preview';
 import { pullSteps } from './pulls';
+import { withHeartbeats } from './heartbeat';
 import { historySteps } from './history';
 import { registrySteps } from './registry';
 import { settingsSteps } from './settings';
@@ -29,7 +30,7 @@ export interface ActivityDeps {
  */
 export function createActivities(deps: ActivityDeps) {
   const { validateImages, imagesExist } = registrySteps(deps.config, deps.credential);
-  return {
+  return withHeartbeats({
     ...detectSteps(deps.config, deps.repo),
     ...ciSteps(deps.config, deps.octokit),
     validateImages,
@@ -39,7 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...settingsSteps(deps.config),
     ...pullSteps(deps.config, deps.octokit),
     ...previewSteps(deps.config, deps.repo, imagesExist),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -9,6 +9,7 @@ import { deployerWorkflowId, TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE,
 import type { OverlayUpdate } from '../workflows/types';
 import { permanent } from './failures';
 import { commitMessage, type RepoCache } from './git';
+import { gitFailure, isLostPushRace, isMissingRef } from './git-errors';
 import { branchName, checkInput, fullSha, imageTag } from './input';
 import { registryHost } from './registry';
 
@@ -41,14 +42,6 @@ export function overlayCommitMessage(change: Change): string {
   }
 }
 
-/**
- * Only a lost race with another push is worth a fetch and retry: the branch moved before our
- * push (non-fast-forward) or during it (the remote's compare-and-swap of the ref failed).
- */
-export function isLostPushRace(err: unknown): boolean {
-  return /non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/.test(String((err as Error)?.message ?? err));
-}
-
 /** One reading of the branch: done (nothing to commit), or the overlay text to commit. */
 type Attempt = { done: OverlayUpdate } | { text: string };
 
@@ -79,10 +72,13 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     return overlayCommit;
   }
 
-  /** A push that failed for another reason than a lost race is thrown: permanent when refused. */
+  /**
+   * Only a lost race with another push is worth a fetch and a new decision here; any other push
+   * failure is thrown: permanent when the token or the server's policy refused it, else retried.
+   */
   function unlessLostRace(err: unknown, branch: string): void {
     if (isLostPushRace(err)) return; // someone pushed meanwhile: fetch and decide again on the new tip
-    throw /403|401|denied|protected branch/i.test(String(err)) ? permanent(`push to ${branch} refused: ${(err as Error).message}`, 'PushRefused') : err;
+    gitFailure(err, { origin: repo.origin, branch, action: 'push' });
   }
 
   /** The tag the overlay names at a revision (the first image's). */
@@ -231,7 +227,8 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
       try {
         await git.raw(['push', `--force-with-lease=refs/heads/${branch}:${tip}`, 'origin', `:refs/heads/${branch}`]);
       } catch (err) {
-        if (!/remote ref does not exist|unable to delete/i.test((err as Error).message)) throw err;
+        // Gone already is what we wanted; a lease that no longer holds means someone else pushed there: decide again on the retry.
+        if (!isMissingRef(err)) gitFailure(err, { origin: repo.origin, branch, action: 'push' });
       }
       return { removed: true };
     });

@@ -80,6 +80,7 @@ export function previewSteps(config: DeployConfig, repo: RepoCache, imagesExist:
       ciTimeoutMs: config.ci.timeout,
       ciPollInitialMs: config.ci.pollInitial,
       ciPollMaxMs: config.ci.pollMax,
+      ciRerunWindowMs: config.ci.rerunWindow,
       syncTimeoutMs: config.preview?.syncTimeout ?? config.argocd.syncTimeout,
     };
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import type { PullCommit } from '../plan/preview';
 import { hasDeployerTrailer } from '../plan/trailers';
-import { httpFailure, isHttpError } from './failures';
+import { requestFailure } from './failures';
 import { checkInput } from './input';
 
 const prInput = z.object({ pr: z.number().int().positive() });
@@ -32,11 +32,13 @@ export interface PullRequestInfo {
 export function pullSteps(config: DeployConfig, octokit: Octokit) {
   const { owner, name: repo } = config.repository;
   const fullName = `${owner}/${repo}`.toLowerCase();
+  const host = new URL(config.github.apiUrl).host;
 
   const failure = (pr: number) => (err: unknown): never => {
-    if (!isHttpError(err)) throw err;
-    const what = err.status === 404 ? `pull request #${pr} not found in ${owner}/${repo}` : err.message;
-    throw httpFailure('GitHub', err.status, what, err.response?.headers?.['retry-after']);
+    throw requestFailure('GitHub', host, err, {
+      subject: `pull request #${pr} of ${owner}/${repo}`,
+      notFound: `pull request #${pr} not found in ${owner}/${repo}`,
+    });
   };
 
   async function readPullRequest(raw: { pr: number }): Promise<PullRequestInfo> {

@@ -1,14 +1,18 @@
-import { ContainerRegistryContentClient } from '@azure/container-registry';
+import { ContainerRegistryContentClient, type ContainerRegistryContentClientOptions } from '@azure/container-registry';
 import type { TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import type { ValidatedImage } from '../workflows/types';
-import { httpFailure, permanent } from './failures';
+import { permanent, requestFailure } from './failures';
+import { fault, REQUEST_TIMEOUT_MS } from './faults';
 import { checkInput, imageTag } from './input';
 
 const validateInput = z.object({ tag: imageTag });
 
 class MissingImage extends Error {}
+
+/** One step of the SDK's HTTP pipeline (@azure/core-rest-pipeline's PipelinePolicy). */
+type PipelinePolicy = NonNullable<ContainerRegistryContentClientOptions['additionalPolicies']>[number]['policy'];
 
 export function registryHost(endpoint: string): string {
   return new URL(endpoint).host;
@@ -20,7 +24,16 @@ export function registryHost(endpoint: string): string {
  */
 export function registrySteps(config: DeployConfig, credential: TokenCredential) {
   const host = registryHost(config.registry.endpoint);
-  const clients = new Map(config.images.map((image) => [image.name, new ContainerRegistryContentClient(config.registry.endpoint, image.repository, credential)]));
+  const options: ContainerRegistryContentClientOptions = {
+    // Temporal's retry policy is the one that retries (with the step's backoff, visible in history);
+    // the SDK's own 3 retries with up to 64 s between them would hide inside one attempt.
+    retryOptions: { maxRetries: 0 },
+    additionalPolicies: [
+      { policy: requestDeadline(REQUEST_TIMEOUT_MS), position: 'perRetry' },
+      { policy: refuseForeignChallenge(host), position: 'perRetry' },
+    ],
+  };
+  const clients = new Map(config.images.map((image) => [image.name, new ContainerRegistryContentClient(config.registry.endpoint, image.repository, credential, options)]));
 
   async function validateImages(raw: { tag: string }): Promise<ValidatedImage[]> {
     const { tag } = checkInput(validateInput, raw, 'validate-images');
@@ -37,15 +50,17 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
 
   async function validate(name: string, repository: string, tag: string): Promise<ValidatedImage> {
     const reference = `${host}/${repository}:${tag}`;
+    // The whole read, the manifest's streamed body included; the token service's requests, which
+    // do not carry this signal, have their own deadline (requestDeadline).
+    const deadline = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     try {
-      const manifest = await clients.get(name)!.getManifest(tag);
+      const manifest = await clients.get(name)!.getManifest(tag, { abortSignal: deadline });
       return { name, reference, digest: manifest.digest };
     } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      if (status === 404) throw new MissingImage(reference);
-      if (typeof status !== 'number') throw err;
-      const headers = (err as { response?: { headers?: { get(name: string): string | undefined } } }).response?.headers;
-      throw httpFailure(`registry ${host}`, status, `${reference}: ${(err as Error).message}`, headers?.get('retry-after'));
+      if (deadline.aborted) throw fault({ service: 'registry', host, subject: reference, timedOutAfterMs: REQUEST_TIMEOUT_MS });
+      // A 404 for the manifest is an answer (no such image); a 404 elsewhere (the token exchange) is a fault.
+      if (isMissingManifest(err)) throw new MissingImage(reference);
+      throw requestFailure('registry', host, err, { subject: reference });
     }
   }
 
@@ -58,4 +73,42 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
   }
 
   return { validateImages, imagesExist };
+}
+
+function isMissingManifest(err: unknown): boolean {
+  const { statusCode, request } = err as { statusCode?: number; request?: { url?: string } };
+  return statusCode === 404 && /\/manifests\/[^/?]+(\?|$)/.test(request?.url ?? '');
+}
+
+/**
+ * A deadline for the requests that do not carry the step's signal: the SDK sends the ACR token
+ * exchange without it. (A manifest read has the signal, whose expiry validate() reports.)
+ */
+function requestDeadline(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'gitops-deployer-request-deadline',
+    sendRequest(request, next) {
+      if (!request.abortSignal && !request.timeout) request.timeout = timeoutMs;
+      return next(request);
+    },
+  };
+}
+
+/**
+ * A 401 challenge for anything but a Bearer token (Basic: a user name and password) is refused here,
+ * with the table's advice: the SDK's ACR challenge handler would fail on it with "Failed to retrieve
+ * 'service' from challenge", an error that names neither the registry nor the cause.
+ */
+function refuseForeignChallenge(host: string): PipelinePolicy {
+  return {
+    name: 'gitops-deployer-refuse-foreign-challenge',
+    async sendRequest(request, next) {
+      const response = await next(request);
+      const challenge = response.headers.get('www-authenticate');
+      if (response.status === 401 && challenge && !/^\s*bearer\b/i.test(challenge)) {
+        throw fault({ service: 'registry', host, status: 401, header: (name) => response.headers.get(name), path: new URL(request.url).pathname });
+      }
+      return response;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { z } from 'zod';
 import { configSchema, type DeployConfig } from './schema';
 
 /** A configuration problem; `problems` names every bad field, one per line. */
@@ -16,30 +17,88 @@ export class ConfigError extends Error {
 
 const SECRET_KEY = /(token|secret|password|passwd|credential|apikey|api_key|private_?key)$/i;
 
-/** Secrets come from the environment only: a config file that holds one is refused outright. */
-function findSecretKeys(value: unknown, path: string[] = []): string[] {
+/** Secrets come from the environment only: a config file that holds one is refused, pointing there. */
+function findSecretKeys(value: unknown, path: string[] = []): Array<{ path: string; problem: string }> {
   if (Array.isArray(value)) return value.flatMap((item, i) => findSecretKeys(item, [...path, String(i)]));
   if (value && typeof value === 'object') {
-    return Object.entries(value).flatMap(([key, child]) =>
-      SECRET_KEY.test(key)
-        ? [`${[...path, key].join('.')}: secrets are read from the environment (GITHUB_TOKEN, ARGOCD_TOKEN, Azure credentials), never from the config file`]
-        : findSecretKeys(child, [...path, key]),
-    );
+    return Object.entries(value).flatMap(([key, child]) => {
+      const at = [...path, key].join('.');
+      return SECRET_KEY.test(key)
+        ? [{ path: at, problem: `${at}: secrets are read from the environment (GITHUB_TOKEN, ARGOCD_TOKEN, Azure credentials), never from the config file` }]
+        : findSecretKeys(child, [...path, key]);
+    });
   }
   return [];
 }
 
-/** Validates an already-parsed configuration object. */
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a section of fields',
+};
+
+/** What a value is, in words; strings are not quoted, since a misplaced one may be a secret. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return 'text';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'object') return 'a section of fields';
+  return typeof value;
+}
+
+/**
+ * zod's default messages in plain words (schema-level messages, more specific, still win). Used
+ * per parse rather than through z.config, so other schemas in the process keep zod's defaults.
+ */
+const plainWords: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'required';
+      if (issue.input === null) return 'required (the value is empty)';
+      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${kindOf(issue.input)}`;
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${kindOf(issue.input)}`;
+    case 'unrecognized_keys': {
+      const shape = (issue.inst as { shape?: Record<string, unknown> } | undefined)?.shape;
+      return shape ? `unknown field (this section takes ${Object.keys(shape).join(', ')})` : 'unknown field';
+    }
+    case 'too_small':
+      if (issue.origin === 'array') return Number(issue.minimum) === 1 ? 'list at least one entry' : `list at least ${issue.minimum} entries`;
+      if (issue.origin === 'string') return Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
+      return `must be at least ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `list at most ${issue.maximum} entries`;
+      if (issue.origin === 'string') return `must be at most ${issue.maximum} characters`;
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_format':
+      return issue.format === 'url' ? 'expected a URL like https://host' : `expected ${issue.format} format`;
+    default:
+      return undefined;
+  }
+};
+
+/** One line per problem, each starting with its field path; an unknown field is named itself. */
+function describeIssues(issues: z.core.$ZodIssue[], skip: Set<string>): string[] {
+  return issues.flatMap((issue) => {
+    const at = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => (at ? `${at}.${key}` : key)).filter((path) => !skip.has(path)).map((path) => `${path}: ${issue.message}`);
+    }
+    return [`${at || '(root)'}: ${issue.message}`];
+  });
+}
+
+/** Validates an already-parsed configuration object; every problem is reported at once. */
 export function parseConfig(raw: unknown, source = 'configuration'): DeployConfig {
   const secrets = findSecretKeys(raw);
-  if (secrets.length) throw new ConfigError(source, secrets);
-  const result = configSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    throw new ConfigError(
-      source,
-      result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
-    );
-  }
+  const result = configSchema.safeParse(raw ?? {}, { error: plainWords });
+  // A secret key is also an unknown field: it is named once, with the reason that matters.
+  const problems = [...secrets.map((s) => s.problem), ...(result.success ? [] : describeIssues(result.error.issues, new Set(secrets.map((s) => s.path))))];
+  if (problems.length || !result.success) throw new ConfigError(source, problems);
   return result.data;
 }
 

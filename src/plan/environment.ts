@@ -114,3 +114,30 @@ export function nextCandidate(queue: Candidate[], newestFirst: string[]): Candid
   }
   return queue[0];
 }
+
+/** The order step takes at most this many commits at once (one git process per batch). */
+export const ORDER_BATCH = 200;
+/** Verdicts sent to deploys at once: Temporal bounds a workflow's pending outgoing signals. */
+export const SIGNAL_BATCH = 100;
+
+/** Splits a list into consecutive batches of at most `size`. */
+export function batches<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * What one turn at the overlay decides, from the queue and the newest commits among it (`heads`:
+ * the queued commits no other queued commit descends from, as git reported them). With one head,
+ * every other queued commit is its ancestor: once the head's tag is in the overlay, the older
+ * code deploys are superseded without a git operation each. k8s-only changes still get their own
+ * confirmation (Argo CD must have synced a revision that contains them).
+ */
+export function planTurn(queue: Candidate[], heads: string[]): { next: Candidate; supersededOnCommit: Candidate[] } | undefined {
+  const next = nextCandidate(queue, heads);
+  if (!next) return undefined;
+  const linear = heads.length === 1 && heads[0] === next.commit;
+  const supersededOnCommit = linear && next.path === 'code' ? queue.filter((c) => c !== next && c.path === 'code') : [];
+  return { next, supersededOnCommit };
+}

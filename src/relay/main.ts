@@ -33,9 +33,8 @@ async function main(argv: string[]): Promise<void> {
   if (!secret) throw new UsageError('GITHUB_WEBHOOK_SECRET is not set: export the secret configured on the GitHub webhook (Settings → Webhooks) before starting the relay.');
   const config = loadConfig(configPath(opts.config));
   const target = temporalTarget({}, process.env, config.temporal.namespace);
-  const connection = await connectClient(target).catch((err: Error) => {
-    throw new Error(`cannot reach Temporal at ${target.address} (${err.message}); set TEMPORAL_ADDRESS`);
-  });
+  // Fails within 10 s naming the address when Temporal does not answer (TemporalUnreachableError).
+  const connection = await connectClient(target);
   const client = new Client({ connection, namespace: target.namespace });
   const relay = await startRelay({ client, config, secret, port: opts.port, host: opts.host });
   console.log(`webhook relay listening: ${relay.url}${WEBHOOK_PATH} (Temporal ${target.address}, namespace ${target.namespace})`);

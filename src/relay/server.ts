@@ -1,11 +1,16 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhooks } from '@octokit/webhooks';
-import { isGrpcServiceError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { fromPayloadsAtIndex } from '@temporalio/common';
 import { signalCiCompleted, startDeploy } from '../client/deploys';
 import { closePreview, requestPreview, signalPreviewCi } from '../client/previews';
 import type { DeployConfig } from '../config/schema';
+import type { CiRun } from '../plan/ci';
 import { deployWorkflowId } from '../workflows/definitions';
+import { previewDeployWorkflowId } from '../workflows/preview-definitions';
+import type { DeployInput } from '../workflows/types';
 import { decide, PayloadError, type Decision } from './events';
 
 export const WEBHOOK_PATH = '/webhooks/github';
@@ -21,7 +26,7 @@ export interface RelayOptions {
   /** Default 0.0.0.0: GitHub must reach it. */
   host?: string;
   maxBodyBytes?: number;
-  /** Bound on each Temporal call; below GitHub's 10 s delivery timeout so it records a 503, not a timeout. */
+  /** Bound on the Temporal calls of one delivery; below GitHub's 10 s delivery timeout so it records a 503, not a timeout. */
   temporalTimeoutMs?: number;
   /** One line per delivery; default console.log. */
   log?: (line: string) => void;
@@ -39,13 +44,116 @@ type Reply = { status: number; body: Record<string, unknown>; note: string };
 // gRPC codes meaning "Temporal could not be asked now": CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE.
 const RETRY_LATER = new Set([1, 4, 8, 14]);
 const TOO_LARGE = Symbol('too large');
+// Temporal is probed this often while it answers, four times as often while it does not.
+const PROBE_INTERVAL_MS = 1_000;
+// A health probe slower than this counts as no answer; getSystemInfo is served from the frontend's memory.
+const PROBE_TIMEOUT_MS = 3_000;
+// Closed deploys that may run again: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY lets these through.
+const FAILED = new Set(['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
-/** The gRPC error (in the cause chain) that says Temporal could not be reached, if that is what happened. */
+/** Temporal was not asked, or stopped being waited for: known down, or no answer in time. */
+export class TemporalUnavailable extends Error {
+  override name = 'TemporalUnavailable';
+}
+
+/** The error (in the cause chain) that says Temporal could not be reached, if that is what happened. */
 export function temporalUnreachable(err: unknown): Error | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (isGrpcServiceError(e) && RETRY_LATER.has(e.code)) return e;
+    if (e instanceof TemporalUnavailable || (isGrpcServiceError(e) && RETRY_LATER.has(e.code))) return e as Error;
   }
   return undefined;
+}
+
+/** Rejects with `onTimeout()` after `ms` unless `work` settles first; a late failure of `work` is dropped. */
+function bounded<T>(work: Promise<T>, ms: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    const abort = () => (clearTimeout(timer), reject(signal!.reason));
+    signal?.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => (clearTimeout(timer), signal?.removeEventListener('abort', abort)));
+  });
+}
+
+/**
+ * Whether Temporal answers, probed in the background: while it is known to be down a delivery gets
+ * its 503 at once instead of waiting out retries (GitHub gives up after 10 s), and while it is down
+ * it is probed four times as often, so deliveries are accepted again within a second of its return.
+ * Every call a delivery makes counts as a probe too.
+ */
+class TemporalHealth {
+  private failure: Error | undefined;
+  private since = Date.now();
+  /** Start time of the observation the state comes from: an older probe finishing late does not overrule it. */
+  private observedAt = 0;
+  private readonly onDown = new Set<(err: Error) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly probe: () => Promise<unknown>,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The reason Temporal is known to be unreachable, or undefined while it answers (or is not known not to). */
+  get down(): Error | undefined {
+    return this.failure;
+  }
+
+  start(): void {
+    const loop = async () => {
+      await this.check();
+      if (!this.stopped) this.timer = setTimeout(loop, this.failure ? PROBE_INTERVAL_MS / 4 : PROBE_INTERVAL_MS).unref();
+    };
+    void loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** One probe now; resolves to the state after it. */
+  async check(): Promise<Error | undefined> {
+    const startedAt = Date.now();
+    try {
+      await bounded(this.probe(), PROBE_TIMEOUT_MS, () => new TemporalUnavailable(`no answer to a health probe within ${PROBE_TIMEOUT_MS / 1000}s`));
+      this.observe(startedAt, undefined);
+    } catch (err) {
+      // Only "could not be asked" counts: an error Temporal answered with (say, permission denied) is an answer.
+      const down = temporalUnreachable(err);
+      if (down) this.observe(startedAt, down);
+    }
+    return this.failure;
+  }
+
+  /** Records what a call that started at `startedAt` found: `failure` undefined means Temporal answered. */
+  observe(startedAt: number, failure: Error | undefined): void {
+    if (startedAt < this.observedAt) return;
+    this.observedAt = startedAt;
+    const wasDown = this.failure;
+    this.failure = failure;
+    if (failure && !wasDown) {
+      this.since = Date.now();
+      this.log(`relay: Temporal unreachable (${failure.message}): deliveries get 503 until it answers`);
+    } else if (!failure && wasDown) {
+      this.log(`relay: Temporal answers again after ${((Date.now() - this.since) / 1000).toFixed(1)}s: deliveries are accepted`);
+    }
+    if (failure) for (const notify of this.onDown) notify(failure);
+  }
+
+  /** Calls `notify` when Temporal is found unreachable; returns the unsubscribe. */
+  whenDown(notify: (err: Error) => void): () => void {
+    this.onDown.add(notify);
+    return () => this.onDown.delete(notify);
+  }
+}
+
+/** What GitHub computes for a body: HMAC-SHA256 with the webhook secret. */
+function signatureMatches(secret: string, body: Buffer, header: string): boolean {
+  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  const given = Buffer.from(header);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** Header values reach logs and workflow details: keep them short and printable. */
@@ -101,8 +209,41 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const temporalTimeoutMs = opts.temporalTimeoutMs ?? 8_000;
   const log = opts.log ?? ((line: string) => console.log(line));
   const repository = `${config.repository.owner}/${config.repository.name}`;
+  // Every Temporal call, including those no one waits for any more (the SDK may still be retrying
+  // them): close() lets them end, so the caller can close the connection under none of them.
+  const calls = new Set<Promise<unknown>>();
+  const tracked = <T>(call: Promise<T>): Promise<T> => {
+    calls.add(call);
+    call.then(() => calls.delete(call), () => calls.delete(call));
+    return call;
+  };
+  const health = new TemporalHealth(() => tracked(client.workflowService.getSystemInfo({})), log);
 
-  const temporal = <T>(call: () => Promise<T>) => client.withDeadline(Date.now() + temporalTimeoutMs, call);
+  /**
+   * The Temporal calls of one delivery, answered within temporalTimeoutMs whatever the SDK's retries
+   * do, and at once while Temporal is known to be down. If it goes down mid-call, the delivery stops
+   * waiting: the call may still land, which is fine, since every action is idempotent on redelivery.
+   */
+  async function temporal<T>(call: () => Promise<T>): Promise<T> {
+    const known = health.down;
+    if (known) throw new TemporalUnavailable(known.message);
+    const startedAt = Date.now();
+    const abort = new AbortController();
+    const unsubscribe = health.whenDown((err) => abort.abort(new TemporalUnavailable(err.message)));
+    try {
+      const work = tracked(client.withAbortSignal(abort.signal, () => client.withDeadline(startedAt + temporalTimeoutMs, call)));
+      const result = await bounded(work, temporalTimeoutMs, () => new TemporalUnavailable(`no answer within ${temporalTimeoutMs / 1000}s`), abort.signal);
+      health.observe(startedAt, undefined);
+      return result;
+    } catch (err) {
+      const down = temporalUnreachable(err);
+      if (down && !(down instanceof TemporalUnavailable)) health.observe(startedAt, down);
+      throw err;
+    } finally {
+      unsubscribe();
+      abort.abort(); // cancels what is left of a call no one waits for any more
+    }
+  }
 
   async function verified(body: string, signature: string): Promise<boolean> {
     try {
@@ -116,6 +257,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   async function delivery(req: IncomingMessage, raw: Buffer, id: string): Promise<Reply> {
     const signature = headerValue(req, 'x-hub-signature-256');
     if (!signature) return { status: 401, body: { error: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub' }, note: 'rejected: unsigned' };
+    // @octokit/webhooks refuses to verify an empty payload; a correctly signed one is a broken sender, not a forgery.
+    if (raw.length === 0 && signatureMatches(opts.secret, raw, req.headers['x-hub-signature-256'] as string)) {
+      return { status: 400, body: { error: 'empty body: expected the JSON payload of a GitHub event' }, note: 'rejected: empty body' };
+    }
     if (!(await verified(raw.toString('utf8'), req.headers['x-hub-signature-256'] as string))) {
       return { status: 401, body: { error: 'X-Hub-Signature-256 does not match this body and the configured secret' }, note: 'rejected: bad signature' };
     }
@@ -152,10 +297,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       }
       case 'signal': {
         const { run } = decision;
-        const signalled = await temporal(() => signalCiCompleted(client, config, run));
         const workflowId = deployWorkflowId(repository, run.headSha);
-        // false: no deploy of that commit is running (docs-only merge, or it finished): nothing to do.
-        return { status: 202, body: { signalled, workflowId }, note: `CI run ${run.id} ${run.conclusion}: ${signalled ? `signalled ${workflowId}` : `no deploy of ${run.headSha.slice(0, 7)} is running`}` };
+        const { signalled, started } = await temporal(() => ciCompleted(run, id));
+        const outcome = signalled
+          ? `signalled ${workflowId}`
+          : started
+            ? `no deploy of ${run.headSha.slice(0, 7)} was running: started ${workflowId}`
+            : `no deploy of ${run.headSha.slice(0, 7)} is running${run.conclusion === 'success' ? ' and it needs none (it succeeded, or runs already)' : ''}`;
+        return { status: 202, body: { signalled, started, workflowId }, note: `CI run ${run.id} ${run.conclusion}: ${outcome}` };
       }
       case 'preview': {
         const { pr, commit, before } = decision;
@@ -169,11 +318,62 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       }
       case 'preview-ci': {
         const { run, pullRequests } = decision;
-        const signalled = await temporal(() => Promise.all(pullRequests.map((pr) => signalPreviewCi(client, config, pr, run))));
-        const hits = pullRequests.filter((_, i) => signalled[i]);
-        return { status: 202, body: { signalled: hits }, note: `CI run ${run.id} ${run.conclusion} for ${run.headSha.slice(0, 7)}: ${hits.length ? `signalled the preview of #${hits.join(', #')}` : 'no preview deploy of it is running'}` };
+        const results = await temporal(() => Promise.all(pullRequests.map((pr) => previewCiCompleted(pr, run, id))));
+        const hits = pullRequests.filter((_, i) => results[i] === 'signalled');
+        const requested = pullRequests.filter((_, i) => results[i] === 'requested');
+        const outcome = [
+          hits.length ? `signalled the preview of #${hits.join(', #')}` : '',
+          requested.length ? `no preview deploy of it was running: requested the preview of #${requested.join(', #')} again` : '',
+        ].filter(Boolean).join('; ');
+        return { status: 202, body: { signalled: hits, requested }, note: `CI run ${run.id} ${run.conclusion} for ${run.headSha.slice(0, 7)}: ${outcome || 'no preview deploy of it is running'}` };
       }
     }
+  }
+
+  /**
+   * A deploy may need starting when a successful run finds none waiting: it failed because an earlier
+   * run failed ("Re-run failed jobs" passed later), or its push was never delivered. Not one that ran
+   * (succeeded, skipped, superseded) or runs: those are left alone, and the environment's request log
+   * is not filled with every merge's CI run.
+   */
+  async function needsStart(workflowId: string): Promise<{ needed: boolean; before?: string }> {
+    try {
+      const { status } = await client.workflow.getHandle(workflowId).describe();
+      return FAILED.has(status.name) ? { needed: true, before: await startedWith(workflowId) } : { needed: false };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { needed: true };
+      throw err;
+    }
+  }
+
+  /** The failed deploy's `before`, so the new run compares the same push (a rebase merge brings several commits). */
+  async function startedWith(workflowId: string): Promise<string | undefined> {
+    try {
+      const { history } = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId }, maximumPageSize: 1 });
+      const input = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+      return fromPayloadsAtIndex<DeployInput>(client.options.loadedDataConverter.payloadConverter, 0, input)?.before;
+    } catch (err) {
+      if (temporalUnreachable(err)) throw err;
+      return undefined; // unreadable: the commit's parent is compared, like a push without `before`
+    }
+  }
+
+  async function ciCompleted(run: CiRun, id: string): Promise<{ signalled: boolean; started: boolean }> {
+    if (await signalCiCompleted(client, config, run)) return { signalled: true, started: false };
+    if (run.conclusion !== 'success') return { signalled: false, started: false };
+    const { needed, before } = await needsStart(deployWorkflowId(repository, run.headSha));
+    if (!needed) return { signalled: false, started: false };
+    // Idempotent: a start racing this one (the push arriving now) makes this a no-op.
+    const { started } = await startDeploy(client, config, { commit: run.headSha, before, requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)` });
+    return { signalled: false, started };
+  }
+
+  /** The same for a pull request's run: its preview is requested again, and the PR's workflow decides (head, closed). */
+  async function previewCiCompleted(pr: number, run: CiRun, id: string): Promise<'signalled' | 'requested' | 'none'> {
+    if (await signalPreviewCi(client, config, pr, run)) return 'signalled';
+    if (run.conclusion !== 'success' || !(await needsStart(previewDeployWorkflowId(repository, pr, run.headSha))).needed) return 'none';
+    await requestPreview(client, config, pr, { commit: run.headSha, requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)` });
+    return 'requested';
   }
 
   async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -200,21 +400,18 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     log(`relay: ${event} delivery ${id} -> ${reply.status} ${reply.note.replace(/[\x00-\x1f\x7f]+/g, ' ')}`);
   }
 
-  async function health(res: ServerResponse): Promise<void> {
-    try {
-      // The frontend answering a cheap call is what a start or signal needs.
-      await client.withDeadline(Date.now() + 3_000, () => client.workflowService.getSystemInfo({}));
-      send(res, 200, { temporal: 'ok' });
-    } catch (err) {
-      send(res, 503, { temporal: 'unreachable', error: (err as Error).message });
-    }
+  async function healthz(res: ServerResponse): Promise<void> {
+    // The frontend answering a cheap call is what a start or signal needs; known down is answered at once.
+    const down = health.down ?? (await health.check());
+    if (down) send(res, 503, { temporal: 'unreachable', error: down.message });
+    else send(res, 200, { temporal: 'ok' });
   }
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://relay').pathname;
     const route =
       path === WEBHOOK_PATH ? (req.method === 'POST' ? webhook(req, res) : notAllowed(res, 'POST'))
-      : path === '/healthz' ? (req.method === 'GET' ? health(res) : notAllowed(res, 'GET'))
+      : path === '/healthz' ? (req.method === 'GET' ? healthz(res) : notAllowed(res, 'GET'))
       : send(res, 404, { error: `not found; the webhook is POST ${WEBHOOK_PATH}` });
     Promise.resolve(route).catch((err: unknown) => {
       log(`relay: ${req.method} ${path} failed: ${(err as Error).message}`);
@@ -230,18 +427,25 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     server.once('error', reject);
     server.listen(opts.port ?? 8787, opts.host ?? '0.0.0.0', () => (server.off('error', reject), resolve()));
   });
+  health.start();
   const { address, port } = server.address() as AddressInfo;
   const shown = address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address;
   return {
     url: `http://${shown}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    async close() {
+      health.stop();
+      await new Promise<void>((resolve, reject) => {
         // In-flight deliveries finish (each bounded by temporalTimeoutMs); idle keep-alives close now.
         const force = setTimeout(() => server.closeAllConnections(), temporalTimeoutMs + 2_000).unref();
         server.close((err) => (clearTimeout(force), err ? reject(err) : resolve()));
         server.closeIdleConnections();
-      }),
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, temporalTimeoutMs + 2_000).unref()));
+      await Promise.race([Promise.allSettled([...calls]), cap]);
+      clearTimeout(timer);
+    },
   };
 }
 

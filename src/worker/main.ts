@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load';
-import { temporalTarget } from '../temporal/connection';
+import { TemporalUnreachableError, temporalTarget } from '../temporal/connection';
 import { createDeployWorker } from './run';
 
 /** The worker alone, for a real cluster (TEMPORAL_ADDRESS); `npm start` runs the whole local stack. */
@@ -18,7 +18,13 @@ async function main(argv: string[]): Promise<void> {
   await connection.close();
 }
 
+// Exit codes: 0 drained and stopped, 1 runtime failure (Temporal unreachable at start included), 2 configuration.
 main(process.argv).catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : `worker failed: ${(err as Error).stack ?? err}`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  // An unreachable Temporal is a setting to fix, not a bug: the message names it, no stack needed.
+  console.error(`worker failed: ${err instanceof TemporalUnreachableError ? err.message : ((err as Error).stack ?? err)}`);
+  process.exit(1);
 });

@@ -1,18 +1,24 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { DeployConfig } from '../config/schema';
-import { connectClient, connectWorker, type TemporalTarget } from '../temporal/connection';
+import { connectClient, connectWorker, DEFAULT_CONNECT_TIMEOUT_MS, type TemporalTarget } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { createDeps } from './deps';
 
-/** A worker for the deploy workflows, with the real steps; `worker.run()` drains on SIGINT/SIGTERM. */
-export async function createDeployWorker(config: DeployConfig, target: TemporalTarget): Promise<{ worker: Worker; connection: NativeConnection }> {
+/**
+ * A worker for the deploy workflows, with the real steps; `worker.run()` drains on SIGINT/SIGTERM.
+ * Both connections share one connect budget, so an unreachable Temporal fails the start within
+ * `connectTimeoutMs` with a TemporalUnreachableError naming the address.
+ */
+export async function createDeployWorker(config: DeployConfig, target: TemporalTarget, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const deadline = Date.now() + connectTimeoutMs;
+  const remaining = () => Math.max(1_000, deadline - Date.now());
   if (config.temporal.searchAttributes) {
-    const client = await connectClient(target);
+    const client = await connectClient(target, remaining());
     const added = await ensureSearchAttributes(client, target.namespace).finally(() => client.close());
     if (added.length) console.log(`registered search attributes ${added.join(', ')} in namespace ${target.namespace}`);
   }
-  const connection = await connectWorker(target);
+  const connection = await connectWorker(target, remaining());
   const worker = await Worker.create({
     connection,
     namespace: target.namespace,

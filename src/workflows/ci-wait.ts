@@ -1,5 +1,6 @@
 import { condition } from '@temporalio/workflow';
 import { ciOutcome, pollDelay, type CiRun } from '../plan/ci';
+import { formatDuration } from '../plan/duration';
 import { steps } from './steps';
 import type { DeployPlan } from './types';
 
@@ -8,10 +9,12 @@ export interface CiWait {
   /** `push` for a merge to main, `pull_request` for a preview. */
   event: 'push' | 'pull_request';
   /** The worker's CI policy, as the detect step read it. */
-  plan: Pick<DeployPlan, 'ciTimeoutMs' | 'ciPollInitialMs' | 'ciPollMaxMs' | 'ciSkipped'>;
+  plan: Pick<DeployPlan, 'ciTimeoutMs' | 'ciPollInitialMs' | 'ciPollMaxMs' | 'ciSkipped' | 'ciRerunWindowMs'>;
   /** The run the relay's ciCompleted signal delivered, if any yet. */
   signalled: () => CiRun | undefined;
   onRun: (run: CiRun) => void;
+  /** The run failed and the deploy waits for a re-run (ci.rerunWindow): what its status says. */
+  onNote?: (note: string) => void;
   /** What a person does to get a new build: "merge again", "push again". */
   again: string;
   /** The command that starts this deploy again once CI passed, e.g. `deployctl start --sha …`. */
@@ -27,9 +30,16 @@ export class CiFailure extends Error {}
  */
 export async function waitForCi(w: CiWait): Promise<void> {
   const { ciTimeoutMs, ciPollInitialMs, ciPollMaxMs } = w.plan;
-  const deadline = Date.now() + ciTimeoutMs;
+  const rerunWindowMs = w.plan.ciRerunWindowMs ?? 0;
+  let deadline = Date.now() + ciTimeoutMs;
+  // The signalled run last acted on: a newer signal (a re-run's) wakes the wait; this one does not.
+  let consumed: CiRun | undefined;
+  // A failed run that may still be re-run ("Re-run failed jobs"), and until when.
+  let failed: { run: CiRun; until: number } | undefined;
   for (let attempt = 0; ; attempt++) {
-    const run = w.signalled() ?? (await steps.findCiRun({ commit: w.commit, event: w.event }));
+    const fresh = w.signalled();
+    const run = fresh && fresh !== consumed ? fresh : await steps.findCiRun({ commit: w.commit, event: w.event });
+    consumed = fresh;
     if (run) w.onRun(run);
     // GitHub skips CI for this commit: no run and no images will come, so waiting an hour helps no
     // one. The second probe, not the first, decides: GitHub creates runs a moment after the push.
@@ -40,15 +50,33 @@ export async function waitForCi(w: CiWait): Promise<void> {
     }
     const outcome = ciOutcome(run);
     if (outcome === 'success') return;
+    let remaining = deadline - Date.now();
     if (outcome === 'failure') {
-      throw new CiFailure(`CI run ${run!.conclusion ?? run!.status} for ${w.commit.slice(0, 7)}: ${run!.url}. The overlay was not changed; fix the build and ${w.again}, or re-run CI and then \`${w.rerun}\`.`);
+      const failure = `CI run ${run!.conclusion ?? run!.status} for ${w.commit.slice(0, 7)}: ${run!.url}. The overlay was not changed`;
+      if (rerunWindowMs <= 0) throw new CiFailure(`${failure}; fix the build and ${w.again}, or re-run the failed jobs (with the webhook, a successful re-run deploys this commit) or re-run CI and then \`${w.rerun}\`.`);
+      if (!failed || !sameAttempt(failed.run, run!)) {
+        failed = { run: run!, until: Date.now() + rerunWindowMs };
+        w.onNote?.(`${failure}; waiting ${formatDuration(rerunWindowMs)} (ci.rerunWindow) for a re-run of the failed jobs`);
+      }
+      remaining = failed.until - Date.now();
+      if (remaining <= 0) throw new CiFailure(`${failure}, and no re-run succeeded within ${formatDuration(rerunWindowMs)} (ci.rerunWindow); fix the build and ${w.again}, or re-run CI and then \`${w.rerun}\`.`);
+    } else if (failed) {
+      // A re-run started: it gets the whole CI timeout of its own.
+      failed = undefined;
+      deadline = Math.max(deadline, Date.now() + ciTimeoutMs);
+      remaining = deadline - Date.now();
+      w.onNote?.(`CI is re-running (attempt ${run?.attempt ?? '?'}): ${run?.url}`);
     }
-    const remaining = deadline - Date.now();
     if (remaining <= 0) {
       const where = run ? `: ${run.url}` : ' (no CI run was found for this commit; check the ci.workflow setting)';
-      throw new CiFailure(`CI did not finish within ${Math.round(ciTimeoutMs / 60_000)} min${where}. The overlay was not changed.`);
+      throw new CiFailure(`CI did not finish within ${formatDuration(ciTimeoutMs)}${where}. The overlay was not changed.`);
     }
     const wait = Math.min(pollDelay(attempt, ciPollInitialMs, ciPollMaxMs), remaining);
-    await condition(() => w.signalled() !== undefined, wait, { summary: 'wait for the ciCompleted signal, then poll CI again' });
+    await condition(() => w.signalled() !== undefined && w.signalled() !== consumed, wait, { summary: 'wait for the ciCompleted signal, then poll CI again' });
   }
+}
+
+/** The same attempt of the same run: a re-run keeps the run's id and bumps its attempt. */
+function sameAttempt(a: CiRun, b: CiRun): boolean {
+  return a.id === b.id && (a.attempt ?? 1) === (b.attempt ?? 1);
 }

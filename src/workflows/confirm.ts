@@ -1,6 +1,7 @@
 import { sleep } from '@temporalio/workflow';
 import { evaluateArgo } from '../plan/argocd';
 import { pollDelay } from '../plan/ci';
+import { formatDuration } from '../plan/duration';
 import { steps } from './steps';
 
 /** How often Argo CD is asked while a sync is in flight. */
@@ -28,7 +29,7 @@ export async function confirmSync(revision: string, timeoutMs: number, onMessage
     if (verdict.state !== 'waiting') return { state: verdict.state, message: verdict.message };
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      return { state: 'timeout', message: `Argo CD did not report the application synced and healthy within ${Math.round(timeoutMs / 60_000)} min: ${verdict.message}` };
+      return { state: 'timeout', message: `Argo CD did not report the application synced and healthy within ${formatDuration(timeoutMs)}: ${verdict.message}` };
     }
     await sleep(Math.min(pollDelay(attempt, ARGO_POLL_INITIAL_MS, ARGO_POLL_MAX_MS), remaining), { summary: 'wait before asking Argo CD again' });
   }

@@ -38,6 +38,7 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
         plan,
         signalled: () => signalled,
         onRun: (run) => progress.ciSeen(run),
+        onNote: (note) => progress.noted(note),
         again: 'merge again',
         rerun: `deployctl start --sha ${input.commit}`,
       });

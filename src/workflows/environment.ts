@@ -9,7 +9,22 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { EnvironmentSettings } from '../activities/settings';
-import { bounded, emptyState, MAX_OUTCOMES, MAX_REQUESTS, nextCandidate, resolveRollbackTag, rollbackRequestProblem, type Candidate, type Outcome, type RollbackRequest } from '../plan/environment';
+import {
+  batches,
+  bounded,
+  emptyState,
+  MAX_OUTCOMES,
+  MAX_REQUESTS,
+  ORDER_BATCH,
+  planTurn,
+  resolveRollbackTag,
+  rollbackRequestProblem,
+  SIGNAL_BATCH,
+  type Candidate,
+  type EnvironmentState,
+  type Outcome,
+  type RollbackRequest,
+} from '../plan/environment';
 import { confirmSync } from './confirm';
 import {
   candidateReadySignal,
@@ -26,6 +41,7 @@ import {
   type QueueNotice,
   type Verdict,
 } from './environment-definitions';
+import { NoticeSender } from './notices';
 import { steps } from './steps';
 import { innermostMessage } from './errors';
 
@@ -50,7 +66,8 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     requests: state.requests ?? [],
     outcomes: state.outcomes,
   });
-  const publish = () => setCurrentDetails(describe(view()));
+  const publish = () => setCurrentDetails(describe(input.environment, state, applying));
+  const notices = new NoticeSender(SIGNAL_BATCH);
   const notify = (workflowId: string, notice: QueueNotice) => getExternalWorkflowHandle(workflowId).signal(queueNoticeSignal, notice).catch(() => undefined);
   const record = (outcome: Omit<Outcome, 'at'>) => {
     state.outcomes = bounded(state.outcomes, { ...outcome, at: now() }, MAX_OUTCOMES);
@@ -62,7 +79,8 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   };
   /** Tells every queued deploy whether it is held or waiting its turn, so its own status agrees. */
   const announceQueue = () => {
-    for (const candidate of state.queue) void notify(candidate.workflowId, queueNotice());
+    const notice = queueNotice();
+    for (const candidate of state.queue) notices.send(candidate.workflowId, notice);
     publish();
   };
 
@@ -75,7 +93,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   setHandler(candidateReadySignal, (candidate) => {
     if (state.queue.some((c) => c.workflowId === candidate.workflowId)) return;
     state.queue.push(candidate);
-    if (frozen()) void notify(candidate.workflowId, queueNotice());
+    if (frozen()) notices.send(candidate.workflowId, queueNotice());
     publish();
   });
   setHandler(rollbackSignal, (request) => {
@@ -99,8 +117,12 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     },
   });
   const settings: EnvironmentSettings = await steps.environmentSettings();
-  // A fresh environment learns what production runs from the overlay's history.
-  state.production ??= await steps.listTargets({ limit: 1 }).then(([current]) => current && { tag: current.tag, since: current.date, by: current.by });
+  // A fresh environment learns what production runs from the overlay's history; if git cannot
+  // tell now, production stays unknown until the next change: the environment itself goes on.
+  state.production ??= await steps.listTargets({ limit: 1 }).then(
+    ([current]) => current && { tag: current.tag, since: current.date, by: current.by },
+    () => undefined,
+  );
   publish();
 
   for (;;) {
@@ -109,25 +131,56 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     if (state.rollbacks.length) {
       await rollback(state.rollbacks.shift()!);
     } else {
-      const order = state.queue.length > 1 ? await steps.orderCommits({ commits: state.queue.map((c) => c.commit) }) : [];
-      const next = nextCandidate(state.queue, order)!;
-      state.queue = state.queue.filter((c) => c !== next);
-      await apply(next);
+      const turn = planTurn(state.queue, state.queue.length > 1 ? await newestQueued() : [])!;
+      state.queue = state.queue.filter((c) => c !== turn.next);
+      await apply(turn.next, turn.supersededOnCommit);
     }
     applying = undefined;
     state.handled++;
     publish();
   }
   // Keep history bounded: carry the queue, the hold and the outcomes into a fresh run.
-  await condition(allHandlersFinished);
+  await condition(() => allHandlersFinished() && notices.idle);
   await continueAsNew<typeof environment>({ ...input, state: { ...state, handled: 0 } });
 
   function timeToContinue(): boolean {
     return state.handled >= settings.continueAsNewAfter || workflowInfo().continueAsNewSuggested;
   }
 
-  /** One deploy's turn: commit the tag (unless older than production's), then confirm Argo CD. */
-  async function apply(candidate: Candidate): Promise<void> {
+  /**
+   * The queued commits that no other queued commit descends from, newest first: one git process
+   * per batch of ORDER_BATCH, then among the batches' survivors, however long the queue. If git
+   * cannot order them, arrival order is used: the overlay step still supersedes older code.
+   */
+  async function newestQueued(): Promise<string[]> {
+    let heads = [...new Set(state.queue.map((c) => c.commit))];
+    try {
+      while (heads.length > ORDER_BATCH) {
+        const survivors: string[] = [];
+        for (const batch of batches(heads, ORDER_BATCH)) survivors.push(...(await steps.orderCommits({ commits: batch })));
+        // Unrelated histories (a rewritten main) may not shrink: order the first batch only.
+        heads = survivors.length < heads.length ? survivors : survivors.slice(0, ORDER_BATCH);
+      }
+      return await steps.orderCommits({ commits: heads });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return [];
+    }
+  }
+
+  /** Tells each deploy its verdict, a batch at a time (Temporal bounds a workflow's pending signals). */
+  async function tell(workflowIds: string[], verdict: Verdict): Promise<void> {
+    for (const batch of batches(workflowIds, SIGNAL_BATCH)) {
+      await Promise.all(batch.map((id) => getExternalWorkflowHandle(id).signal(verdictSignal, verdict).catch(() => undefined)));
+    }
+  }
+
+  /**
+   * One deploy's turn: commit the tag (unless older than production's), then confirm Argo CD.
+   * `older` are queued code deploys whose commits the candidate's contains: once its tag is in the
+   * overlay they are superseded at once, without a git operation each.
+   */
+  async function apply(candidate: Candidate, older: Candidate[] = []): Promise<void> {
     applying = { kind: 'deploy', tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId, phase: 'committing', since: now() };
     publish();
     const verdict = await attempt(async (): Promise<Verdict> => {
@@ -137,10 +190,12 @@ export async function environment(input: EnvironmentInput): Promise<void> {
         await notify(candidate.workflowId, { phase: 'committing', note: 'committing the overlay' });
         const update = await steps.updateOverlay({ kind: 'deploy', tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId });
         if (update.outcome === 'superseded') {
+          await supersede(older, { tag: update.current!.tag, commit: update.current!.commit });
           return { outcome: 'superseded', message: `production already runs ${update.current!.tag}, built from a newer commit that contains ${candidate.commit.slice(0, 7)}` };
         }
         revision = update.revision;
         overlayCommit = update.overlayCommit;
+        await supersede(older, candidate);
         // Git is what production runs, healthy or not: record it before waiting for Argo CD.
         state.production = { tag: candidate.tag, since: now() };
       }
@@ -154,6 +209,17 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     if (verdict.outcome === 'failed' && settings.autoRollback && verdict.overlayCommit && /Degraded/.test(verdict.message)) {
       await rollback({ to: 'previous', reason: `automatic: ${verdict.message}`, requestedBy: 'gitops-deployer' });
     }
+  }
+
+  /** Ends queued deploys whose commits production's tag (built from `by`) already contains. */
+  async function supersede(older: Candidate[], by: { tag: string; commit: string }): Promise<void> {
+    if (!older.length) return;
+    const ids = new Set(older.map((c) => c.workflowId));
+    state.queue = state.queue.filter((c) => !ids.has(c.workflowId));
+    const message = `production runs ${by.tag}, built from ${by.commit.slice(0, 7)}, a newer commit that contains this one`;
+    await tell([...ids], { outcome: 'superseded', message });
+    for (const c of older) state.outcomes = bounded(state.outcomes, { kind: 'superseded', tag: c.tag, commit: c.commit, workflowId: c.workflowId, message, at: now() }, MAX_OUTCOMES);
+    publish();
   }
 
   /** A rollback: validate the target's images, commit it, confirm Argo CD, then hold production there. */
@@ -201,14 +267,16 @@ async function attempt<T extends object>(work: () => Promise<T>): Promise<T | Ve
 }
 
 
-/** Markdown for the Web UI's current details of env-<name>. */
-function describe(view: EnvironmentView): string {
-  const lines = [`**${view.environment}** runs ${view.production?.tag ?? 'an unknown tag (no change since this workflow started)'}`];
-  if (view.applying) lines.push(`Now: ${view.applying.kind} ${view.applying.tag} (${view.applying.phase})`);
-  if (view.held) lines.push(`Held: ${view.held.reason}`);
-  if (view.paused) lines.push(`Paused: ${view.paused.reason}`);
-  if (view.queue.length) lines.push(`Queue: ${view.queue.map((c) => `${c.tag} (${c.path}, ${c.state})`).join(', ')}`);
-  const last = view.outcomes.at(-1);
+/** Markdown for the Web UI's current details of env-<name>; a burst may queue thousands, so it names the first few. */
+function describe(environment: string, state: EnvironmentState, applying: EnvironmentView['applying']): string {
+  const lines = [`**${environment}** runs ${state.production?.tag ?? 'an unknown tag (no change since this workflow started)'}`];
+  if (applying) lines.push(`Now: ${applying.kind} ${applying.tag} (${applying.phase})`);
+  if (state.held) lines.push(`Held: ${state.held.reason}`);
+  if (state.paused) lines.push(`Paused: ${state.paused.reason}`);
+  const how = state.paused ?? state.held ? 'held' : 'queued';
+  const shown = state.queue.slice(0, 10).map((c) => `${c.tag} (${c.path}, ${how})`);
+  if (shown.length) lines.push(`Queue: ${shown.join(', ')}${state.queue.length > shown.length ? ` and ${state.queue.length - shown.length} more` : ''}`);
+  const last = state.outcomes.at(-1);
   if (last) lines.push(`Last: ${last.kind} ${last.tag ?? ''} — ${last.message}`);
   return lines.join('\n\n');
 }

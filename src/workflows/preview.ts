@@ -73,6 +73,7 @@ export async function previewDeploy(input: PreviewDeployInput): Promise<DeploySt
         plan,
         signalled: () => signalled,
         onRun: (run) => progress.ciSeen(run),
+        onNote: (note) => progress.noted(note),
         again: 'push again',
         rerun: `deployctl preview --pr ${pr} --sha ${commit}`,
       });

@@ -74,6 +74,12 @@ export class DeployProgress {
     if (changed) this.publish();
   }
 
+  /** The latest word on the deploy while its phase stays (a failed CI run waiting for a re-run). */
+  noted(note: string): void {
+    this.status.note = note;
+    this.publish();
+  }
+
   validated(images: ValidatedImage[]): void {
     this.status.digests = Object.fromEntries(images.map((image) => [image.name, image.digest]));
   }

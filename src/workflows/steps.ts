@@ -1,32 +1,58 @@
+import type { Duration } from '@temporalio/common';
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
-const OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  // Transient failures (network, 5xx, 429) retry; permanent ones are thrown non-retryable by the steps.
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
-};
+/**
+ * How long each step may take, sized to its work. Every step heartbeats (activities/heartbeat.ts),
+ * so a worker that dies mid-step is noticed after HEARTBEAT, not after the step's whole timeout,
+ * and the step is retried by another worker.
+ */
+const HEARTBEAT: Duration = '10 seconds';
 
-/** One proxy per step so each carries a summary the Web UI shows beside the activity. */
-function step<K extends keyof Activities>(name: K, summary: string): Activities[K] {
-  return proxyActivities<Activities>({ ...OPTIONS, summary })[name];
+interface Budget {
+  /** One attempt: a request with its own timeout, or git work (a first clone is the slow case). */
+  attempt: Duration;
+  /** All attempts together; a GitHub rate-limit wait (up to an hour, x-ratelimit-reset) must fit. */
+  total: Duration;
+}
+
+const REQUEST: Budget = { attempt: '1 minute', total: '20 minutes' };
+const GITHUB: Budget = { attempt: '1 minute', total: '75 minutes' };
+const GIT: Budget = { attempt: '5 minutes', total: '30 minutes' };
+const LOCAL: Budget = { attempt: '10 seconds', total: '1 minute' };
+
+function options(budget: Budget, summary: string): ActivityOptions {
+  return {
+    summary,
+    startToCloseTimeout: budget.attempt,
+    scheduleToCloseTimeout: budget.total,
+    heartbeatTimeout: budget === LOCAL ? undefined : HEARTBEAT,
+    // Transient failures (network, 5xx, timeouts) retry until the step's total budget runs out;
+    // waits the server named arrive as nextRetryDelay; permanent failures are thrown non-retryable.
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  };
+}
+
+/** One proxy per step so each carries its own budget and a summary the Web UI shows beside it. */
+function step<K extends keyof Activities>(name: K, budget: Budget, summary: string): Activities[K] {
+  return proxyActivities<Activities>(options(budget, summary))[name];
 }
 
 /** The named steps, as the workflows call them. */
 export const steps = {
-  detectChanges: step('detectChanges', 'detect: classify the files the merge changed'),
-  findCiRun: step('findCiRun', 'wait-for-ci: look up the CI run of the commit'),
-  readRunningTag: step('readRunningTag', 'read-running-tag: the tag production runs now'),
-  validateImages: step('validateImages', 'validate-images: every image exists in the registry at the tag'),
-  updateOverlay: step('updateOverlay', 'update-overlay: commit the tag to the overlay [skip ci]'),
-  observeArgoApp: step('observeArgoApp', 'confirm-sync: read the Argo CD application'),
-  listTargets: step('listTargets', 'list-targets: production tags from the overlay history'),
-  orderCommits: step('orderCommits', 'order-commits: queued commits, newest in git history first'),
-  environmentSettings: step('environmentSettings', "the worker's environment policy"),
-  readPullRequest: step('readPullRequest', 'read-pull-request: head, base and fork of the pull request'),
-  listPullCommits: step('listPullCommits', "read-pull-request: the pull request's commits, newest first"),
-  detectPreview: step('detectPreview', 'detect: classify the pull request against its base'),
-  findPreviewImages: step('findPreviewImages', "search-images: the newest PR build of the head's code"),
-  previewSettings: step('previewSettings', "the worker's preview policy"),
-  removePreviewBranch: step('removePreviewBranch', "remove-preview-branch: the closed PR's preview branch"),
+  detectChanges: step('detectChanges', GIT, 'detect: classify the files the merge changed'),
+  findCiRun: step('findCiRun', GITHUB, 'wait-for-ci: look up the CI run of the commit'),
+  readRunningTag: step('readRunningTag', GIT, 'read-running-tag: the tag production runs now'),
+  validateImages: step('validateImages', REQUEST, 'validate-images: every image exists in the registry at the tag'),
+  updateOverlay: step('updateOverlay', GIT, 'update-overlay: commit the tag to the overlay [skip ci]'),
+  observeArgoApp: step('observeArgoApp', REQUEST, 'confirm-sync: read the Argo CD application'),
+  listTargets: step('listTargets', GIT, 'list-targets: production tags from the overlay history'),
+  orderCommits: step('orderCommits', GIT, 'order-commits: the newest of the queued commits in git history'),
+  environmentSettings: step('environmentSettings', LOCAL, "the worker's environment policy"),
+  readPullRequest: step('readPullRequest', GITHUB, 'read-pull-request: head, base and fork of the pull request'),
+  listPullCommits: step('listPullCommits', GITHUB, "read-pull-request: the pull request's commits, newest first"),
+  detectPreview: step('detectPreview', GIT, 'detect: classify the pull request against its base'),
+  findPreviewImages: step('findPreviewImages', REQUEST, "search-images: the newest PR build of the head's code"),
+  previewSettings: step('previewSettings', LOCAL, "the worker's preview policy"),
+  removePreviewBranch: step('removePreviewBranch', GIT, "remove-preview-branch: the closed PR's preview branch"),
 };

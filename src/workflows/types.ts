@@ -35,6 +35,8 @@ export interface DeployPlan {
   ciTimeoutMs: number;
   ciPollInitialMs: number;
   ciPollMaxMs: number;
+  /** How long a failed CI run may still be re-run into a success (ci.rerunWindow; absent or 0: fail at once). */
+  ciRerunWindowMs?: number;
   syncTimeoutMs: number;
 }
 

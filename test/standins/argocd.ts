@@ -39,6 +39,8 @@ export interface ArgoCdStandIn {
   /** Resolves once the application has synced its branch tip (or recorded why it could not). */
   addApplication(opts: AddApplicationOptions): Promise<void>;
   removeApplication(name: string): void;
+  /** The next n requests get this status (and headers) before anything else is looked at, as a proxy or an overloaded API server answers. */
+  failNext(n: number, status: number, headers?: Record<string, string>, body?: unknown): void;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
   const repoURL = opts.repoURL ?? pathToFileURL(originBareDir).href;
   const requests: LoggedRequest[] = [];
   const apps = new Map<string, App>();
+  const failures: Array<{ status: number; headers: Record<string, string>; body?: unknown }> = [];
 
   async function deploy(app: App, sha: string, startedMs: number): Promise<Deployed> {
     const { destination, current } = app;
@@ -216,12 +219,24 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
   };
   // grpc-gateway error body: gRPC code + message (16 Unauthenticated, 7 PermissionDenied, 5 NotFound).
   const grpcError = (res: ServerResponse, status: number, code: number, message: string) => send(res, status, { error: message, code, message });
+  // The gRPC code grpc-gateway maps each HTTP status from, for failNext's default body.
+  const GRPC_CODES: Record<number, [number, string]> = {
+    400: [3, 'invalid argument'], 404: [5, 'not found'], 408: [4, 'context deadline exceeded'],
+    429: [8, 'too many requests'], 500: [13, 'internal error'], 503: [14, 'the server is currently unable to handle the request'],
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const u = new URL(req.url ?? '/', 'http://localhost');
     const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), status: 0 };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
+
+    const fail = failures.shift();
+    if (fail) {
+      const [code, message] = GRPC_CODES[fail.status] ?? [2, 'unknown'];
+      res.writeHead(fail.status, { 'content-type': 'application/json', ...fail.headers });
+      return res.end(JSON.stringify(fail.body ?? { error: message, code, message }));
+    }
 
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const cookie = /(?:^|;\s*)argocd\.token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
@@ -263,6 +278,9 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     clearForce(application) { appNamed(application).forced = null; },
     addApplication: (app) => after(() => create(app)),
     removeApplication(name) { appNamed(name); apps.delete(name); },
+    failNext(n, status, headers = {}, body) {
+      for (let i = 0; i < n; i++) failures.push({ status, headers, body });
+    },
     async stop() {
       clearInterval(timer);
       await chain;

@@ -5,6 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { startGitServer, type GitServer, type PreReceive } from './git-server';
 
 export interface OriginOptions {
   /** Parent directory for the temp dir (default: os.tmpdir()). */
@@ -13,6 +14,14 @@ export interface OriginOptions {
   registryHost?: string;
   /** Current production tag: `sha-abc1234` or a bare sha (first 7 hex used). */
   initialTag?: string;
+  /** Also serve the origin over HTTPS (test/support/git-server.ts), as GitHub does. */
+  https?: {
+    /** Required as the Basic password of x-access-token, like a GitHub installation token; absent: anonymous. */
+    token?: string;
+    /** The repository's path on the server, e.g. `owner/repo.git` (default `origin.git`). */
+    path?: string;
+    preReceive?: PreReceive;
+  };
 }
 
 export interface LogEntry { sha: string; subject: string; body: string }
@@ -20,8 +29,11 @@ export interface LogEntry { sha: string; subject: string; body: string }
 export interface Origin {
   bareDir: string;
   workDir: string;
-  /** file:// URL of the bare repo, usable as a git remote. */
+  /** file:// URL of the bare repo, usable as a git remote; the helpers below push through it. */
   url: string;
+  /** With the `https` option: the origin's https URL on `server`. */
+  httpsUrl?: string;
+  server?: GitServer;
   registryHost: string;
   initialTag: string;
   commit(files: Record<string, string | null>, message: string): Promise<string>;
@@ -157,10 +169,12 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
   const raw = o.initialTag ?? 'e43f28a';
   const initialTag = raw.startsWith('sha-') ? raw : `sha-${raw.slice(0, 7)}`;
   const dir = await mkdtemp(join(o.root ?? tmpdir(), 'origin-'));
-  const bareDir = join(dir, 'origin.git');
+  // Served: the bare repo under the server's root, at the path it is served at.
+  const bareDir = o.https ? join(dir, 'served', ...(o.https.path ?? 'origin.git').split('/')) : join(dir, 'origin.git');
   const workDir = join(dir, 'work');
   const url = pathToFileURL(bareDir).href;
 
+  await mkdir(dirname(bareDir), { recursive: true });
   await git(dir, ['init', '--bare', '-q', '-b', 'main', bareDir]);
   await git(dir, ['clone', '-q', url, workDir]);
   await git(workDir, ['checkout', '-q', '-B', 'main']);
@@ -169,6 +183,7 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
   await git(workDir, ['commit', '-q', '-m', 'Initial import of yt-summarizer']);
   await git(workDir, ['push', '-q', 'origin', 'HEAD:refs/heads/main']);
 
+  const server = o.https ? await startGitServer({ root: join(dir, 'served'), token: o.https.token, preReceive: o.https.preReceive }) : undefined;
   const head = async () => (await git(bareDir, ['rev-parse', 'refs/heads/main'])).trim();
 
   // Others (the deployer under test) push to the bare repo too, so every commit
@@ -203,7 +218,7 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
   }
 
   return {
-    bareDir, workDir, url, registryHost, initialTag, commit, commitOn, head,
+    bareDir, workDir, url, httpsUrl: server?.urlFor(bareDir), server, registryHost, initialTag, commit, commitOn, head,
     readAt: (rev, path) => git(bareDir, ['show', `${rev}:${path}`]),
     async log(path) {
       const out = await git(bareDir, ['log', '--format=%H%x1f%s%x1f%b%x1e', 'refs/heads/main', ...(path ? ['--', path] : [])]);
@@ -212,6 +227,9 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
         return { sha, subject, body: body.trim() };
       });
     },
-    cleanup: () => rm(dir, { recursive: true, force: true }),
+    async cleanup() {
+      await server?.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { bounded, nextCandidate, resolveRollbackTag, rollbackRequestProblem, type Candidate, type ProductionTarget } from '../../src/plan/environment';
+import { batches, bounded, nextCandidate, planTurn, resolveRollbackTag, rollbackRequestProblem, type Candidate, type ProductionTarget } from '../../src/plan/environment';
 
 const target = (tag: string, over: Partial<ProductionTarget> = {}): ProductionTarget => ({
   tag, overlayCommit: 'o'.repeat(40), date: '2026-01-01T00:00:00Z', by: 'ci', subject: `deploy: production to ${tag} [skip ci]`, kind: 'deploy', imagesExist: true, ...over,
@@ -42,5 +42,30 @@ describe('environment planning', () => {
 
   test('bounded keeps the newest entries', () => {
     expect(bounded([1, 2, 3], 4, 3)).toEqual([2, 3, 4]);
+  });
+
+  test('batches split a list into consecutive bounded parts', () => {
+    expect(batches([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(batches([], 2)).toEqual([]);
+    expect(batches(Array.from({ length: 2000 }, (_, i) => i), 200).map((b) => b.length)).toEqual(Array(10).fill(200));
+  });
+
+  describe('a turn at the overlay', () => {
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => x.repeat(40));
+    const cases: Array<{ name: string; queue: Candidate[]; heads: string[]; next?: string; superseded: string[] }> = [
+      { name: 'one queued: it goes, nothing else', queue: [candidate(a)], heads: [], next: a, superseded: [] },
+      { name: 'a linear burst: the head goes, every older code deploy is superseded with it', queue: [candidate(a), candidate(b), candidate(c)], heads: [c], next: c, superseded: [a, b] },
+      { name: 'k8s-only changes keep their own confirmation', queue: [candidate(a), candidate(b, 'k8s'), candidate(c)], heads: [c], next: c, superseded: [a] },
+      { name: 'a k8s-only head supersedes nothing', queue: [candidate(a), candidate(b, 'k8s')], heads: [b], next: b, superseded: [] },
+      { name: 'two unrelated heads: one at a time, no bulk superseding', queue: [candidate(a), candidate(b), candidate(c)], heads: [c, b], next: c, superseded: [] },
+      { name: 'git could not order: arrival order, no bulk superseding', queue: [candidate(a), candidate(b)], heads: [], next: a, superseded: [] },
+      { name: 'a head that is no longer queued: arrival order', queue: [candidate(a), candidate(b)], heads: [d], next: a, superseded: [] },
+      { name: 'empty queue', queue: [], heads: [], next: undefined, superseded: [] },
+    ];
+    test.each(cases)('$name', ({ queue, heads, next, superseded }) => {
+      const turn = planTurn(queue, heads);
+      expect(turn?.next.commit).toBe(next);
+      expect(turn?.supersededOnCommit.map((x) => x.commit) ?? []).toEqual(superseded);
+    });
   });
 });

@@ -151,6 +151,52 @@ describe('productionDeploy workflow', () => {
     expect(calls.updateOverlay).toBeUndefined();
   });
 
+  test('ci.rerunWindow: a failed run re-run into a success ("Re-run failed jobs", attempt 2) deploys the commit once', async () => {
+    const started = await env.currentTimeMs();
+    const rerun = (status: string, conclusion: string | null): CiRun => ({ ...run(status, conclusion), attempt: 2 });
+    const { activities, calls } = fakes({
+      detectChanges: async () => ({ ...plan('code'), ciRerunWindowMs: 30 * MIN }),
+      findCiRun: async () => {
+        const elapsed = (await env.currentTimeMs()) - started;
+        if (elapsed < 10 * MIN) return { ...run('completed', 'failure'), attempt: 1 };
+        return elapsed < 20 * MIN ? rerun('in_progress', null) : rerun('completed', 'success');
+      },
+    });
+    const status = await deploy(activities);
+    expect(status).toMatchObject({ phase: 'succeeded', tag: 'sha-e43f28a', ciRun: { conclusion: 'success' } });
+    expect(calls.updateOverlay).toHaveLength(1);
+  });
+
+  test('ci.rerunWindow: a failed run that nobody re-runs fails the deploy when the window closes, saying so', async () => {
+    const started = await env.currentTimeMs();
+    const { activities, calls } = fakes({
+      detectChanges: async () => ({ ...plan('code'), ciRerunWindowMs: 30 * MIN }),
+      findCiRun: async () => ({ ...run('completed', 'failure'), attempt: 1 }),
+    });
+    const { message, status } = await failure(deploy(activities));
+    expect(message).toMatch(/CI run failure .*no re-run succeeded within 30 min \(ci\.rerunWindow\)/);
+    expect(status.phase).toBe('failed');
+    expect((await env.currentTimeMs()) - started).toBeGreaterThanOrEqual(30 * MIN);
+    expect(calls.updateOverlay).toBeUndefined();
+  });
+
+  test('ci.rerunWindow: a re-run signalled by the relay moves the waiting deploy on at once', async () => {
+    let signalledRerun = false;
+    const { activities, calls } = fakes({
+      detectChanges: async () => ({ ...plan('code'), ciRerunWindowMs: 30 * MIN }),
+      findCiRun: async () => ({ ...run('completed', 'failure'), attempt: 1 }),
+    });
+    const status = await deploy(activities, async (handle) => {
+      for (let i = 0; i < 100 && !(await handle.query(statusQuery)).note?.includes('re-run'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await handle.query(statusQuery)).note).toMatch(/waiting 30 min \(ci\.rerunWindow\) for a re-run/);
+      await handle.signal(ciCompletedSignal, { ...run('completed', 'success'), attempt: 2 });
+      signalledRerun = true;
+    });
+    expect(signalledRerun).toBe(true);
+    expect(status.phase).toBe('succeeded');
+    expect(calls.findCiRun).toHaveLength(1);
+  });
+
   test('CI that never finishes times out after ci.timeout', async () => {
     const { activities, calls } = fakes({ findCiRun: async () => null });
     const { message, status } = await failure(deploy(activities));

@@ -1,0 +1,179 @@
+import { Client, Connection } from '@temporalio/client';
+import { Worker, NativeConnection } from '@temporalio/worker';
+import type { Activities } from '../../src/activities';
+import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
+import { parseConfig } from '../../src/config/load';
+import { deployWorkflowId } from '../../src/workflows/definitions';
+import { candidateReadySignal, environmentStatusQuery, pauseSignal, resumeSignal } from '../../src/workflows/environment-definitions';
+import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
+import { startDevServer, type DevServer } from '../support/temporal';
+
+/**
+ * A burst: thousands of deploys whose checks passed at once (a long pause, catching up after an
+ * outage). Real workflows on a real Temporal server; the steps are fakes over a linear history, so
+ * the test counts what the environment asks git to do.
+ */
+const MIN = 60_000;
+let server: DevServer;
+let connection: Connection;
+let client: Client;
+let native: NativeConnection;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  native = await NativeConnection.connect({ address: server.address });
+}, 120_000);
+afterAll(async () => {
+  await native?.close();
+  await connection?.close();
+  await server?.stop();
+});
+
+const commitOf = (i: number) => i.toString(16).padStart(40, '0');
+const indexOf = (commit: string) => parseInt(commit, 16);
+
+function linearHistory() {
+  const calls = { updateOverlay: [] as string[], orderCommits: [] as number[] };
+  const plan = (commit: string): DeployPlan => ({
+    path: 'code', reason: 'code changed', images: ['api'], tag: `sha-${commit.slice(0, 7)}`, changedFiles: 1, repositoryUrl: 'https://github.test/o/r',
+    searchAttributes: false, ciTimeoutMs: 60 * MIN, ciPollInitialMs: 15_000, ciPollMaxMs: 2 * MIN, syncTimeoutMs: 15 * MIN,
+  });
+  let production = commitOf(0);
+  const activities = {
+    detectChanges: async ({ commit }: { commit: string }) => plan(commit),
+    findCiRun: async ({ commit }: { commit: string }) => ({ id: 1, status: 'completed', conclusion: 'success', url: 'https://github.test/run/1', headSha: commit }),
+    validateImages: async ({ tag }: { tag: string }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }],
+    // A linear main: commit i descends from every commit below i.
+    orderCommits: async ({ commits }: { commits: string[] }) => {
+      if (commits.length > 200) throw new Error('order-commits: bad input: at most 200 commits');
+      calls.orderCommits.push(commits.length);
+      return [commits.reduce((a, b) => (indexOf(a) > indexOf(b) ? a : b))];
+    },
+    updateOverlay: async ({ commit }: { commit: string }) => {
+      calls.updateOverlay.push(commit);
+      if (indexOf(commit) < indexOf(production)) return { outcome: 'superseded', overlayCommit: null, revision: production, current: { tag: `sha-${production.slice(0, 7)}`, commit: production } };
+      production = commit;
+      return { outcome: 'committed', overlayCommit: 'f'.repeat(40), revision: 'f'.repeat(40) };
+    },
+    observeArgoApp: async () => ({
+      syncStatus: 'Synced', syncRevision: 'f'.repeat(40), revisionContainsTarget: true, healthStatus: 'Healthy',
+      operationPhase: 'Succeeded', operationFinishedAt: '2026-01-01T00:00:00Z', reconciledAt: '2026-01-01T00:00:01Z',
+    }),
+    environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: false, continueAsNewAfter: 100, searchAttributes: false }),
+    listTargets: async () => [],
+  } as unknown as Activities;
+  return { activities, calls };
+}
+
+async function burst(size: number): Promise<void> {
+  const taskQueue = `burst-${size}`;
+  const config = parseConfig({
+    repository: { owner: 'o', name: `burst${size}` },
+    ci: { workflow: 'ci.yml' },
+    registry: { endpoint: 'https://acr.test' },
+    images: [{ name: 'api', repository: 'api' }],
+    argocd: { server: 'https://argocd.test', application: 'app' },
+    environment: { name: taskQueue },
+    temporal: { taskQueue, searchAttributes: false },
+  });
+  const { activities, calls } = linearHistory();
+  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities, maxConcurrentWorkflowTaskExecutions: 50 });
+  await worker.runUntil(async () => {
+    // Paused, the environment lets every deploy run its checks and queue: then all are ready at once.
+    await signalEnvironment(client, config, pauseSignal, { reason: 'collect a burst', by: 'test' });
+    const commits = Array.from({ length: size }, (_, i) => commitOf(i + 1));
+    for (let i = 0; i < commits.length; i += 50) {
+      await Promise.all(commits.slice(i, i + 50).map((commit) => startDeploy(client, config, { commit, requestedBy: 'test' })));
+    }
+    const env = environmentHandle(client, config);
+    await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === size ? true : undefined));
+    await env.signal(resumeSignal, { by: 'test' });
+
+    const results: DeployStatus[] = [];
+    for (let i = 0; i < commits.length; i += 100) {
+      results.push(...(await Promise.all(commits.slice(i, i + 100).map((c) => client.workflow.getHandle(deployWorkflowId(`o/burst${size}`, c)).result() as Promise<DeployStatus>))));
+    }
+    const newest = commits.at(-1)!;
+    expect(results.filter((r) => r.phase === 'succeeded').map((r) => r.commit)).toEqual([newest]);
+    expect(results.filter((r) => r.phase === 'superseded')).toHaveLength(size - 1);
+    // One overlay change for the whole burst, and git asked once per batch of at most 200.
+    expect(calls.updateOverlay).toEqual([newest]);
+    expect(calls.orderCommits.every((n) => n <= 200)).toBe(true);
+    expect(calls.orderCommits.length).toBeLessThanOrEqual(Math.ceil(size / 200) + 1);
+    const description = await env.describe();
+    expect(description.status.name).toBe('RUNNING');
+    const view = await env.query(environmentStatusQuery);
+    expect(view.queue).toHaveLength(0);
+    expect(view.production?.tag).toBe(`sha-${newest.slice(0, 7)}`);
+  });
+}
+
+/**
+ * The same burst told to the environment directly (candidateReady, as deploys send it) so its
+ * size is not bounded by how fast a test can start workflows: every candidate must be told its
+ * verdict, which the environment's own history shows as one outgoing verdict signal each.
+ */
+async function burstAtEnvironment(size: number): Promise<void> {
+  const taskQueue = `burst-env-${size}`;
+  const config = parseConfig({
+    repository: { owner: 'o', name: `env${size}` },
+    ci: { workflow: 'ci.yml' },
+    registry: { endpoint: 'https://acr.test' },
+    images: [{ name: 'api', repository: 'api' }],
+    argocd: { server: 'https://argocd.test', application: 'app' },
+    environment: { name: taskQueue },
+    temporal: { taskQueue, searchAttributes: false },
+  });
+  const { activities, calls } = linearHistory();
+  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  await worker.runUntil(async () => {
+    await signalEnvironment(client, config, pauseSignal, { reason: 'collect a burst', by: 'test' });
+    const env = environmentHandle(client, config);
+    const ids = Array.from({ length: size }, (_, i) => `deploy-o-env${size}-${commitOf(i + 1)}`);
+    for (let i = 0; i < size; i += 100) {
+      await Promise.all(
+        ids.slice(i, i + 100).map((workflowId, j) =>
+          env.signal(candidateReadySignal, { workflowId, commit: commitOf(i + j + 1), path: 'code', tag: `sha-${commitOf(i + j + 1).slice(0, 7)}`, readyAt: new Date().toISOString() }),
+        ),
+      );
+    }
+    await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === size ? true : undefined));
+    await env.signal(resumeSignal, { by: 'test' });
+    const newest = commitOf(size);
+    await eventually(async () => {
+      const view = await env.query(environmentStatusQuery);
+      return view.queue.length === 0 && !view.applying && view.outcomes.at(-1)?.kind === 'deployed' ? view : undefined;
+    });
+    expect(calls.updateOverlay).toEqual([newest]);
+    expect(calls.orderCommits.every((n) => n <= 200)).toBe(true);
+    expect(calls.orderCommits.length).toBeLessThanOrEqual(Math.ceil(size / 200) + 1);
+    expect((await env.describe()).status.name).toBe('RUNNING');
+    expect((await env.query(environmentStatusQuery)).production?.tag).toBe(`sha-${newest.slice(0, 7)}`);
+    // Every candidate was told its verdict, across however many runs the environment continued into.
+    const told = new Map<string, number>();
+    for await (const execution of client.workflow.list({ query: `WorkflowId="${env.workflowId}"` })) {
+      const history = await client.workflow.getHandle(env.workflowId, execution.runId).fetchHistory();
+      for (const event of history.events ?? []) {
+        const attrs = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
+        if (attrs?.signalName === 'verdict') told.set(attrs.workflowExecution!.workflowId!, (told.get(attrs.workflowExecution!.workflowId!) ?? 0) + 1);
+      }
+    }
+    expect(told.size).toBe(size);
+    expect([...told.values()].every((n) => n === 1)).toBe(true);
+  });
+}
+
+/** Polls until the probe answers (a busy worker may time a query out meanwhile). */
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10 * MIN): Promise<T> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('timed out');
+}
+
+test('100 deploys ready at once: the newest deploys, 99 are superseded, the environment goes on', () => burst(100), 5 * MIN);
+test('2,000 candidates at once: bounded batches, one overlay change, every one told its verdict', () => burstAtEnvironment(2000), 15 * MIN);
