@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { classifyChanges, compileRules, type ChangedFile } from '../plan/classify';
-import { readOverlayImages } from '../plan/overlay';
 import { productionTagProblem, shaTag } from '../plan/tags';
 import { ciSkipMarker } from '../plan/trailers';
 import type { DeployPlan } from '../workflows/types';
 import { permanent } from './failures';
+import { overlayImages } from './overlay-file';
 import { commitMessage, EMPTY_TREE, type RepoCache } from './git';
 import { checkInput, fullSha } from './input';
 
@@ -84,7 +84,7 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       else await repo.fetchMain(git);
       return repo.show(git, commit ?? repo.remoteMain, config.overlay.path);
     });
-    const images = readOverlayImages(text);
+    const images = overlayImages(text, `${config.overlay.path} at ${commit ? commit.slice(0, 7) : config.repository.mainBranch}`);
     const tags = new Set<string>();
     for (const name of imageNames) {
       const tag = images.find((image) => image.name === name)?.newTag;

@@ -1,10 +1,10 @@
 import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
-import { readOverlayImages } from '../plan/overlay';
 import type { ProductionTarget } from '../plan/environment';
 import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { RepoCache } from './git';
+import { overlayImages, overlayImagesOrNone } from './overlay-file';
 import { checkInput, fullSha } from './input';
 
 const listInput = z.object({ limit: z.number().int().min(1).max(100).default(20) });
@@ -23,11 +23,13 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
       await repo.fetchMain(git);
       const format = ['%H', '%an', '%aI', '%s', `%(trailers:key=${TRAILER_COMMIT},valueonly,separator=)`, `%(trailers:key=${TRAILER_REQUESTED_BY},valueonly,separator=)`, `%(trailers:key=${TRAILER_WORKFLOW},valueonly,separator=)`].join(SEP);
       // Several commits of the overlay may share a tag (config edits): read enough to find `limit` tags.
+      // The overlay as it is now must be readable (a rollback edits it); old versions are only read.
+      overlayImages(await repo.show(git, repo.remoteMain, path), `${path} on ${config.repository.mainBranch}`);
       const log = await git.raw(['log', repo.remoteMain, `-n${limit * 5}`, `--format=${format}%x1e`, '--', path]);
       const found: ProductionTarget[] = [];
       for (const record of log.split('\x1e').map((r) => r.trim()).filter(Boolean)) {
         const [overlayCommit, author, date, subject, deployedCommit, requestedBy, workflowId] = record.split(SEP).map((f) => f.trim());
-        const tag = readOverlayImages(await git.show([`${overlayCommit}:${path}`]).catch(() => '')).find((i) => i.name === first)?.newTag;
+        const tag = overlayImagesOrNone(await git.show([`${overlayCommit}:${path}`]).catch(() => '')).find((i) => i.name === first)?.newTag;
         if (!tag || found.at(-1)?.tag === tag) continue;
         found.push({
           tag,

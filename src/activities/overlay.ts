@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
-import { OverlayError, readOverlayImages, setOverlayImages } from '../plan/overlay';
+import { OverlayError, setOverlayImages } from '../plan/overlay';
 import { SHA_TAG } from '../plan/tags';
 import { deployerWorkflowId, TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
 import type { OverlayUpdate } from '../workflows/types';
 import { permanent } from './failures';
 import { commitMessage, type RepoCache } from './git';
+import { overlayImages, overlayImagesOrNone } from './overlay-file';
 import { gitFailure, isLostPushRace, isMissingRef } from './git-errors';
 import { branchName, checkInput, fullSha, imageTag } from './input';
 import { registryHost } from './registry';
@@ -83,7 +84,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
 
   /** The tag the overlay names at a revision (the first image's). */
   async function tagAt(git: SimpleGit, rev: string, path: string): Promise<string | undefined> {
-    return readOverlayImages(await git.show([`${rev}:${path}`]).catch(() => '')).find((image) => image.name === config.images[0]!.name)?.newTag;
+    return overlayImagesOrNone(await git.show([`${rev}:${path}`]).catch(() => '')).find((image) => image.name === config.images[0]!.name)?.newTag;
   }
 
   /**
@@ -139,7 +140,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     const { path } = config.overlay;
     const main = config.repository.mainBranch;
     return commitOnBranch(git, change, main, path, async (text, remote) => {
-      const currentTag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag;
+      const currentTag = overlayImages(text, `${path} on ${main}`).find((image) => image.name === config.images[0]!.name)?.newTag;
       const current = await tagCommit(git, currentTag);
       if (change.kind === 'deploy' && current && current !== change.commit && (await repo.isAncestor(git, change.commit, current))) {
         return { done: { outcome: 'superseded', overlayCommit: null, revision: current, current: { tag: currentTag!, commit: current } } };
@@ -208,7 +209,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   }
 
   function movedOn(text: string, tip: string): OverlayUpdate {
-    const tag = readOverlayImages(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
+    const tag = overlayImagesOrNone(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
     return { outcome: 'superseded', overlayCommit: null, revision: tip, current: { tag, commit: tip } };
   }
 

@@ -20,7 +20,13 @@ export class OverlayError extends Error {
 
 function imageMaps(text: string): YAMLMap[] {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw new OverlayError(`kustomization is not valid YAML: ${doc.errors[0]!.message}`);
+  if (doc.errors.length) {
+    // yaml's message spans lines (it quotes the source); one line with the position reads better in a failure.
+    const error = doc.errors[0]!;
+    const at = error.linePos?.[0];
+    const said = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new OverlayError(`kustomization is not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${said}`);
+  }
   const images = doc.get('images', true);
   if (!isSeq(images)) throw new OverlayError('kustomization has no `images:` list');
   return images.items.filter((item): item is YAMLMap => isMap(item));

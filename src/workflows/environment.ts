@@ -131,7 +131,9 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     if (state.rollbacks.length) {
       await rollback(state.rollbacks.shift()!);
     } else {
-      const turn = planTurn(state.queue, state.queue.length > 1 ? await newestQueued() : [])!;
+      // Planned over the queue as it was ordered: a deploy that arrives meanwhile waits for the next turn.
+      const ordered = [...state.queue];
+      const turn = planTurn(ordered, ordered.length > 1 ? await newestOf(ordered) : [])!;
       state.queue = state.queue.filter((c) => c !== turn.next);
       await apply(turn.next, turn.supersededOnCommit);
     }
@@ -148,12 +150,12 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   }
 
   /**
-   * The queued commits that no other queued commit descends from, newest first: one git process
+   * The commits of `queue` that no other of them descends from, newest first: one git process
    * per batch of ORDER_BATCH, then among the batches' survivors, however long the queue. If git
    * cannot order them, arrival order is used: the overlay step still supersedes older code.
    */
-  async function newestQueued(): Promise<string[]> {
-    let heads = [...new Set(state.queue.map((c) => c.commit))];
+  async function newestOf(queue: Candidate[]): Promise<string[]> {
+    let heads = [...new Set(queue.map((c) => c.commit))];
     try {
       while (heads.length > ORDER_BATCH) {
         const survivors: string[] = [];

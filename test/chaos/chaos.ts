@@ -157,6 +157,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const commit of commits) {
       const handle = stack.client.workflow.getHandle(deployWorkflowId(full, commit));
       const remaining = deadline - Date.now();
+      let timer: NodeJS.Timeout | undefined;
       const result = await Promise.race([
         redelivered(
           // A failed deploy is an answer, not a reason to ask again.
@@ -167,8 +168,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           `result of ${commit.slice(0, 7)}`,
           log,
         ),
-        sleep(Math.max(remaining, 0)).then(() => 'lost'),
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('lost'), Math.max(remaining, 0)))),
       ]);
+      clearTimeout(timer);
       if (result === 'lost') lost++;
       else if (result.startsWith('failed')) failed.push(`${commit.slice(0, 7)} ${result}`);
       const key = result.startsWith('failed') ? 'failed' : result;

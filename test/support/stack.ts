@@ -130,6 +130,7 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
       }
     };
     process.once('exit', group);
+    child.once('exit', () => process.removeListener('exit', group));
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
@@ -150,7 +151,6 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
       stop: async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
         await exited;
-        process.removeListener('exit', group);
       },
     };
     workers.push(worker);

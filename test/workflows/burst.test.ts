@@ -34,7 +34,7 @@ afterAll(async () => {
 const commitOf = (i: number) => i.toString(16).padStart(40, '0');
 const indexOf = (commit: string) => parseInt(commit, 16);
 
-function linearHistory() {
+function linearHistory(beforeOrder?: () => Promise<void>) {
   const calls = { updateOverlay: [] as string[], orderCommits: [] as number[] };
   const plan = (commit: string): DeployPlan => ({
     path: 'code', reason: 'code changed', images: ['api'], tag: `sha-${commit.slice(0, 7)}`, changedFiles: 1, repositoryUrl: 'https://github.test/o/r',
@@ -49,6 +49,7 @@ function linearHistory() {
     orderCommits: async ({ commits }: { commits: string[] }) => {
       if (commits.length > 200) throw new Error('order-commits: bad input: at most 200 commits');
       calls.orderCommits.push(commits.length);
+      await beforeOrder?.();
       return [commits.reduce((a, b) => (indexOf(a) > indexOf(b) ? a : b))];
     },
     updateOverlay: async ({ commit }: { commit: string }) => {
@@ -164,6 +165,52 @@ async function burstAtEnvironment(size: number): Promise<void> {
     expect([...told.values()].every((n) => n === 1)).toBe(true);
   });
 }
+
+test('a deploy that becomes ready while the queue is being ordered is not superseded by an older head', async () => {
+  const taskQueue = 'burst-race';
+  const config = parseConfig({
+    repository: { owner: 'o', name: 'race' },
+    ci: { workflow: 'ci.yml' },
+    registry: { endpoint: 'https://acr.test' },
+    images: [{ name: 'api', repository: 'api' }],
+    argocd: { server: 'https://argocd.test', application: 'app' },
+    environment: { name: taskQueue },
+    temporal: { taskQueue, searchAttributes: false },
+  });
+  let ordering!: () => void;
+  const ordered = new Promise<void>((resolve) => (ordering = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let first = true;
+  const { activities, calls } = linearHistory(async () => {
+    if (!first) return;
+    first = false;
+    ordering();
+    await released;
+  });
+  const candidate = (i: number) => ({ workflowId: `deploy-o-race-${commitOf(i)}`, commit: commitOf(i), path: 'code' as const, tag: `sha-${commitOf(i).slice(0, 7)}`, readyAt: new Date().toISOString() });
+  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  await worker.runUntil(async () => {
+    await signalEnvironment(client, config, pauseSignal, { reason: 'collect', by: 'test' });
+    const env = environmentHandle(client, config);
+    for (const i of [1, 2, 3]) await env.signal(candidateReadySignal, candidate(i));
+    await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === 3 ? true : undefined));
+    await env.signal(resumeSignal, { by: 'test' });
+    // While git orders 1..3, the newest deploy (4) becomes ready.
+    await ordered;
+    await env.signal(candidateReadySignal, candidate(4));
+    await eventually(async () => ((await env.query(environmentStatusQuery)).queue.some((c) => c.commit === commitOf(4)) ? true : undefined));
+    release();
+    const view = await eventually(async () => {
+      const v = await env.query(environmentStatusQuery);
+      return v.queue.length === 0 && !v.applying && v.outcomes.some((o) => o.commit === commitOf(4)) ? v : undefined;
+    });
+    expect(view.outcomes.find((o) => o.commit === commitOf(4))?.kind).toBe('deployed');
+    expect(view.production?.tag).toBe(`sha-${commitOf(4).slice(0, 7)}`);
+    expect(calls.updateOverlay).toEqual([commitOf(3), commitOf(4)]);
+    expect(view.outcomes.filter((o) => o.kind === 'superseded').map((o) => o.commit).sort()).toEqual([commitOf(1), commitOf(2)]);
+  });
+}, 5 * MIN);
 
 /** Polls until the probe answers (a busy worker may time a query out meanwhile). */
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10 * MIN): Promise<T> {

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { detectSteps } from '../../src/activities/detect';
+import { RepoCache } from '../../src/activities/git';
+import { historySteps } from '../../src/activities/history';
+import { overlaySteps } from '../../src/activities/overlay';
+import { parseConfig } from '../../src/config/load';
+import { createOrigin, type Origin } from '../support/origin';
+
+/** An overlay broken by hand on main: every step that reads it fails at once, naming file and line. */
+const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
+let dir: string;
+let origin: Origin;
+let steps: ReturnType<typeof overlaySteps> & ReturnType<typeof historySteps> & ReturnType<typeof detectSteps>;
+let broken: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'overlay-file-'));
+  origin = await createOrigin({ root: dir });
+  const config = parseConfig({
+    repository: { owner: 'o', name: 'r', cloneUrl: origin.url },
+    ci: { workflow: 'ci.yml' },
+    registry: { endpoint: 'https://acr.test' },
+    images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
+    argocd: { server: 'https://argocd.test', application: 'app' },
+  });
+  const repo = new RepoCache({ cloneUrl: origin.url, cacheDir: join(dir, 'cache'), branch: 'main', author: { name: 'd', email: 'd@example.com' } });
+  steps = { ...overlaySteps(config, repo), ...historySteps(config, repo, async () => true), ...detectSteps(config, repo) };
+  const text = await origin.readAt('main', OVERLAY);
+  broken = await origin.commit({ [OVERLAY]: text.replace('    newTag: sha-e43f28a  # current production', '    newTag: [sha-e43f28a') }, 'chore: hand edit gone wrong');
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+test.each([
+  ['update-overlay', () => steps.updateOverlay({ kind: 'deploy', tag: 'sha-1234567', commit: broken, workflowId: 'deploy-x' })],
+  ['list-targets (deployctl targets, rollbacks)', () => steps.listTargets({ limit: 5 })],
+  ['read-running-tag (k8s-only merges)', () => steps.readRunningTag({ commit: broken })],
+])('%s: permanent, naming the file and the line', async (_, run) => {
+  const err = await failure(run());
+  expect(err.nonRetryable).toBe(true);
+  expect(err.type).toBe('OverlayError');
+  expect(err.message).toMatch(new RegExp(`${OVERLAY.replace(/\./g, '\\.')} (on main|at ${broken.slice(0, 7)}): kustomization is not valid YAML at line \\d+, column \\d+`));
+  expect(err.message).not.toContain('\n');
+  expect(await origin.head()).toBe(broken);
+});
