@@ -6,7 +6,10 @@
  *
  *   npm run bench [-- --merges 20]
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { RepoCache } from '../src/activities/git';
+import { historySteps } from '../src/activities/history';
 import { deployStatus, signalCiCompleted, startDeploy } from '../src/client/deploys';
 import { requestPreview, signalPreviewCi } from '../src/client/previews';
 import { prTag, shaTag } from '../src/plan/tags';
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
       commit.push(at('syncing') - at('committing'));
       await stack.client.workflow.getHandle(`deploy-${OWNER}-${REPO}-${sha}`).result();
     }
-    console.log(`\nEvent path over ${merges} merges (2 images, local git origin, HTTPS registry):`);
+    console.log(`\nEvent path over ${merges} merges (2 images, git origin over HTTPS, HTTPS registry), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}:`);
     console.log(stats('ciCompleted signal → overlay pushed (wall)', wall));
     console.log(stats('  validate-images step (workflow time)', validate));
     console.log(stats('  update-overlay step: fetch, edit, commit, push', commit));
@@ -79,6 +82,22 @@ async function main(): Promise<void> {
     }
     console.log(`\nPreview event path over ${merges} pushes to one pull request:`);
     console.log(stats('ciCompleted signal → preview overlay pushed (wall)', preview));
+
+    // Ordering a queue: the step the environment runs before a turn, over 40 and 200 queued commits of main.
+    const { orderCommits } = historySteps(stack.config, new RepoCache({ cloneUrl: stack.origin.url, cacheDir: `${stack.dir}/bench-cache`, branch: 'main', author: { name: 'bench', email: 'bench@example.com' } }), async () => true);
+    const queued: string[] = [];
+    for (let i = 0; i < 200; i++) queued.push(await stack.origin.commit({ [`services/api/queued-${i}.py`]: `${i}\n` }, `feat: queued ${i}`));
+    await orderCommits({ commits: queued.slice(0, 2) }); // the first call clones
+    for (const size of [40, 200]) {
+      const times: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const t0 = performance.now();
+        const heads = await orderCommits({ commits: [...queued.slice(0, size)].reverse() });
+        times.push(performance.now() - t0);
+        if (heads.length !== 1 || heads[0] !== queued[size - 1]) throw new Error(`order-commits answered ${heads.join(',')}`);
+      }
+      console.log(stats(`order-commits: ${size} queued (one git merge-base --independent)`, times));
+    }
   } finally {
     await stack.stop();
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainWords } from '../config/plain-words';
 import { BRANCH_NAME } from '../plan/preview';
 import { permanent } from './failures';
 
@@ -8,7 +9,7 @@ export const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 
 
 /** Every step checks its input: a bad request is a permanent failure, never retried. */
 export function checkInput<T>(schema: z.ZodType<T>, value: unknown, step: string): T {
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(value, { error: plainWords });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
     throw permanent(`${step}: bad input: ${problems}`, 'BadInput');

@@ -18,6 +18,8 @@ export interface Connected {
 }
 
 export function parseDuration(text: string, flag: string): number {
+  // A bare number would be milliseconds to `ms`; the config refuses it too.
+  if (/^\s*[\d.]+\s*$/.test(text)) throw new UsageError(`${flag}: ${text} has no unit: add a unit, e.g. ${text}s`);
   const value = ms(text as ms.StringValue);
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UsageError(`${flag}: expected a duration like "5s", got ${JSON.stringify(text)}`);
   return value;

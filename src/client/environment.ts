@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NamespaceNotFoundError, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionStatusName } from '@temporalio/client';
 import type { DeployConfig } from '../config/schema';
 import { rollbackRequestProblem, type Outcome, type ProductionTarget, type RollbackRequest } from '../plan/environment';
+import { innermostMessage } from '../workflows/errors';
 import type { environment } from '../workflows/environment';
 import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal, targetsUpdate, type EnvironmentView } from '../workflows/environment-definitions';
 import { environmentHandle, environmentStartOptions, signalEnvironment } from './deploys';
@@ -72,7 +73,8 @@ export async function listTargets(client: Client, config: DeployConfig, limit?: 
       client.workflow.executeUpdateWithStart(targetsUpdate, { args: [{ limit }], startWorkflowOperation: start }),
     );
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new Error(`targets: ${err.cause?.message ?? err.message}`);
+    // The cause is the activity's failure; the step's own words are its innermost cause.
+    if (err instanceof WorkflowUpdateFailedError) throw new Error(`targets: ${innermostMessage(err)}`);
     throw err;
   }
 }

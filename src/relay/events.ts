@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isProductionOverlayCommit, TRAILER_WORKFLOW } from '../plan/trailers';
+import { plainWords } from '../config/plain-words';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 
@@ -77,7 +78,7 @@ const pullRequestPayload = z.object({
 });
 
 function parse<T>(schema: z.ZodType<T>, payload: unknown, event: string): T {
-  const result = schema.safeParse(payload);
+  const result = schema.safeParse(payload, { error: plainWords });
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join('.') || '(payload)';

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { historySteps } from '../../src/activities/history';
-import { RepoCache } from '../../src/activities/git';
-import { parseConfig } from '../../src/config/load';
+import { localRepo } from '../support/local-repo';
 import { createOrigin, type Origin } from '../support/origin';
 
 /** The order step against a real origin: one `merge-base --independent` per call, whatever the count. */
@@ -18,14 +17,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'order-'));
   origin = await createOrigin({ root: dir });
   for (let i = 0; i < 40; i++) linear.push(await origin.commit({ [`services/api/change-${i}.py`]: `${i}\n` }, `change ${i}`));
-  const config = parseConfig({
-    repository: { owner: 'o', name: 'r', cloneUrl: origin.url },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-  });
-  const repo = new RepoCache({ cloneUrl: origin.url, cacheDir: join(dir, 'cache'), branch: 'main', author: { name: 'd', email: 'd@example.com' } });
+  const { config, repo } = localRepo(origin, dir);
   ({ orderCommits } = historySteps(config, repo, async () => true));
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { detectSteps } from '../../src/activities/detect';
-import { RepoCache } from '../../src/activities/git';
 import { historySteps } from '../../src/activities/history';
 import { overlaySteps } from '../../src/activities/overlay';
-import { parseConfig } from '../../src/config/load';
+import { localRepo } from '../support/local-repo';
 import { createOrigin, type Origin } from '../support/origin';
 
 /** An overlay broken by hand on main: every step that reads it fails at once, naming file and line. */
@@ -19,14 +18,7 @@ let broken: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'overlay-file-'));
   origin = await createOrigin({ root: dir });
-  const config = parseConfig({
-    repository: { owner: 'o', name: 'r', cloneUrl: origin.url },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-  });
-  const repo = new RepoCache({ cloneUrl: origin.url, cacheDir: join(dir, 'cache'), branch: 'main', author: { name: 'd', email: 'd@example.com' } });
+  const { config, repo } = localRepo(origin, dir);
   steps = { ...overlaySteps(config, repo), ...historySteps(config, repo, async () => true), ...detectSteps(config, repo) };
   const text = await origin.readAt('main', OVERLAY);
   broken = await origin.commit({ [OVERLAY]: text.replace('    newTag: sha-e43f28a  # current production', '    newTag: [sha-e43f28a') }, 'chore: hand edit gone wrong');

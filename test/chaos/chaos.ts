@@ -7,6 +7,7 @@
  * a final tag other than the newest merge's, workflows stuck.
  */
 import { execFileSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { WorkflowFailedError } from '@temporalio/client';
 import { signalCiCompleted, startDeploy } from '../../src/client/deploys';
@@ -269,6 +270,7 @@ export function formatReport(report: ChaosReport): string {
     `  outcomes                     ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `  failed deploys               ${report.failed.length ? report.failed.join('; ') : 0}`,
     `  worker exits on their own    ${report.workerCrashes}`,
+    `  load average at the end      ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`,
   ].join('\n');
 }
 

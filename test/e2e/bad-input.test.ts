@@ -380,12 +380,13 @@ const configCases: ConfigCase[] = [
   },
   {
     name: 'a YAML syntax error (names the line)',
-    // The flow collections opened on the last line are never closed.
+    // The flow sequence and the flow map opened on the last line are never closed: both are named.
     text: (valid) => `${valid}overlay: { path: [k8s/overlays/prod/kustomization.yaml }\n`,
     problems: (body) => {
       // yaml reports where it noticed the problem: the unclosed line, or the one after it.
       const line = body.split('\n').findIndex((l) => l.startsWith('overlay:')) + 1;
-      return [new RegExp(`^Flow (map|sequence) in block collection must be sufficiently indented and end with a [}\\]] at line (${line}|${line + 1}), column \\d+:\\s+overlay: \\{ path: \\[`)];
+      const at = (what: string, close: string) => new RegExp(`^Flow ${what} in block collection must be sufficiently indented and end with a \\${close} at line (${line}|${line + 1}), column \\d+:\\s+overlay: \\{ path: \\[`);
+      return [at('sequence', ']'), at('map', '}')];
     },
   },
   {
@@ -549,6 +550,12 @@ const cliCases: CliCase[] = [
     stderr: () => ['deployctl: --connect-timeout: expected a duration like "5s", got "soon"'],
   },
   {
+    name: 'a --connect-timeout without a unit (would be milliseconds)',
+    args: () => ['--connect-timeout', '5', 'list'],
+    code: 2,
+    stderr: () => ['deployctl: --connect-timeout: 5 has no unit: add a unit, e.g. 5s'],
+  },
+  {
     name: 'a negative --connect-timeout',
     args: () => ['--connect-timeout=-1s', 'list'],
     code: 2,
@@ -659,12 +666,20 @@ const restoreOverlay = () => stack.origin.commit({ [OVERLAY]: handEdited }, 'k8s
 /** The deploy's failure, waited for at most `ms`: a deploy still retrying after that is a failed case, saying what it retries. */
 async function failureOf(workflowId: string, ms = 60_000): Promise<ApplicationFailure> {
   const handle = handleOf(workflowId);
-  const timer = new Promise<'still running'>((done) => setTimeout(() => done('still running'), ms).unref());
-  const ended = await Promise.race([handle.result().then(() => 'succeeded' as const, (err: unknown) => err), timer]);
+  // The long poll for the result is cancelled when the wait gives up, so none outlives the case.
+  const abort = new AbortController();
+  const result = stack.client.withAbortSignal(abort.signal, () => handle.result());
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'still running'>((done) => (timer = setTimeout(() => done('still running'), ms)));
+  const ended = await Promise.race([result.then(() => 'succeeded' as const, (err: unknown) => err), gaveUp]).finally(() => clearTimeout(timer));
   if (ended === 'still running') {
-    const pending = (await handle.describe()).raw.pendingActivities ?? [];
-    const retrying = pending.map((p) => `${p.activityType?.name} attempt ${p.attempt}: ${p.lastFailure?.message ?? 'no failure yet'}`).join('; ');
-    throw new Error(`${workflowId} still runs after ${ms / 1000}s instead of failing at once: ${retrying || 'no pending step'}`);
+    abort.abort();
+    // What is being retried: the deploy's own step, or the environment's step applying it.
+    const retrying = [handle, environmentHandle(stack.client, stack.config)].map(async (h) =>
+      ((await h.describe()).raw.pendingActivities ?? []).map((p) => `${h.workflowId}: ${p.activityType?.name} attempt ${p.attempt}: ${p.lastFailure?.message ?? 'no failure yet'}`),
+    );
+    const steps = (await Promise.all(retrying)).flat().join('; ');
+    throw new Error(`${workflowId} still runs after ${ms / 1000}s instead of failing at once: ${steps || 'no pending step'}`);
   }
   if (ended === 'succeeded') throw new Error(`${workflowId} succeeded`);
   expect(ended).toBeInstanceOf(WorkflowFailedError);

@@ -31,6 +31,19 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** One repository and environment per test, on a task queue of its own. */
+function configFor(name: string, taskQueue: string) {
+  return parseConfig({
+    repository: { owner: 'o', name },
+    ci: { workflow: 'ci.yml' },
+    registry: { endpoint: 'https://acr.test' },
+    images: [{ name: 'api', repository: 'api' }],
+    argocd: { server: 'https://argocd.test', application: 'app' },
+    environment: { name: taskQueue },
+    temporal: { taskQueue, searchAttributes: false },
+  });
+}
+
 const commitOf = (i: number) => i.toString(16).padStart(40, '0');
 const indexOf = (commit: string) => parseInt(commit, 16);
 
@@ -70,15 +83,7 @@ function linearHistory(beforeOrder?: () => Promise<void>) {
 
 async function burst(size: number): Promise<void> {
   const taskQueue = `burst-${size}`;
-  const config = parseConfig({
-    repository: { owner: 'o', name: `burst${size}` },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'api', repository: 'api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-    environment: { name: taskQueue },
-    temporal: { taskQueue, searchAttributes: false },
-  });
+  const config = configFor(`burst${size}`, taskQueue);
   const { activities, calls } = linearHistory();
   const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities, maxConcurrentWorkflowTaskExecutions: 50 });
   await worker.runUntil(async () => {
@@ -118,15 +123,7 @@ async function burst(size: number): Promise<void> {
  */
 async function burstAtEnvironment(size: number): Promise<void> {
   const taskQueue = `burst-env-${size}`;
-  const config = parseConfig({
-    repository: { owner: 'o', name: `env${size}` },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'api', repository: 'api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-    environment: { name: taskQueue },
-    temporal: { taskQueue, searchAttributes: false },
-  });
+  const config = configFor(`env${size}`, taskQueue);
   const { activities, calls } = linearHistory();
   const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
   await worker.runUntil(async () => {
@@ -168,15 +165,7 @@ async function burstAtEnvironment(size: number): Promise<void> {
 
 test('a deploy that becomes ready while the queue is being ordered is not superseded by an older head', async () => {
   const taskQueue = 'burst-race';
-  const config = parseConfig({
-    repository: { owner: 'o', name: 'race' },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'api', repository: 'api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-    environment: { name: taskQueue },
-    temporal: { taskQueue, searchAttributes: false },
-  });
+  const config = configFor('race', taskQueue);
   let ordering!: () => void;
   const ordered = new Promise<void>((resolve) => (ordering = resolve));
   let release!: () => void;
