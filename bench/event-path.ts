@@ -4,7 +4,7 @@
  * server, the worker's own entry point, git, HTTPS registry, stand-ins) and signals ciCompleted
  * exactly as the webhook relay does, then times each merge.
  *
- *   npm run bench [-- --merges 20]
+ *   npm run bench [-- --merges 20] [-- --origin file]
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +19,8 @@ import type { DeployStatus } from '../src/workflows/types';
 import { INITIAL_TAG, OWNER, REPO, startStack } from '../test/support/stack';
 
 const merges = Number(process.argv[process.argv.indexOf('--merges') + 1]) || 10;
+// `--origin file` measures against a file:// origin: the deployer's own cost without the test git server's.
+const origin = process.argv.includes('--origin') && process.argv[process.argv.indexOf('--origin') + 1] === 'file' ? 'file' : 'https';
 
 function stats(label: string, values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
@@ -28,7 +30,7 @@ function stats(label: string, values: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const stack = await startStack();
+  const stack = await startStack({}, { origin });
   try {
     await stack.pushImages(INITIAL_TAG);
     await stack.startWorker();
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
       commit.push(at('syncing') - at('committing'));
       await stack.client.workflow.getHandle(`deploy-${OWNER}-${REPO}-${sha}`).result();
     }
-    console.log(`\nEvent path over ${merges} merges (2 images, git origin over HTTPS, HTTPS registry), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}:`);
+    console.log(`\nEvent path over ${merges} merges (2 images, git origin over ${origin === 'https' ? 'HTTPS' : 'file://'}, HTTPS registry), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}:`);
     console.log(stats('ciCompleted signal → overlay pushed (wall)', wall));
     console.log(stats('  validate-images step (workflow time)', validate));
     console.log(stats('  update-overlay step: fetch, edit, commit, push', commit));
