@@ -15,12 +15,6 @@ export interface RequestContext {
   notFound?: string;
 }
 
-/** The table's verdict for a status alone (callers that hold no response); `service` is `GitHub`, `Argo CD` or `registry <host>`. */
-export function httpFailure(service: string, status: number, message: string, retryAfter?: string | null): Error {
-  const [name, host = ''] = service.startsWith('registry ') ? ['registry' as const, service.slice('registry '.length)] : [service as Service];
-  return fault({ service: name, host, status, detail: message, header: (h) => (h.toLowerCase() === 'retry-after' ? retryAfter : undefined) });
-}
-
 /**
  * The verdict on an error a client threw: a timeout, a network error, an HTTP answer, an Azure
  * credential with no token. An error that shows none of these (a bug, a malformed body) is

@@ -258,8 +258,13 @@ const SECRETS: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/-]{16,}=*/gi, '$1 [redacted]'],
 ];
 
+/** Text without the tokens it may hold (GitHub tokens, JWTs, Bearer/Basic values) or credentials in URLs; lines kept. */
+export function withoutSecrets(text: string): string {
+  return SECRETS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text).replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]*@/gi, '$1');
+}
+
 /** The server's words, short enough for one line and without any token they echoed. */
 export function redact(text: string): string {
-  const clean = SECRETS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text.replace(/\s+/g, ' ').trim());
+  const clean = withoutSecrets(text.replace(/\s+/g, ' ').trim());
   return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
 }

@@ -1,4 +1,5 @@
 import { permanent } from './failures';
+import { withoutSecrets } from './faults';
 
 // What a failed git command means, read from its stderr (simple-git's GitError message), in the
 // style of Kargo's git predicates. git's wording is stable across versions and hosts: these are
@@ -72,9 +73,14 @@ export function isMissingRepository(err: unknown): boolean {
   return /Repository not found|repository '[^']*' not found/i.test(gitText(err));
 }
 
-/** A URL (or any text holding URLs) without the user:password@ part. */
+/** git's words (or a URL) as messages may show them: no user:password@ in URLs, no token the server echoed. */
 export function withoutCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]*@/gi, '$1');
+  return withoutSecrets(text);
+}
+
+/** git does not trust the origin's certificate (a private CA it was not given, or the wrong host). */
+export function isUntrustedCertificate(err: unknown): boolean {
+  return /SSL certificate problem|server certificate verification failed|certificate verify failed|unable to get local issuer certificate|self.signed certificate/i.test(gitText(err));
 }
 
 /** What the server said: its `remote:` lines, then the push's status line of each rejected ref. */
@@ -132,6 +138,9 @@ export function gitFailure(err: unknown, context: GitContext): never {
       `the origin refused the token: ${what} failed (${said ? `${said.replace(/\n/g, ' ').replace(/\.$/, '')}; ` : ''}${reason(err)}). Check that GITHUB_TOKEN is set in the worker's environment, is not expired, and has contents: write on the repository`,
       'GitAuthFailed',
     );
+  }
+  if (isUntrustedCertificate(err)) {
+    throw permanent(`${what} failed: git does not trust the origin's TLS certificate (${reason(err)}). Give the worker the CA that signed it: GIT_SSL_CAINFO=<bundle> in its environment`, 'TlsUntrusted');
   }
   if (isMissingRepository(err)) {
     throw permanent(`${what} failed: the repository does not exist or GITHUB_TOKEN cannot read it; check repository.cloneUrl and the token's access (${reason(err)})`, 'RepositoryNotFound');

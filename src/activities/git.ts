@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { permanent } from './failures';
@@ -64,6 +64,29 @@ function removeStaleLocks(gitDir: string): string[] {
   };
   walk(gitDir);
   return removed.sort();
+}
+
+/**
+ * Marks the cache dir as this process's (`<dir>.owner` holds its pid). Returns the pid of another
+ * live process that holds it, in which case this one must not remove lock files that process's git
+ * may be holding; a mark left by a dead process is taken over.
+ */
+function claimCache(dir: string): number | undefined {
+  const mark = `${dir}.owner`;
+  mkdirSync(dirname(dir), { recursive: true });
+  const holder = existsSync(mark) ? Number(readFileSync(mark, 'utf8').trim()) : NaN;
+  if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return holder;
+  writeFileSync(mark, `${process.pid}\n`);
+  return undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -133,7 +156,9 @@ export class RepoCache {
     const gitDir = join(this.dir, '.git');
     if (!recovered.has(this.dir)) {
       recovered.add(this.dir);
-      if (existsSync(gitDir)) {
+      const other = claimCache(this.dir);
+      if (other) console.warn(`git cache ${this.dir} is in use by process ${other} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`);
+      else if (existsSync(gitDir)) {
         const removed = removeStaleLocks(gitDir);
         if (removed.length) console.warn(`git cache ${this.dir}: removed lock files left by a killed git: ${removed.join(', ')}`);
       }

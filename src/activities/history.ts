@@ -62,7 +62,10 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
     return repo.exclusive(async (git) => {
       const known = await independent(git, unique);
       if (known) return known;
+      // Queued commits are main's: one fetch of main brings them; only what it did not costs more.
       await repo.fetchMain(git);
+      const fetched = await independent(git, unique);
+      if (fetched) return fetched;
       for (const commit of unique) await repo.ensureCommit(git, commit);
       const ordered = await independent(git, unique);
       if (!ordered) throw new Error(`git merge-base --independent gave no answer for ${unique.length} commits`);

@@ -57,9 +57,11 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
       const manifest = await clients.get(name)!.getManifest(tag, { abortSignal: deadline });
       return { name, reference, digest: manifest.digest };
     } catch (err) {
-      if (deadline.aborted) throw fault({ service: 'registry', host, subject: reference, timedOutAfterMs: REQUEST_TIMEOUT_MS });
       // A 404 for the manifest is an answer (no such image); a 404 elsewhere (the token exchange) is a fault.
       if (isMissingManifest(err)) throw new MissingImage(reference);
+      // An answer that came as the deadline passed is still the answer (a 401 stays permanent).
+      const answered = typeof (err as { statusCode?: unknown }).statusCode === 'number';
+      if (deadline.aborted && !answered) throw fault({ service: 'registry', host, subject: reference, timedOutAfterMs: REQUEST_TIMEOUT_MS });
       throw requestFailure('registry', host, err, { subject: reference });
     }
   }

@@ -12,7 +12,7 @@ import { deployWorkflowId } from '../workflows/definitions';
 import { previewDeployWorkflowId } from '../workflows/preview-definitions';
 import type { DeployInput } from '../workflows/types';
 import { decide, PayloadError, type Decision } from './events';
-import { bounded, TemporalHealth, TemporalUnavailable, temporalUnreachable } from './temporal-health';
+import { bounded, isUnavailable, PROBE_DEADLINE_MS, TemporalHealth, TemporalUnavailable, temporalUnreachable } from './temporal-health';
 
 export const WEBHOOK_PATH = '/webhooks/github';
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -43,8 +43,9 @@ export interface Relay {
 type Reply = { status: number; body: Record<string, unknown>; note: string };
 
 const TOO_LARGE = Symbol('too large');
-// Closed deploys that may run again: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY lets these through.
-const FAILED = new Set(['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
+// Closed deploys a successful CI run starts again. Not CANCELLED or TERMINATED, which the id reuse
+// policy would also let through: a person ended those on purpose, and a CI re-run must not overrule them.
+const FAILED = new Set(['FAILED', 'TIMED_OUT']);
 
 /** What GitHub computes for a body: HMAC-SHA256 with the webhook secret. */
 function signatureMatches(secret: string, body: Buffer, header: string): boolean {
@@ -114,7 +115,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     call.then(() => calls.delete(call), () => calls.delete(call));
     return call;
   };
-  const health = new TemporalHealth(() => tracked(client.workflowService.getSystemInfo({})), log);
+  const health = new TemporalHealth(() => tracked(client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => client.workflowService.getSystemInfo({}))), log);
 
   /**
    * The Temporal calls of one delivery, answered within temporalTimeoutMs whatever the SDK's retries
@@ -134,7 +135,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       return result;
     } catch (err) {
       const down = temporalUnreachable(err);
-      if (down && !(down instanceof TemporalUnavailable)) health.observe(startedAt, down);
+      // Only "unavailable" marks Temporal down for every delivery; one slow or throttled call does not.
+      if (down && !(down instanceof TemporalUnavailable) && isUnavailable(down)) health.observe(startedAt, down);
       throw err;
     } finally {
       unsubscribe();
@@ -298,8 +300,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   }
 
   async function healthz(res: ServerResponse): Promise<void> {
-    // The frontend answering a cheap call is what a start or signal needs; known down is answered at once.
-    const down = health.down ?? (await health.check());
+    // The background probe's last word (at most a second old): /healthz adds no load on Temporal.
+    const down = health.down;
     if (down) send(res, 503, { temporal: 'unreachable', error: down.message });
     else send(res, 200, { temporal: 'ok' });
   }

@@ -6,13 +6,20 @@ const RETRY_LATER = new Set([1, 4, 8, 14]);
 const PROBE_INTERVAL_MS = 1_000;
 // A health probe slower than this counts as no answer; getSystemInfo is served from the frontend's memory.
 const PROBE_TIMEOUT_MS = 3_000;
+/** The probe's own gRPC deadline, so a probe no one waits for any more does not hang on. */
+export const PROBE_DEADLINE_MS = PROBE_TIMEOUT_MS;
 
 /** Temporal was not asked, or stopped being waited for: known down, or no answer in time. */
 export class TemporalUnavailable extends Error {
   override name = 'TemporalUnavailable';
 }
 
-/** The error (in the cause chain) that says Temporal could not be reached, if that is what happened. */
+/** Whether an error is Temporal's own "unavailable" (the frontend cannot be reached), not a slow or throttled call. */
+export function isUnavailable(err: Error): boolean {
+  return err instanceof TemporalUnavailable || (isGrpcServiceError(err) && err.code === 14);
+}
+
+/** The error (in the cause chain) that says Temporal could not be asked now, if that is what happened: answer 503. */
 export function temporalUnreachable(err: unknown): Error | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof TemporalUnavailable || (isGrpcServiceError(e) && RETRY_LATER.has(e.code))) return e as Error;
@@ -76,9 +83,10 @@ export class TemporalHealth {
       await bounded(this.probe(), PROBE_TIMEOUT_MS, () => new TemporalUnavailable(`no answer to a health probe within ${PROBE_TIMEOUT_MS / 1000}s`));
       this.observe(startedAt, undefined);
     } catch (err) {
-      // Only "could not be asked" counts: an error Temporal answered with (say, permission denied) is an answer.
-      const down = temporalUnreachable(err);
-      if (down) this.observe(startedAt, down);
+      // Only "could not be asked" counts as down: an error Temporal answered with (permission denied,
+      // unimplemented) is an answer, and it must also lift an earlier "down", or the relay would stay
+      // closed for good once Temporal is back.
+      this.observe(startedAt, temporalUnreachable(err));
     }
     return this.failure;
   }

@@ -116,6 +116,18 @@ describe('RepoCache over HTTPS with a token', () => {
     expect(err.message).toMatch(/^the origin refused the token: git clone of .*could not read Username/);
   });
 
+  test('an origin whose certificate git does not trust: permanent, saying to give the worker the CA', async () => {
+    const ca = process.env.GIT_SSL_CAINFO;
+    process.env.GIT_SSL_CAINFO = '/etc/ssl/certs/ca-certificates.crt'; // the system's CAs only: not the test CA
+    try {
+      const err = await failure(repoCache().exclusive(async () => undefined));
+      expect(err).toMatchObject({ type: 'TlsUntrusted', nonRetryable: true });
+      expect(err.message).toMatch(/^git clone of .* failed: git does not trust the origin's TLS certificate .*GIT_SSL_CAINFO/);
+    } finally {
+      process.env.GIT_SSL_CAINFO = ca;
+    }
+  });
+
   test('a token without write access fails the push permanently, with the advice', async () => {
     const repo = repoCache();
     const steps = overlaySteps(config, repo);
@@ -251,6 +263,23 @@ describe('RepoCache after a crash', () => {
     // Within the process the locks may be a live git's: no more clearing.
     writeFileSync(join(repo.dir, '.git/index.lock'), '');
     await restarted.exclusive((g) => g.raw(['--version']));
+    expect(existsSync(join(repo.dir, '.git/index.lock'))).toBe(true);
+    rmSync(join(repo.dir, '.git/index.lock'));
+  });
+
+  test("a cache another live process holds keeps its lock files: that process's git may be using them", async () => {
+    const repo = repoCache();
+    await repo.exclusive((g) => repo.fetchMain(g));
+    writeFileSync(join(repo.dir, '.git/index.lock'), '');
+    // The parent process is alive and is not this one: it stands for a second worker on the same cache.
+    writeFileSync(`${repo.dir}.owner`, `${process.ppid}\n`);
+    let Fresh!: typeof RepoCache;
+    jest.isolateModules(() => ({ RepoCache: Fresh } = jest.requireActual<typeof import('../../src/activities/git')>('../../src/activities/git')));
+    const second = new Fresh({ cloneUrl: origin.httpsUrl!, cacheDir: join(root, `cache-${caches}`), branch: 'main', author: AUTHOR, token: TOKEN });
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await second.exclusive((g) => g.raw(['--version']));
+    expect(warn.mock.calls).toEqual([[`git cache ${repo.dir} is in use by process ${process.ppid} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`]]);
+    warn.mockRestore();
     expect(existsSync(join(repo.dir, '.git/index.lock'))).toBe(true);
     rmSync(join(repo.dir, '.git/index.lock'));
   });
