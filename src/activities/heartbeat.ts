@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 
-/** Often enough that the workflows' 10 s heartbeat timeout only fires when the worker is gone. */
+/** The wrapper's beat; the worker forwards at most one every 3 s (maxHeartbeatThrottleInterval), well inside the 10 s timeout. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;
 
 type Step = (...args: never[]) => Promise<unknown>;

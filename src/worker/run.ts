@@ -25,6 +25,10 @@ export async function createDeployWorker(config: DeployConfig, target: TemporalT
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities(createDeps(config)),
+    // The SDK sends heartbeats at most every 0.8 × the heartbeat timeout (8 s of 10 s) by default,
+    // leaving 2 s of slack; every 3 s leaves 7, so a busy worker is not taken for a dead one.
+    maxHeartbeatThrottleInterval: '3 seconds',
+    defaultHeartbeatThrottleInterval: '3 seconds',
   });
   return { worker, connection };
 }

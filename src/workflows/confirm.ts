@@ -2,6 +2,7 @@ import { sleep } from '@temporalio/workflow';
 import { evaluateArgo } from '../plan/argocd';
 import { pollDelay } from '../plan/ci';
 import { formatDuration } from '../plan/duration';
+import { innermostMessage, isPermanentFailure } from './errors';
 import { steps } from './steps';
 
 /** How often Argo CD is asked while a sync is in flight. */
@@ -24,7 +25,12 @@ export type SyncResult = { state: 'healthy' | 'degraded' | 'timeout'; message: s
 export async function confirmSync(revision: string, timeoutMs: number, onMessage: (message: string) => void, app: ArgoTarget = {}): Promise<SyncResult> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    const verdict = evaluateArgo(await steps.observeArgoApp({ revision, refresh: attempt === 0, ...app }), revision);
+    // Argo CD not answering now is one more poll without news, not the deploy's end.
+    const observed = await steps.observeArgoApp({ revision, refresh: attempt === 0, ...app }).catch((err: unknown) => {
+      if (isPermanentFailure(err)) throw err;
+      return innermostMessage(err);
+    });
+    const verdict = typeof observed === 'string' ? { state: 'waiting' as const, message: `Argo CD did not answer (${observed}); asking again` } : evaluateArgo(observed, revision);
     onMessage(verdict.message);
     if (verdict.state !== 'waiting') return { state: verdict.state, message: verdict.message };
     const remaining = deadline - Date.now();

@@ -134,6 +134,8 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       // Planned over the queue as it was ordered: a deploy that arrives meanwhile waits for the next turn.
       const ordered = [...state.queue];
       const turn = planTurn(ordered, ordered.length > 1 ? await newestOf(ordered) : [])!;
+      // A pause or a rollback that came while git ordered the queue goes first.
+      if (frozen() || state.rollbacks.length) continue;
       state.queue = state.queue.filter((c) => c !== turn.next);
       await apply(turn.next, turn.supersededOnCommit);
     }
@@ -150,7 +152,7 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   }
 
   /**
-   * The commits of `queue` that no other of them descends from, newest first: one git process
+   * The commits of `queue` that no other of them descends from (in queue order): one git process
    * per batch of ORDER_BATCH, then among the batches' survivors, however long the queue. If git
    * cannot order them, arrival order is used: the overlay step still supersedes older code.
    */
@@ -189,21 +191,23 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       let revision = candidate.commit;
       let overlayCommit: string | null = null;
       if (candidate.path === 'code') {
+        notices.forget(candidate.workflowId);
         await notify(candidate.workflowId, { phase: 'committing', note: 'committing the overlay' });
         const update = await steps.updateOverlay({ kind: 'deploy', tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId });
         if (update.outcome === 'superseded') {
-          await supersede(older, { tag: update.current!.tag, commit: update.current!.commit });
+          await supersede(older, update.current!);
           return { outcome: 'superseded', message: `production already runs ${update.current!.tag}, built from a newer commit that contains ${candidate.commit.slice(0, 7)}` };
         }
         revision = update.revision;
         overlayCommit = update.overlayCommit;
-        await supersede(older, candidate);
         // Git is what production runs, healthy or not: record it before waiting for Argo CD.
         state.production = { tag: candidate.tag, since: now() };
       }
       applying!.phase = 'syncing';
       await notify(candidate.workflowId, { phase: 'syncing', note: 'waiting for Argo CD', ...(candidate.path === 'code' ? { overlayCommit } : {}) });
       const sync = await confirmSync(revision, settings.syncTimeoutMs, () => undefined);
+      // Only now are the older deploys done: were this one Degraded (and rolled back), they stay queued.
+      if (sync.state === 'healthy') await supersede(older, candidate);
       return { outcome: sync.state === 'healthy' ? 'deployed' : 'failed', message: sync.message, overlayCommit, argo: sync.message };
     });
     await getExternalWorkflowHandle(candidate.workflowId).signal(verdictSignal, verdict).catch(() => undefined);

@@ -18,6 +18,11 @@ export class NoticeSender {
     this.pump();
   }
 
+  /** Drops a notice not sent yet: the deploy's turn came, and a later "queued" would move it back. */
+  forget(workflowId: string): void {
+    this.waiting.delete(workflowId);
+  }
+
   /** Nothing waiting or in flight: safe to continue as new. */
   get idle(): boolean {
     return this.inFlight === 0 && this.waiting.size === 0;

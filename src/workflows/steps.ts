@@ -12,24 +12,33 @@ const HEARTBEAT: Duration = '10 seconds';
 interface Budget {
   /** One attempt: a request with its own timeout, or git work (a first clone is the slow case). */
   attempt: Duration;
-  /** All attempts together; a GitHub rate-limit wait (up to an hour, x-ratelimit-reset) must fit. */
-  total: Duration;
+  /**
+   * Attempts before the step fails. Counted in attempts, not time: time spent waiting for a worker
+   * (all of them down for an hour) must not fail a step. Unset: until it succeeds or fails for good.
+   */
+  attempts?: number;
+  heartbeat: boolean;
 }
 
-const REQUEST: Budget = { attempt: '1 minute', total: '20 minutes' };
-const GITHUB: Budget = { attempt: '1 minute', total: '75 minutes' };
-const GIT: Budget = { attempt: '5 minutes', total: '30 minutes' };
-const LOCAL: Budget = { attempt: '10 seconds', total: '1 minute' };
+/** Git work: transient failures (network, a lost lock race) retried for about ten minutes. */
+const GIT: Budget = { attempt: '5 minutes', attempts: 20, heartbeat: true };
+/** One API read; a wait the server named (Retry-After, x-ratelimit-reset) is one attempt however long. */
+const REQUEST: Budget = { attempt: '1 minute', attempts: 20, heartbeat: true };
+/**
+ * A probe inside a wait loop (CI runs, Argo CD): one attempt, because the loop itself polls again on
+ * its timers and a signal can wake it meanwhile; a permanent failure still fails the wait.
+ */
+const PROBE: Budget = { attempt: '1 minute', attempts: 1, heartbeat: true };
+/** The worker's own settings: no I/O, so retried until a worker answers. */
+const LOCAL: Budget = { attempt: '10 seconds', heartbeat: false };
 
 function options(budget: Budget, summary: string): ActivityOptions {
   return {
     summary,
     startToCloseTimeout: budget.attempt,
-    scheduleToCloseTimeout: budget.total,
-    heartbeatTimeout: budget === LOCAL ? undefined : HEARTBEAT,
-    // Transient failures (network, 5xx, timeouts) retry until the step's total budget runs out;
-    // waits the server named arrive as nextRetryDelay; permanent failures are thrown non-retryable.
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    heartbeatTimeout: budget.heartbeat ? HEARTBEAT : undefined,
+    // Waits the server named arrive as nextRetryDelay; permanent failures are thrown non-retryable.
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: budget.attempts },
   };
 }
 
@@ -41,16 +50,16 @@ function step<K extends keyof Activities>(name: K, budget: Budget, summary: stri
 /** The named steps, as the workflows call them. */
 export const steps = {
   detectChanges: step('detectChanges', GIT, 'detect: classify the files the merge changed'),
-  findCiRun: step('findCiRun', GITHUB, 'wait-for-ci: look up the CI run of the commit'),
+  findCiRun: step('findCiRun', PROBE, 'wait-for-ci: look up the CI run of the commit'),
   readRunningTag: step('readRunningTag', GIT, 'read-running-tag: the tag production runs now'),
   validateImages: step('validateImages', REQUEST, 'validate-images: every image exists in the registry at the tag'),
   updateOverlay: step('updateOverlay', GIT, 'update-overlay: commit the tag to the overlay [skip ci]'),
-  observeArgoApp: step('observeArgoApp', REQUEST, 'confirm-sync: read the Argo CD application'),
+  observeArgoApp: step('observeArgoApp', PROBE, 'confirm-sync: read the Argo CD application'),
   listTargets: step('listTargets', GIT, 'list-targets: production tags from the overlay history'),
   orderCommits: step('orderCommits', GIT, 'order-commits: the newest of the queued commits in git history'),
   environmentSettings: step('environmentSettings', LOCAL, "the worker's environment policy"),
-  readPullRequest: step('readPullRequest', GITHUB, 'read-pull-request: head, base and fork of the pull request'),
-  listPullCommits: step('listPullCommits', GITHUB, "read-pull-request: the pull request's commits, newest first"),
+  readPullRequest: step('readPullRequest', REQUEST, 'read-pull-request: head, base and fork of the pull request'),
+  listPullCommits: step('listPullCommits', REQUEST, "read-pull-request: the pull request's commits, newest first"),
   detectPreview: step('detectPreview', GIT, 'detect: classify the pull request against its base'),
   findPreviewImages: step('findPreviewImages', REQUEST, "search-images: the newest PR build of the head's code"),
   previewSettings: step('previewSettings', LOCAL, "the worker's preview policy"),

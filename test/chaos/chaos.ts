@@ -59,9 +59,10 @@ function random(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Retries a call to Temporal the way GitHub redelivers a webhook that got a 5xx. */
-async function redelivered<T>(call: () => Promise<T>, what: string, log: (line: string) => void): Promise<T> {
+/** Retries a call to Temporal the way GitHub redelivers a webhook that got a 5xx (until the run ends). */
+async function redelivered<T>(call: () => Promise<T>, what: string, log: (line: string) => void, ended: () => boolean = () => false): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    if (attempt > 1 && ended()) throw new Error(`${what}: the chaos run ended`);
     try {
       return await call();
     } catch (err) {
@@ -76,6 +77,7 @@ type Event = { at: number; kind: 'merge' | 'ci' | 'kill' | 'restart'; index?: nu
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
+  log(`seed ${options.seed}`);
   const rand = random(options.seed);
   const stack: Stack = await startStack({}, { restartableTemporal: true });
   const full = `${OWNER}/${REPO}`;
@@ -133,7 +135,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         // The webhook, sometimes lost: then the deploy's own polling finds the run.
         if (rand() < 0.7) {
           const run = { id: runs[i]!, status: 'completed', conclusion: 'success', url: `https://github.com/${full}/actions/runs/${runs[i]}`, headSha: commit };
-          void redelivered(() => signalCiCompleted(stack.client, stack.config, run), `workflow_run webhook of ${commit.slice(0, 7)}`, log).catch(() => undefined);
+          void redelivered(() => signalCiCompleted(stack.client, stack.config, run), `workflow_run webhook of ${commit.slice(0, 7)}`, log, () => stopping).catch(() => undefined);
         }
       } else if (event.kind === 'kill') {
         killing = true;

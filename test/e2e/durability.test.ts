@@ -4,6 +4,7 @@ import { startDeploy } from '../../src/client/deploys';
 import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import type { DeployStatus } from '../../src/workflows/types';
+import { eventually } from '../support/wait';
 import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -22,7 +23,7 @@ test('SIGKILL the worker while a deploy waits for CI: a new worker finishes it w
   const handle = stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
 
   // Let it poll CI a few times on its timers, then kill the worker without any chance to drain.
-  while (stack.github.requests.filter((r) => r.query.head_sha === commit).length < 2) await new Promise((r) => setTimeout(r, 50));
+  await eventually('two CI polls', async () => (stack.github.requests.filter((r) => r.query.head_sha === commit).length >= 2 ? true : undefined));
   expect((await handle.query(statusQuery)).phase).toBe('waiting-for-ci');
   await first.kill();
 
@@ -47,7 +48,7 @@ test('SIGKILL the worker inside a step (update-overlay, mid-fetch): another work
   const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
   await startDeploy(stack.client, stack.config, { commit });
   const handle = stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
-  while ((await handle.query(statusQuery)).phase !== 'waiting-for-ci') await new Promise((r) => setTimeout(r, 50));
+  await eventually('waiting-for-ci', async () => ((await handle.query(statusQuery)).phase === 'waiting-for-ci' ? true : undefined));
 
   // From here on origin answers slowly: the overlay step's fetch hangs while the worker dies.
   stack.origin.server!.delayMs = 60_000;
@@ -55,8 +56,7 @@ test('SIGKILL the worker inside a step (update-overlay, mid-fetch): another work
   stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
   const env = stack.client.workflow.getHandle('env-production');
   const runningUpdate = async () => (await env.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'updateOverlay' && Number(a.state) === 2);
-  let pending: Awaited<ReturnType<typeof runningUpdate>>;
-  while (!(pending = await runningUpdate())) await new Promise((r) => setTimeout(r, 100));
+  const pending = await eventually('update-overlay running', runningUpdate);
   // The SDK's identity is <pid>@<host>.
   const victim = workers.find((w) => pending!.lastWorkerIdentity === `${w.child.pid}@${hostname()}`)!;
   expect(victim).toBeDefined();

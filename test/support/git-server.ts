@@ -153,7 +153,8 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
-    if (server.delayMs > 0) await new Promise((r) => setTimeout(r, server.delayMs));
+    // unref: a delayed request must not keep the test process alive after the server stopped.
+    if (server.delayMs > 0) await new Promise((r) => setTimeout(r, server.delayMs).unref());
 
     const accepted = options.token === undefined || (credentials?.user === 'x-access-token' && credentials.password === options.token);
     if (!accepted) {

@@ -197,6 +197,49 @@ describe('productionDeploy workflow', () => {
     expect(calls.findCiRun).toHaveLength(1);
   });
 
+  test('ci.rerunWindow: a run that drops out of the list between polls (API lag) does not reopen the window', async () => {
+    const started = await env.currentTimeMs();
+    const polledAt: number[] = [];
+    const { activities } = fakes({
+      detectChanges: async () => ({ ...plan('code'), ciRerunWindowMs: 30 * MIN }),
+      findCiRun: async () => {
+        polledAt.push((await env.currentTimeMs()) - started);
+        return polledAt.length % 2 ? { ...run('completed', 'failure'), attempt: 1 } : null;
+      },
+    });
+    const { message } = await failure(deploy(activities));
+    expect(message).toMatch(/no re-run succeeded within 30 min/);
+    // The window opened at the first failure and closed 30 min later: the gaps did not reopen it.
+    expect(polledAt.at(-1)!).toBeGreaterThanOrEqual(30 * MIN);
+    expect(polledAt.at(-1)!).toBeLessThan(31 * MIN);
+  });
+
+  test('a CI probe GitHub does not answer is one more poll without news: the success signal still deploys', async () => {
+    const { activities, calls } = fakes({
+      findCiRun: async () => {
+        throw new Error('GitHub api.github.com did not answer within 15 s');
+      },
+    });
+    const status = await deploy(activities, async (handle) => {
+      for (let i = 0; i < 100 && !(await handle.query(statusQuery)).note?.includes('did not answer'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await handle.query(statusQuery)).note).toMatch(/GitHub did not answer the CI probe .*asking again/);
+      await handle.signal(ciCompletedSignal, run('completed', 'success'));
+    });
+    expect(status.phase).toBe('succeeded');
+    expect(calls.findCiRun!.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('a CI probe that fails for good (a refused token) fails the deploy at once', async () => {
+    const { activities, calls } = fakes({
+      findCiRun: async () => {
+        throw ApplicationFailure.nonRetryable('GitHub refused GITHUB_TOKEN reading the CI runs (HTTP 401)', 'Unauthorized');
+      },
+    });
+    const { message } = await failure(deploy(activities));
+    expect(message).toMatch(/GitHub refused GITHUB_TOKEN/);
+    expect(calls.findCiRun).toHaveLength(1);
+  });
+
   test('CI that never finishes times out after ci.timeout', async () => {
     const { activities, calls } = fakes({ findCiRun: async () => null });
     const { message, status } = await failure(deploy(activities));
