@@ -2,11 +2,11 @@ import { Client, Connection } from '@temporalio/client';
 import { Worker, NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
-import { parseConfig } from '../../src/config/load';
 import { deployWorkflowId } from '../../src/workflows/definitions';
 import { candidateReadySignal, environmentStatusQuery, pauseSignal, resumeSignal } from '../../src/workflows/environment-definitions';
 import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
 import { startDevServer, type DevServer } from '../support/temporal';
+import { workflowTestConfig } from '../support/workflow-config';
 
 /**
  * A burst: thousands of deploys whose checks passed at once (a long pause, catching up after an
@@ -30,19 +30,6 @@ afterAll(async () => {
   await connection?.close();
   await server?.stop();
 });
-
-/** One repository and environment per test, on a task queue of its own. */
-function configFor(name: string, taskQueue: string) {
-  return parseConfig({
-    repository: { owner: 'o', name },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'api', repository: 'api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-    environment: { name: taskQueue },
-    temporal: { taskQueue, searchAttributes: false },
-  });
-}
 
 const commitOf = (i: number) => i.toString(16).padStart(40, '0');
 const indexOf = (commit: string) => parseInt(commit, 16);
@@ -83,7 +70,7 @@ function linearHistory(beforeOrder?: () => Promise<void>) {
 
 async function burst(size: number): Promise<void> {
   const taskQueue = `burst-${size}`;
-  const config = configFor(`burst${size}`, taskQueue);
+  const config = workflowTestConfig(`burst${size}`, taskQueue);
   const { activities, calls } = linearHistory();
   const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities, maxConcurrentWorkflowTaskExecutions: 50 });
   await worker.runUntil(async () => {
@@ -123,7 +110,7 @@ async function burst(size: number): Promise<void> {
  */
 async function burstAtEnvironment(size: number): Promise<void> {
   const taskQueue = `burst-env-${size}`;
-  const config = configFor(`env${size}`, taskQueue);
+  const config = workflowTestConfig(`env${size}`, taskQueue);
   const { activities, calls } = linearHistory();
   const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
   await worker.runUntil(async () => {
@@ -165,7 +152,7 @@ async function burstAtEnvironment(size: number): Promise<void> {
 
 test('a deploy that becomes ready while the queue is being ordered is not superseded by an older head', async () => {
   const taskQueue = 'burst-race';
-  const config = configFor('race', taskQueue);
+  const config = workflowTestConfig('race', taskQueue);
   let ordering!: () => void;
   const ordered = new Promise<void>((resolve) => (ordering = resolve));
   let release!: () => void;

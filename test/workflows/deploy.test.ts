@@ -8,9 +8,9 @@ import type { CiRun } from '../../src/plan/ci';
 import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
 import { startDeploy } from '../../src/client/deploys';
 import { environmentStatusQuery, type EnvironmentView } from '../../src/workflows/environment-definitions';
-import { parseConfig } from '../../src/config/load';
 import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
 import { timeSkippingServerPath } from '../support/temporal';
+import { workflowTestConfig } from '../support/workflow-config';
 
 const COMMIT = 'e43f28a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6';
 const OVERLAY_COMMIT = 'f'.repeat(40);
@@ -88,15 +88,7 @@ let repository = '';
 async function deploy(activities: Activities, during?: (handle: WorkflowHandle) => Promise<void>): Promise<DeployStatus> {
   const taskQueue = `test-${++counter}`;
   repository = `o/r${counter}`;
-  const config = parseConfig({
-    repository: { owner: 'o', name: `r${counter}` },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'api', repository: 'api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-    environment: { name: taskQueue },
-    temporal: { taskQueue, searchAttributes: false },
-  });
+  const config = workflowTestConfig(`r${counter}`, taskQueue);
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
   return worker.runUntil(async () => {
     const { workflowId } = await startDeploy(env.client, config, { commit: COMMIT });

@@ -5,7 +5,7 @@ import type { Activities } from '../../src/activities';
 import type { PullRequestInfo } from '../../src/activities/pulls';
 import type { PreviewPlan, PreviewSettings } from '../../src/activities/preview';
 import { requestPreview } from '../../src/client/previews';
-import { parseConfig } from '../../src/config/load';
+import { workflowTestConfig } from '../support/workflow-config';
 import type { ArgoObservation } from '../../src/plan/argocd';
 import type { OverlayChange } from '../../src/activities/overlay';
 import { previewDeployWorkflowId, previewEnvironmentWorkflowId, previewRequestedSignal, previewStatusQuery, pullRequestClosedSignal, type PreviewView } from '../../src/workflows/preview-definitions';
@@ -67,15 +67,7 @@ function fakes(over: Partial<Activities> = {}, settings: Partial<PreviewSettings
 let counter = 0;
 async function withPreview<T>(activities: Activities, work: (ctx: { client: Client; repository: string; request: (commit?: string, before?: string) => Promise<void> }) => Promise<T>): Promise<T> {
   const taskQueue = `preview-${++counter}`;
-  const config = parseConfig({
-    repository: { owner: 'o', name: `r${counter}` },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://acr.test' },
-    images: [{ name: 'api', repository: 'api' }],
-    argocd: { server: 'https://argocd.test', application: 'app' },
-    preview: { application: 'app-pr-{number}' },
-    temporal: { taskQueue, searchAttributes: false },
-  });
+  const config = workflowTestConfig(`r${counter}`, taskQueue, { preview: { application: 'app-pr-{number}' } });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
   const request = async (commit?: string, before?: string) => void (await requestPreview(env.client, config, 5, { commit, before, requestedBy: 'test' }));
   return worker.runUntil(work({ client: env.client, repository: `o/r${counter}`, request }));
