@@ -20,7 +20,8 @@ import { INITIAL_TAG, OWNER, REPO, startStack } from '../test/support/stack';
 
 const merges = Number(process.argv[process.argv.indexOf('--merges') + 1]) || 10;
 // `--origin file` measures against a file:// origin: the deployer's own cost without the test git server's.
-const origin = process.argv.includes('--origin') && process.argv[process.argv.indexOf('--origin') + 1] === 'file' ? 'file' : 'https';
+const origin =
+  process.argv.includes('--origin') && process.argv[process.argv.indexOf('--origin') + 1] === 'file' ? 'file' : 'https';
 
 function stats(label: string, values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
@@ -43,20 +44,32 @@ async function main(): Promise<void> {
       await stack.pushImages(shaTag(sha));
       const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, status: 'in_progress' });
       await startDeploy(stack.client, stack.config, { commit: sha, before });
-      while ((await deployStatus(stack.client, stack.config, sha)).phase !== 'waiting-for-ci') await new Promise((r) => setTimeout(r, 5));
+      while ((await deployStatus(stack.client, stack.config, sha)).phase !== 'waiting-for-ci')
+        await new Promise((r) => setTimeout(r, 5));
 
       stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
       const t0 = performance.now();
-      await signalCiCompleted(stack.client, stack.config, { id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha });
+      await signalCiCompleted(stack.client, stack.config, {
+        id: run.id,
+        status: 'completed',
+        conclusion: 'success',
+        url: run.html_url,
+        headSha: sha,
+      });
       let status: DeployStatus;
-      while ((status = await deployStatus(stack.client, stack.config, sha)).overlayCommit === undefined) await new Promise((r) => setTimeout(r, 2));
+      while ((status = await deployStatus(stack.client, stack.config, sha)).overlayCommit === undefined)
+        await new Promise((r) => setTimeout(r, 2));
       wall.push(performance.now() - t0);
       const at = (phase: keyof DeployStatus['phases']) => Date.parse(status.phases[phase]!);
       validate.push(at('committing') - at('validating'));
       commit.push(at('syncing') - at('committing'));
       await stack.client.workflow.getHandle(`deploy-${OWNER}-${REPO}-${sha}`).result();
     }
-    console.log(`\nEvent path over ${merges} merges (2 images, git origin over ${origin === 'https' ? 'HTTPS' : 'file://'}, HTTPS registry), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}:`);
+    console.log(
+      `\nEvent path over ${merges} merges (2 images, git origin over ${origin === 'https' ? 'HTTPS' : 'file://'}, HTTPS registry), load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}:`,
+    );
     console.log(stats('ciCompleted signal → overlay pushed (wall)', wall));
     console.log(stats('  validate-images step (workflow time)', validate));
     console.log(stats('  update-overlay step: fetch, edit, commit, push', commit));
@@ -67,18 +80,41 @@ async function main(): Promise<void> {
     const preview: number[] = [];
     await stack.origin.commitOn(branch, { 'services/api/main.py': 'print("pr")\n' }, 'feat: open the PR');
     await stack.github.addPullRequest({ owner: OWNER, repo: REPO, number: PR, headRef: branch });
-    await stack.argo.addApplication({ name: `yt-summarizer-pr-${PR}`, targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
+    await stack.argo.addApplication({
+      name: `yt-summarizer-pr-${PR}`,
+      targetRevision: branch,
+      overlayPath: 'k8s/overlays/preview',
+    });
     for (let i = 0; i < merges; i++) {
-      const sha = await stack.origin.commitOn(branch, { 'services/api/main.py': `print("pr ${i}")\n` }, `feat: push ${i}`);
+      const sha = await stack.origin.commitOn(
+        branch,
+        { 'services/api/main.py': `print("pr ${i}")\n` },
+        `feat: push ${i}`,
+      );
       await stack.pushImages(prTag(PR, sha));
-      const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, event: 'pull_request', branch, pullRequests: [PR], status: 'in_progress' });
+      const run = stack.github.addRun({
+        owner: OWNER,
+        repo: REPO,
+        headSha: sha,
+        event: 'pull_request',
+        branch,
+        pullRequests: [PR],
+        status: 'in_progress',
+      });
       await requestPreview(stack.client, stack.config, PR, { commit: sha });
       const handle = stack.client.workflow.getHandle(previewDeployWorkflowId(`${OWNER}/${REPO}`, PR, sha));
-      while ((await handle.query(statusQuery).catch(() => undefined))?.phase !== 'waiting-for-ci') await new Promise((r) => setTimeout(r, 5));
+      while ((await handle.query(statusQuery).catch(() => undefined))?.phase !== 'waiting-for-ci')
+        await new Promise((r) => setTimeout(r, 5));
 
       stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
       const t0 = performance.now();
-      await signalPreviewCi(stack.client, stack.config, PR, { id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha });
+      await signalPreviewCi(stack.client, stack.config, PR, {
+        id: run.id,
+        status: 'completed',
+        conclusion: 'success',
+        url: run.html_url,
+        headSha: sha,
+      });
       while ((await handle.query(statusQuery)).overlayCommit === undefined) await new Promise((r) => setTimeout(r, 2));
       preview.push(performance.now() - t0);
     }
@@ -86,9 +122,19 @@ async function main(): Promise<void> {
     console.log(stats('ciCompleted signal → preview overlay pushed (wall)', preview));
 
     // Ordering a queue: the step the environment runs before a turn, over 40 and 200 queued commits of main.
-    const { orderCommits } = historySteps(stack.config, new RepoCache({ cloneUrl: stack.origin.url, cacheDir: `${stack.dir}/bench-cache`, branch: 'main', author: { name: 'bench', email: 'bench@example.com' } }), async () => true);
+    const { orderCommits } = historySteps(
+      stack.config,
+      new RepoCache({
+        cloneUrl: stack.origin.url,
+        cacheDir: `${stack.dir}/bench-cache`,
+        branch: 'main',
+        author: { name: 'bench', email: 'bench@example.com' },
+      }),
+      async () => true,
+    );
     const queued: string[] = [];
-    for (let i = 0; i < 200; i++) queued.push(await stack.origin.commit({ [`services/api/queued-${i}.py`]: `${i}\n` }, `feat: queued ${i}`));
+    for (let i = 0; i < 200; i++)
+      queued.push(await stack.origin.commit({ [`services/api/queued-${i}.py`]: `${i}\n` }, `feat: queued ${i}`));
     await orderCommits({ commits: queued.slice(0, 2) }); // the first call clones
     for (const size of [40, 200]) {
       const times: number[] = [];
@@ -96,7 +142,8 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const heads = await orderCommits({ commits: [...queued.slice(0, size)].reverse() });
         times.push(performance.now() - t0);
-        if (heads.length !== 1 || heads[0] !== queued[size - 1]) throw new Error(`order-commits answered ${heads.join(',')}`);
+        if (heads.length !== 1 || heads[0] !== queued[size - 1])
+          throw new Error(`order-commits answered ${heads.join(',')}`);
       }
       console.log(stats(`order-commits: ${size} queued (one git merge-base --independent)`, times));
     }

@@ -38,7 +38,9 @@ function k8sChange(source: string, pr: number): Change {
 /** docs/api.md: one more documented endpoint note. */
 function docsChange(source: string, pr: number): Change {
   return {
-    files: { [DOCS]: `${source.trimEnd()}\n\n- ${new Date().toISOString().slice(0, 10)} (#${pr}): \`GET /summaries/{id}\` returns 404 until the summary is ready.\n` },
+    files: {
+      [DOCS]: `${source.trimEnd()}\n\n- ${new Date().toISOString().slice(0, 10)} (#${pr}): \`GET /summaries/{id}\` returns 404 until the summary is ready.\n`,
+    },
     message: `docs(api): document summary polling (#${pr})`,
   };
 }

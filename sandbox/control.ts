@@ -39,8 +39,10 @@ function parseRequest(raw: string): Required<MergeRequest> {
   }
   if (!KINDS.includes(body.kind as ChangeKind)) throw new BadRequest(`kind must be one of ${KINDS.join(', ')}`);
   const ciSeconds = body.ciSeconds ?? 20;
-  if (typeof ciSeconds !== 'number' || !(ciSeconds >= 0 && ciSeconds <= 3600)) throw new BadRequest('ciSeconds must be a number from 0 to 3600');
-  if (body.pr !== undefined && !(Number.isInteger(body.pr) && body.pr > 0 && body.pr < 100)) throw new BadRequest('pr must be a pull request number from 1 to 99');
+  if (typeof ciSeconds !== 'number' || !(ciSeconds >= 0 && ciSeconds <= 3600))
+    throw new BadRequest('ciSeconds must be a number from 0 to 3600');
+  if (body.pr !== undefined && !(Number.isInteger(body.pr) && body.pr > 0 && body.pr < 100))
+    throw new BadRequest('pr must be a pull request number from 1 to 99');
   return { kind: body.kind as ChangeKind, failCi: body.failCi === true, ciSeconds, pr: body.pr ?? 0 };
 }
 
@@ -69,7 +71,12 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   /** A push to pull request N's branch: opens the PR (and its Argo CD application) the first time. */
   async function pushToPull(request: Required<MergeRequest>): Promise<MergeResult> {
     const branch = `sandbox/pr-${request.pr}`;
-    const change = await makeChange(origin, request.kind, ++pr, opened.has(request.pr) ? `refs/heads/${branch}` : 'main');
+    const change = await makeChange(
+      origin,
+      request.kind,
+      ++pr,
+      opened.has(request.pr) ? `refs/heads/${branch}` : 'main',
+    );
     const sha = await origin.commitOn(branch, change.files, change.message.replace(/ \(#\d+\)/, ''));
     const subject = change.message.split('\n')[0]!.replace(/ \(#\d+\)/, '');
     log(`push:    ${request.kind} change ${sha.slice(0, 7)} "${subject}" pushed to ${branch}`);
@@ -83,12 +90,23 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       opened.add(request.pr);
     }
     const result: MergeResult = {
-      kind: request.kind, pr: request.pr, branch, sha, before: pushed.before, subject, files: Object.keys(change.files),
-      workflowId: previewDeployWorkflowId(repository, request.pr, sha), push: pushed.delivered,
+      kind: request.kind,
+      pr: request.pr,
+      branch,
+      sha,
+      before: pushed.before,
+      subject,
+      files: Object.keys(change.files),
+      workflowId: previewDeployWorkflowId(repository, request.pr, sha),
+      push: pushed.delivered,
     };
     if (request.kind === 'code') {
       const conclusion = request.failCi ? 'failure' : 'success';
-      const runId = side.runCi(sha, { conclusion, seconds: request.ciSeconds, title: subject }, { pr: request.pr, branch });
+      const runId = side.runCi(
+        sha,
+        { conclusion, seconds: request.ciSeconds, title: subject },
+        { pr: request.pr, branch },
+      );
       result.ci = { runId, conclusion, seconds: request.ciSeconds, tag: prTag(request.pr, sha) };
     }
     return result;
@@ -129,7 +147,10 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       return send(res, 200, await run);
     }
     if (path === '/state' && req.method === 'GET') return send(res, 200, opts.state() ?? { starting: true });
-    send(res, 404, { error: 'POST /merge {"kind":"code"|"k8s"|"docs","failCi"?:boolean,"ciSeconds"?:number,"pr"?:number} or GET /state' });
+    send(res, 404, {
+      error:
+        'POST /merge {"kind":"code"|"k8s"|"docs","failCi"?:boolean,"ciSeconds"?:number,"pr"?:number} or GET /state',
+    });
   }
 
   const server = createServer((req, res) => {

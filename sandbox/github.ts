@@ -4,7 +4,14 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prTag, shaTag } from '../src/plan/tags';
-import { deliver, pullRequestPayload, pushPayload, workflowRunPayload, ZERO, type Delivered } from '../test/relay/payloads';
+import {
+  deliver,
+  pullRequestPayload,
+  pushPayload,
+  workflowRunPayload,
+  ZERO,
+  type Delivered,
+} from '../test/relay/payloads';
 import type { GitHubStandIn } from '../test/standins/github';
 import { git, type Origin } from '../test/support/origin';
 
@@ -49,7 +56,10 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
   // A post-receive hook sees every push to the bare origin, whoever makes it, one line per ref update.
   const feed = join(origin.bareDir, 'pushes.log');
   const hook = join(origin.bareDir, 'hooks', 'post-receive');
-  writeFileSync(hook, '#!/bin/sh\n# Lets the sandbox send GitHub\'s push webhook for each update (cwd is the bare repo).\ncat >> pushes.log\n');
+  writeFileSync(
+    hook,
+    "#!/bin/sh\n# Lets the sandbox send GitHub's push webhook for each update (cwd is the bare repo).\ncat >> pushes.log\n",
+  );
   chmodSync(hook, 0o755);
   // Repo-local, so a global core.hooksPath of whoever pushes cannot bypass the hook.
   const configured = git(origin.bareDir, ['config', 'core.hooksPath', join(origin.bareDir, 'hooks')]);
@@ -66,13 +76,21 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
 
   async function deliverPush(before: string, after: string, ref: string): Promise<void> {
     const range = before === ZERO ? ['-1', after] : [`${before}..${after}`];
-    const history = after === ZERO ? '' : await git(origin.bareDir, ['log', '--reverse', '--format=%H%x1f%B%x1e', ...range]);
+    const history =
+      after === ZERO ? '' : await git(origin.bareDir, ['log', '--reverse', '--format=%H%x1f%B%x1e', ...range]);
     const commits = await Promise.all(
-      history.split('\x1e').map((r) => r.trim()).filter(Boolean).slice(-20).map(async (record) => {
-        const [id, message = ''] = record.split('\x1f') as [string, string?];
-        const modified = (await git(origin.bareDir, ['diff-tree', '--no-commit-id', '--name-only', '-r', id])).split('\n').filter(Boolean);
-        return { id, message: message.trim(), modified };
-      }),
+      history
+        .split('\x1e')
+        .map((r) => r.trim())
+        .filter(Boolean)
+        .slice(-20)
+        .map(async (record) => {
+          const [id, message = ''] = record.split('\x1f') as [string, string?];
+          const modified = (await git(origin.bareDir, ['diff-tree', '--no-commit-id', '--name-only', '-r', id]))
+            .split('\n')
+            .filter(Boolean);
+          return { id, message: message.trim(), modified };
+        }),
     );
     const payload = pushPayload({ repository, ref, before, after, commits, deleted: after === ZERO });
     const subject = commits.at(-1)?.message.split('\n')[0] ?? '(deleted)';
@@ -83,7 +101,12 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
     if (pr !== undefined && after !== ZERO) {
       // The deployer's own preview commits included: the relay forwards them, the PR's workflow ignores them.
       log(`github:  #${pr} head ${after.slice(0, 7)} -> pull_request synchronize webhook`);
-      const synchronize = pullRequestPayload(repository, 'synchronize', { number: pr, headSha: after, headRef: branch }, { before, after });
+      const synchronize = pullRequestPayload(
+        repository,
+        'synchronize',
+        { number: pr, headSha: after, headRef: branch },
+        { before, after },
+      );
       sent.set(after, { before, delivered: await send('pull_request', synchronize) });
     }
   }
@@ -98,11 +121,14 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
     for (const line of lines) {
       const [before, after, ref] = line.trim().split(' ') as [string, string, string];
       // One failed delivery (the relay closing at shutdown) must not stop the ones after it.
-      await deliverPush(before, after, ref).catch((err: Error) => log(`github:  push webhook for ${after.slice(0, 7)} failed: ${err.message}`));
+      await deliverPush(before, after, ref).catch((err: Error) =>
+        log(`github:  push webhook for ${after.slice(0, 7)} failed: ${err.message}`),
+      );
     }
   }
 
-  const sync = () => (chain = chain.then(flush).catch((err: Error) => log(`github:  reading the push feed failed: ${err.message}`)));
+  const sync = () =>
+    (chain = chain.then(flush).catch((err: Error) => log(`github:  reading the push feed failed: ${err.message}`)));
   // Pushes nobody asks about (the deployer's overlay commits) are sent within a moment too.
   const poll = setInterval(() => void (stopped || sync()), 250);
 
@@ -111,21 +137,35 @@ export function startGitHubSide(opts: GitHubSideOptions): GitHubSide {
     await github.addPullRequest({ owner, repo, number: pr, headRef: branch, title: `sandbox pull request #${pr}` });
     pulls.set(branch, pr);
     log(`github:  #${pr} opened from ${branch} at ${head.slice(0, 7)} -> pull_request opened webhook`);
-    return { before: ZERO, delivered: await send('pull_request', pullRequestPayload(repository, 'opened', { number: pr, headSha: head, headRef: branch })) };
+    return {
+      before: ZERO,
+      delivered: await send(
+        'pull_request',
+        pullRequestPayload(repository, 'opened', { number: pr, headSha: head, headRef: branch }),
+      ),
+    };
   }
 
   function runCi(sha: string, plan: CiPlan, pull?: { pr: number; branch: string }): number {
     const run = github.addRun({
-      owner, repo, headSha: sha, status: 'in_progress', displayTitle: plan.title,
+      owner,
+      repo,
+      headSha: sha,
+      status: 'in_progress',
+      displayTitle: plan.title,
       ...(pull ? { event: 'pull_request', branch: pull.branch, pullRequests: [pull.pr] } : {}),
     });
     const tag = pull ? prTag(pull.pr, sha) : shaTag(sha);
-    log(`ci:      run ${run.id} of ${sha.slice(0, 7)} in progress; ${plan.conclusion === 'success' ? `builds ${tag}` : 'fails'} in ${plan.seconds}s`);
+    log(
+      `ci:      run ${run.id} of ${sha.slice(0, 7)} in progress; ${plan.conclusion === 'success' ? `builds ${tag}` : 'fails'} in ${plan.seconds}s`,
+    );
     void send('workflow_run', workflowRunPayload(repository, run, 'in_progress')).catch(() => undefined);
     const finish = async () => {
       if (plan.conclusion === 'success') await opts.pushImages(tag); // CI pushes before it reports success
       const done = github.setRun(run.id, { status: 'completed', conclusion: plan.conclusion });
-      log(`ci:      run ${run.id} of ${sha.slice(0, 7)} completed: ${plan.conclusion}${plan.conclusion === 'success' ? `, pushed ${tag}` : ''} -> workflow_run webhook`);
+      log(
+        `ci:      run ${run.id} of ${sha.slice(0, 7)} completed: ${plan.conclusion}${plan.conclusion === 'success' ? `, pushed ${tag}` : ''} -> workflow_run webhook`,
+      );
       await send('workflow_run', workflowRunPayload(repository, done, 'completed'));
     };
     const timer = setTimeout(() => {

@@ -34,7 +34,8 @@ const log = (line: string) => console.log(line);
 
 function port(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`${name} must be a TCP port, got ${process.env[name]}`);
+  if (!Number.isInteger(value) || value < 1 || value > 65535)
+    throw new Error(`${name} must be a TCP port, got ${process.env[name]}`);
   return value;
 }
 
@@ -43,7 +44,10 @@ async function portInUse(p: number): Promise<boolean> {
   const answers = await new Promise<boolean>((resolve) => {
     const socket = connect({ port: p, host: '127.0.0.1', timeout: 500 });
     const done = (up: boolean) => (socket.destroy(), resolve(up));
-    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    socket
+      .once('connect', () => done(true))
+      .once('error', () => done(false))
+      .once('timeout', () => done(false));
   });
   if (answers) return true;
   return new Promise((resolve) => {
@@ -62,29 +66,48 @@ async function main(): Promise<number> {
     relay: port('SANDBOX_RELAY_PORT', 8787),
     control: port('SANDBOX_CONTROL_PORT', 8788),
   };
-  const roles: Record<keyof typeof ports, string> = { temporal: 'Temporal frontend', ui: 'Temporal Web UI', relay: 'webhook relay', control: 'sandbox control' };
+  const roles: Record<keyof typeof ports, string> = {
+    temporal: 'Temporal frontend',
+    ui: 'Temporal Web UI',
+    relay: 'webhook relay',
+    control: 'sandbox control',
+  };
   for (const name of ['REGISTRY_BIN', 'TEST_PKI_DIR', 'NODE_EXTRA_CA_CERTS']) {
-    if (!process.env[name]) throw new Error(`${name} is not set: start the sandbox with \`npm run sandbox\` (it installs the tools and test PKI first)`);
+    if (!process.env[name])
+      throw new Error(
+        `${name} is not set: start the sandbox with \`npm run sandbox\` (it installs the tools and test PKI first)`,
+      );
   }
   const cli = findTemporalCli();
-  if (!cli) throw new Error('no Temporal CLI found: run `npm run sandbox` (it installs one under .tools/) or set TEMPORAL_CLI_PATH');
+  if (!cli)
+    throw new Error(
+      'no Temporal CLI found: run `npm run sandbox` (it installs one under .tools/) or set TEMPORAL_CLI_PATH',
+    );
   const dir = dataDir();
   const previous = readState(dir);
-  if (previous && previous.pid !== process.pid && alive(previous.pid)) throw new Error(`another sandbox (pid ${previous.pid}) is running from ${shown(dir)}: stop it first (Ctrl-C in its terminal)`);
+  if (previous && previous.pid !== process.pid && alive(previous.pid))
+    throw new Error(
+      `another sandbox (pid ${previous.pid}) is running from ${shown(dir)}: stop it first (Ctrl-C in its terminal)`,
+    );
   const busy = [];
-  for (const [role, p] of Object.entries(ports)) if (await portInUse(p)) busy.push(`${p} (${roles[role as keyof typeof ports]})`);
+  for (const [role, p] of Object.entries(ports))
+    if (await portInUse(p)) busy.push(`${p} (${roles[role as keyof typeof ports]})`);
   if (busy.length) {
-    throw new Error(`${busy.length > 1 ? 'ports' : 'port'} ${busy.join(', ')} already in use. Is \`npm start\` or another Temporal dev server running? Stop it, or pick other ports:\n  SANDBOX_TEMPORAL_PORT=17233 SANDBOX_UI_PORT=18233 SANDBOX_RELAY_PORT=18787 SANDBOX_CONTROL_PORT=18788 npm run sandbox`);
+    throw new Error(
+      `${busy.length > 1 ? 'ports' : 'port'} ${busy.join(', ')} already in use. Is \`npm start\` or another Temporal dev server running? Stop it, or pick other ports:\n  SANDBOX_TEMPORAL_PORT=17233 SANDBOX_UI_PORT=18233 SANDBOX_RELAY_PORT=18787 SANDBOX_CONTROL_PORT=18788 npm run sandbox`,
+    );
   }
 
   // A sandbox starts fresh: last run's deploys point at an origin and registry that are gone.
   mkdirSync(dir, { recursive: true });
   for (const entry of readdirSync(dir)) {
-    if (/^(temporal\.db.*|origin-.*|cache|deploy\.config\.yaml|sandbox\.json)$/.test(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+    if (/^(temporal\.db.*|origin-.*|cache|deploy\.config\.yaml|sandbox\.json)$/.test(entry))
+      rmSync(join(dir, entry), { recursive: true, force: true });
   }
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((err: Error) => log(`sandbox: while stopping: ${err.message}`));
+    for (const stop of stops.reverse())
+      await stop().catch((err: Error) => log(`sandbox: while stopping: ${err.message}`));
   };
 
   try {
@@ -97,7 +120,11 @@ async function main(): Promise<number> {
       for (const image of IMAGES) await registry.pushImage(image, tag);
     };
     await pushImages(INITIAL_TAG); // before Argo CD looks, so production starts Healthy
-    const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }], originBareDir: origin.bareDir });
+    const github = await startGitHubStandIn({
+      token: GITHUB_TOKEN,
+      workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }],
+      originBareDir: origin.bareDir,
+    });
     stops.push(() => github.stop());
     const argo = await startArgoCdStandIn({
       token: ARGOCD_TOKEN,
@@ -108,26 +135,40 @@ async function main(): Promise<number> {
       imageExists: (image) => registry.hasImage(image.newName.slice(registry.host.length + 1), image.newTag),
     });
     stops.push(() => argo.stop());
-    log(`  registry   ${registry.endpoint}  (CNCF distribution over HTTPS, images ${IMAGES.join(', ')} at ${INITIAL_TAG})`);
+    log(
+      `  registry   ${registry.endpoint}  (CNCF distribution over HTTPS, images ${IMAGES.join(', ')} at ${INITIAL_TAG})`,
+    );
     log(`  origin     ${shown(origin.bareDir)}  (the ${OWNER}/${REPO} monorepo; clone it to look around)`);
     log(`  GitHub     ${github.url}  (test stand-in from test/standins/github.ts: Actions runs and pull requests API)`);
-    log(`  Argo CD    ${argo.url}  (test stand-in from test/standins/argocd.ts: auto-syncs main of the origin, and each PR's branch)`);
+    log(
+      `  Argo CD    ${argo.url}  (test stand-in from test/standins/argocd.ts: auto-syncs main of the origin, and each PR's branch)`,
+    );
 
-    const temporal = await startDevServer({ cli, dbFile: join(dir, 'temporal.db'), port: ports.temporal, uiPort: ports.ui, searchAttributes: SEARCH_ATTRIBUTES, logLevel: 'error' });
+    const temporal = await startDevServer({
+      cli,
+      dbFile: join(dir, 'temporal.db'),
+      port: ports.temporal,
+      uiPort: ports.ui,
+      searchAttributes: SEARCH_ATTRIBUTES,
+      logLevel: 'error',
+    });
     stops.push(() => temporal.stop());
     const configPath = join(dir, 'deploy.config.yaml');
-    writeFileSync(configPath, stringify({
-      repository: { owner: OWNER, name: REPO, mainBranch: 'main', cloneUrl: origin.url },
-      github: { apiUrl: github.url },
-      // Short polls: the workflow_run webhook normally wins, the polls are the fallback.
-      ci: { workflow: 'ci.yml', timeout: '10m', pollInitial: '2s', pollMax: '5s' },
-      registry: { endpoint: registry.endpoint },
-      images: IMAGES.map((name) => ({ name, repository: name })),
-      argocd: { server: argo.url, application: APP, syncTimeout: '2m' },
-      preview: { application: PREVIEW_APP },
-      git: { cacheDir: join(dir, 'cache') },
-      temporal: { taskQueue: 'gitops-deployer-sandbox' },
-    }));
+    writeFileSync(
+      configPath,
+      stringify({
+        repository: { owner: OWNER, name: REPO, mainBranch: 'main', cloneUrl: origin.url },
+        github: { apiUrl: github.url },
+        // Short polls: the workflow_run webhook normally wins, the polls are the fallback.
+        ci: { workflow: 'ci.yml', timeout: '10m', pollInitial: '2s', pollMax: '5s' },
+        registry: { endpoint: registry.endpoint },
+        images: IMAGES.map((name) => ({ name, repository: name })),
+        argocd: { server: argo.url, application: APP, syncTimeout: '2m' },
+        preview: { application: PREVIEW_APP },
+        git: { cacheDir: join(dir, 'cache') },
+        temporal: { taskQueue: 'gitops-deployer-sandbox' },
+      }),
+    );
     const config = loadConfig(configPath);
     // The worker's clients read their secrets from the environment, as in production.
     Object.assign(process.env, { GITHUB_TOKEN, ARGOCD_TOKEN });
@@ -140,7 +181,14 @@ async function main(): Promise<number> {
     stops.push(() => client.connection.close());
 
     const secret = randomBytes(24).toString('hex');
-    const relay = await startRelay({ client, config, secret, port: ports.relay, host: '127.0.0.1', log: (line) => log(line.replace(/^relay: /, 'relay:   ')) });
+    const relay = await startRelay({
+      client,
+      config,
+      secret,
+      port: ports.relay,
+      host: '127.0.0.1',
+      log: (line) => log(line.replace(/^relay: /, 'relay:   ')),
+    });
     const closeRelay = once(() => relay.close());
     stops.push(closeRelay);
     const repository = `${OWNER}/${REPO}`;
@@ -149,13 +197,33 @@ async function main(): Promise<number> {
     stops.push(stopSide);
     let state: SandboxState | undefined;
     // The ApplicationSet's pull-request generator: one application per PR, tracking its branch.
-    const previewApp = (pr: number, branch: string) => argo.addApplication({ name: previewName(PREVIEW_APP, pr), targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
-    const control = await startControl({ port: ports.control, origin, side, repository, state: () => state, previewApp, log });
+    const previewApp = (pr: number, branch: string) =>
+      argo.addApplication({
+        name: previewName(PREVIEW_APP, pr),
+        targetRevision: branch,
+        overlayPath: 'k8s/overlays/preview',
+      });
+    const control = await startControl({
+      port: ports.control,
+      origin,
+      side,
+      repository,
+      state: () => state,
+      previewApp,
+      log,
+    });
     const closeControl = once(() => control.close());
     stops.push(closeControl);
     state = {
-      pid: process.pid, controlUrl: control.url, relayUrl: relay.url, uiUrl: temporal.uiUrl, temporalAddress: temporal.address,
-      namespace: target.namespace, repository, configPath, originDir: origin.bareDir,
+      pid: process.pid,
+      controlUrl: control.url,
+      relayUrl: relay.url,
+      uiUrl: temporal.uiUrl,
+      temporalAddress: temporal.address,
+      namespace: target.namespace,
+      repository,
+      configPath,
+      originDir: origin.bareDir,
     };
     writeFileSync(statePath(dir), `${JSON.stringify(state, null, 2)}\n`);
     stops.push(async () => rmSync(statePath(dir), { force: true }));

@@ -3,5 +3,9 @@ import { spawn } from 'node:child_process';
 import { prepareHarness, ROOT } from './harness.mjs';
 
 const env = await prepareHarness({ label: 'bench' });
-const bench = spawn('npx', ['tsx', 'bench/event-path.ts', ...process.argv.slice(2)], { cwd: ROOT, stdio: 'inherit', env });
+const bench = spawn('npx', ['tsx', 'bench/event-path.ts', ...process.argv.slice(2)], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  env,
+});
 bench.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -5,7 +5,11 @@ import { spawn } from 'node:child_process';
 import { prepareHarness, ROOT } from './harness.mjs';
 
 const env = await prepareHarness({ label: 'sandbox' });
-const sandbox = spawn(process.execPath, ['--import', 'tsx', 'sandbox/main.ts', ...process.argv.slice(2)], { cwd: ROOT, stdio: 'inherit', env });
+const sandbox = spawn(process.execPath, ['--import', 'tsx', 'sandbox/main.ts', ...process.argv.slice(2)], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  env,
+});
 // Ctrl-C reaches the sandbox from the terminal itself (same process group): wait for its clean exit.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => sandbox.kill('SIGTERM'));

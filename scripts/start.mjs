@@ -8,9 +8,13 @@ import { ensureTools } from './tools.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const config = args.includes('--config') ? args[args.indexOf('--config') + 1] : (process.env.DEPLOY_CONFIG ?? 'deploy.config.yaml');
+const config = args.includes('--config')
+  ? args[args.indexOf('--config') + 1]
+  : (process.env.DEPLOY_CONFIG ?? 'deploy.config.yaml');
 if (!existsSync(resolve(config))) {
-  process.stderr.write(`No configuration at ${config}.\n  cp examples/deploy.config.yaml deploy.config.yaml   # then edit it\nor try the local sandbox, which needs no cloud account: npm run sandbox\n`);
+  process.stderr.write(
+    `No configuration at ${config}.\n  cp examples/deploy.config.yaml deploy.config.yaml   # then edit it\nor try the local sandbox, which needs no cloud account: npm run sandbox\n`,
+  );
   process.exit(2);
 }
 

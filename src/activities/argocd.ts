@@ -10,7 +10,10 @@ const observeInput = z.object({
   revision: fullSha,
   refresh: z.boolean().default(false),
   /** Default: argocd.application (production). */
-  application: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).optional(),
+  application: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+    .optional(),
   /** The branch the application tracks, fetched to compare revisions (default: main). */
   branch: branchName.optional(),
   /** A preview's application appears when the ApplicationSet next polls GitHub: until then, wait. */
@@ -28,26 +31,49 @@ interface Application {
 }
 
 /** Step `confirm-sync`'s probe: one read of the Argo CD application; the workflow decides and waits. */
-export function argoSteps(config: DeployConfig, repo: RepoCache, token: string | undefined, fetchImpl: typeof fetch = fetch) {
+export function argoSteps(
+  config: DeployConfig,
+  repo: RepoCache,
+  token: string | undefined,
+  fetchImpl: typeof fetch = fetch,
+) {
   const base = config.argocd.server.replace(/\/+$/, '');
   const host = new URL(base).host;
 
   async function observeArgoApp(raw: z.input<typeof observeInput>): Promise<ArgoObservation> {
-    const { revision, refresh, application = config.argocd.application, branch, missingIsWaiting } = checkInput(observeInput, raw, 'confirm-sync');
+    const {
+      revision,
+      refresh,
+      application = config.argocd.application,
+      branch,
+      missingIsWaiting,
+    } = checkInput(observeInput, raw, 'confirm-sync');
     const app = encodeURIComponent(application);
     // refresh=normal makes Argo CD look at git now instead of at its next poll (3 min by default).
     const url = `${base}/api/v1/applications/${app}${refresh ? '?refresh=normal' : ''}`;
-    const context = { subject: `application "${application}"`, notFound: `Argo CD at ${host}: no application "${application}"; check argocd.application (preview.application for previews)` };
+    const context = {
+      subject: `application "${application}"`,
+      notFound: `Argo CD at ${host}: no application "${application}"; check argocd.application (preview.application for previews)`,
+    };
     const failed = (err: unknown): never => {
       throw requestFailure('Argo CD', host, err, context);
     };
     // The deadline covers the body too: a server that sends headers and then stalls is caught as well.
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const response = await fetchImpl(url, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal }).catch(failed);
+    const response = await fetchImpl(url, {
+      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      signal,
+    }).catch(failed);
     // Argo CD answers 403 for an application it does not know unless the caller names the project.
     if (missingIsWaiting && (response.status === 404 || response.status === 403)) {
       await response.body?.cancel();
-      return { syncStatus: 'Missing', syncRevision: null, revisionContainsTarget: false, healthStatus: 'Missing', healthMessage: `no application ${application} yet, or this token may not read it (HTTP ${response.status})` };
+      return {
+        syncStatus: 'Missing',
+        syncRevision: null,
+        revisionContainsTarget: false,
+        healthStatus: 'Missing',
+        healthMessage: `no application ${application} yet, or this token may not read it (HTTP ${response.status})`,
+      };
     }
     if (!response.ok) throw await responseFailure('Argo CD', host, response, context);
     const { status = {} } = (await response.json().catch(failed)) as Application;
@@ -57,7 +83,8 @@ export function argoSteps(config: DeployConfig, repo: RepoCache, token: string |
       (syncRevision === revision ||
         (await repo.exclusive(async (git) => {
           // Argo CD may already be at a later commit of its branch, which contains ours.
-          if (!(await repo.hasCommit(git, syncRevision))) await (branch ? repo.fetchBranch(git, branch).catch(() => undefined) : repo.fetchMain(git));
+          if (!(await repo.hasCommit(git, syncRevision)))
+            await (branch ? repo.fetchBranch(git, branch).catch(() => undefined) : repo.fetchMain(git));
           return (await repo.hasCommit(git, syncRevision)) && repo.isAncestor(git, revision, syncRevision);
         })));
     return {

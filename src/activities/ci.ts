@@ -7,7 +7,6 @@ import { checkInput, fullSha } from './input';
 
 const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_request']).default('push') });
 
-
 /** Step `wait-for-ci`'s probe: the newest CI run for the commit (a push to main, or a pull request's), or null if CI has not started. */
 export function ciSteps(config: DeployConfig, octokit: Octokit) {
   const { owner, name: repo, mainBranch } = config.repository;
@@ -17,7 +16,14 @@ export function ciSteps(config: DeployConfig, octokit: Octokit) {
     const { commit, event } = checkInput(findInput, raw, 'wait-for-ci');
     try {
       // A pull request's run is on its head branch, which the commit already pins down.
-      const query = { owner, repo, head_sha: commit, event, per_page: 20, ...(event === 'push' ? { branch: mainBranch } : {}) };
+      const query = {
+        owner,
+        repo,
+        head_sha: commit,
+        event,
+        per_page: 20,
+        ...(event === 'push' ? { branch: mainBranch } : {}),
+      };
       // The API filters by workflow file or id; a display name ("CI") is matched on the repository's runs.
       const byFile = /\.ya?ml$|^\d+$/.test(config.ci.workflow);
       const { data } = byFile
@@ -26,7 +32,16 @@ export function ciSteps(config: DeployConfig, octokit: Octokit) {
       const runs = byFile ? data.workflow_runs : data.workflow_runs.filter((r) => r.name === config.ci.workflow);
       // Newest first; a re-run keeps its id and bumps run_attempt.
       const run = runs.find((r) => r.head_sha.toLowerCase() === commit.toLowerCase());
-      return run ? { id: run.id, status: run.status ?? 'queued', conclusion: run.conclusion ?? null, url: run.html_url, headSha: run.head_sha, attempt: run.run_attempt } : null;
+      return run
+        ? {
+            id: run.id,
+            status: run.status ?? 'queued',
+            conclusion: run.conclusion ?? null,
+            url: run.html_url,
+            headSha: run.head_sha,
+            attempt: run.run_attempt,
+          }
+        : null;
     } catch (err) {
       throw requestFailure('GitHub', host, err, {
         subject: `the CI runs of ${config.ci.workflow} in ${owner}/${repo}`,

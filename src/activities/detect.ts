@@ -16,7 +16,7 @@ const commitInput = z.object({ commit: fullSha.optional() });
 export function parseNameStatus(output: string): ChangedFile[] {
   const fields = output.split('\0').filter((field) => field !== '');
   const changes: ChangedFile[] = [];
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const status = fields[i++]!;
     if (status.startsWith('R') || status.startsWith('C')) {
       changes.push({ previousPath: fields[i++]!, path: fields[i++]! });
@@ -26,7 +26,6 @@ export function parseNameStatus(output: string): ChangedFile[] {
   }
   return changes;
 }
-
 
 /** `{ ciSkipped }` when the message makes GitHub skip CI for the commit, else nothing. */
 export function ciSkipped(message: string): { ciSkipped?: string } {
@@ -52,11 +51,17 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       await repo.ensureCommit(git, commit);
       let base: string | undefined;
       if (before && !/^0+$/.test(before)) {
-        base = await repo.ensureCommit(git, before).then(() => before, () => undefined);
+        base = await repo.ensureCommit(git, before).then(
+          () => before,
+          () => undefined,
+        );
       }
       // A new branch (all-zero before) or a before that vanished (force push) compares with the parent.
       base ??= await git.revparse([`${commit}^`]).catch(() => EMPTY_TREE);
-      return { changes: parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', base, commit])), message: await commitMessage(git, commit) };
+      return {
+        changes: parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', base, commit])),
+        message: await commitMessage(git, commit),
+      };
     });
     const classification = classifyChanges(changes, matchers, imageNames);
     return {
@@ -84,7 +89,10 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       else await repo.fetchMain(git);
       return repo.show(git, commit ?? repo.remoteMain, config.overlay.path);
     });
-    const images = overlayImages(text, `${config.overlay.path} at ${commit ? commit.slice(0, 7) : config.repository.mainBranch}`);
+    const images = overlayImages(
+      text,
+      `${config.overlay.path} at ${commit ? commit.slice(0, 7) : config.repository.mainBranch}`,
+    );
     const tags = new Set<string>();
     for (const name of imageNames) {
       const tag = images.find((image) => image.name === name)?.newTag;
@@ -93,7 +101,10 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       tags.add(tag!);
     }
     if (tags.size > 1) {
-      throw permanent(`Production images run different tags (${[...tags].join(', ')}); CI builds all images at one tag, so set every newTag in ${config.overlay.path} to the same sha-<commit>.`, 'InvalidProductionTag');
+      throw permanent(
+        `Production images run different tags (${[...tags].join(', ')}); CI builds all images at one tag, so set every newTag in ${config.overlay.path} to the same sha-<commit>.`,
+        'InvalidProductionTag',
+      );
     }
     return { tag: [...tags][0]! };
   }

@@ -28,11 +28,21 @@ export function requestFailure(service: Service, host: string, err: unknown, con
 }
 
 /** The verdict on a fetch Response that is not ok; reads (at most) its body for the server's words. */
-export async function responseFailure(service: Service, host: string, response: Response, context: RequestContext = {}): Promise<Error> {
+export async function responseFailure(
+  service: Service,
+  host: string,
+  response: Response,
+  context: RequestContext = {},
+): Promise<Error> {
   const body = await response.text().catch(() => '');
   return fault({
-    service, host, subject: context.subject, notFound: context.notFound,
-    status: response.status, header: (name) => response.headers.get(name), detail: serverWords(body),
+    service,
+    host,
+    subject: context.subject,
+    notFound: context.notFound,
+    status: response.status,
+    header: (name) => response.headers.get(name),
+    detail: serverWords(body),
   });
 }
 
@@ -62,7 +72,9 @@ function observe(err: unknown): Facts | undefined {
   // fetch's AbortSignal.timeout rejects with a TimeoutError; Octokit wraps it, keeping it as the cause.
   // Every client's requests run with REQUEST_TIMEOUT_MS.
   if (chain.some((e) => e.name === 'TimeoutError')) return { timedOutAfterMs: REQUEST_TIMEOUT_MS };
-  const unavailable = chain.find((e) => e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError');
+  const unavailable = chain.find(
+    (e) => e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError',
+  );
   // DefaultAzureCredential's message lists each credential's reason, one a line.
   if (unavailable) return { credentialUnavailable: unavailable.message ?? unavailable.name };
 
@@ -70,11 +82,22 @@ function observe(err: unknown): Facts | undefined {
   const status = top.response ? (top.status ?? top.statusCode) : undefined;
   if (typeof status === 'number') {
     const headers = top.response!.headers;
-    const header = (name: string) => (typeof headers?.get === 'function' ? headers.get(name) : (headers as Record<string, string | undefined> | undefined)?.[name.toLowerCase()]);
-    return { status, header, detail: serverWords(top.response!.data ?? top.response!.bodyAsText) ?? top.message, path: pathOf(top.request?.url) };
+    const header = (name: string) =>
+      typeof headers?.get === 'function'
+        ? headers.get(name)
+        : (headers as Record<string, string | undefined> | undefined)?.[name.toLowerCase()];
+    return {
+      status,
+      header,
+      detail: serverWords(top.response!.data ?? top.response!.bodyAsText) ?? top.message,
+      path: pathOf(top.request?.url),
+    };
   }
   // The innermost code is the most specific: the socket's, under fetch's or the SDK's wrapper.
-  const code = chain.map((e) => e.code).reverse().find((c): c is string => typeof c === 'string' && NETWORK_CODE.test(c));
+  const code = chain
+    .map((e) => e.code)
+    .reverse()
+    .find((c): c is string => typeof c === 'string' && NETWORK_CODE.test(c));
   return code ? { code } : undefined;
 }
 
@@ -83,12 +106,13 @@ function observe(err: unknown): Facts | undefined {
  * TLS and OpenSSL's certificate checks (ERR_TLS_CERT_ALTNAME_INVALID, CERT_HAS_EXPIRED), and the
  * Azure SDK's own REQUEST_SEND_ERROR. Not Node's other ERR_ codes: those are bugs, not the network.
  */
-const NETWORK_CODE = /^(E[A-Z]+(_[A-Z]+)?|UND_ERR_[A-Z_]+|ERR_(TLS|SSL)_[A-Z_]+|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|REQUEST_SEND_ERROR)$/;
+const NETWORK_CODE =
+  /^(E[A-Z]+(_[A-Z]+)?|UND_ERR_[A-Z_]+|ERR_(TLS|SSL)_[A-Z_]+|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|REQUEST_SEND_ERROR)$/;
 
 /** The error and its causes (fetch: TypeError → the socket's error; Node's happy eyeballs: AggregateError). */
 function causes(err: unknown): ErrorShape[] {
   const chain: ErrorShape[] = [];
-  for (let e = err as ErrorShape | undefined; e && typeof e === 'object' && chain.length < 8; ) {
+  for (let e = err as ErrorShape | undefined; e && typeof e === 'object' && chain.length < 8;) {
     chain.push(e);
     e = (e.cause ?? e.errors?.[0]) as ErrorShape | undefined;
   }

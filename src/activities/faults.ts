@@ -81,12 +81,15 @@ export type Row = RowBase &
   );
 
 /** The certificate checks of Node's TLS and OpenSSL; a server that does not speak TLS at all (ERR_SSL_…) is only unreachable. */
-const TLS_CODE = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|UNABLE_TO_(GET|VERIFY)_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)$/;
+const TLS_CODE =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|UNABLE_TO_(GET|VERIFY)_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)$/;
 /** GitHub's advice for a secondary rate limit that names no time: wait at least a minute. */
 const GITHUB_SECONDARY_WAIT_MS = 60_000;
 const GITHUB_PERMISSIONS = 'contents: write and actions: read on the repository (pull requests: read for previews)';
-const AZURE_IDENTITY = 'workload identity, managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or az login';
-const AUTH_WE_SPEAK = 'gitops-deployer authenticates with Azure AD tokens (ACR) or anonymously, never with a user name and password';
+const AZURE_IDENTITY =
+  'workload identity, managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or az login';
+const AUTH_WE_SPEAK =
+  'gitops-deployer authenticates with Azure AD tokens (ACR) or anonymously, never with a user name and password';
 
 const who = (o: Observed) => (o.service === 'registry' ? `registry ${o.host}` : `${o.service} at ${o.host}`);
 const http = (o: Observed) => `HTTP ${o.status}${o.detail ? `: ${redact(o.detail)}` : ''}`;
@@ -104,19 +107,23 @@ export const FAULTS: readonly Row[] = [
   // No answer.
   {
     fault: 'no answer within the request timeout',
-    decision: 'retry', type: 'Timeout',
+    decision: 'retry',
+    type: 'Timeout',
     when: (o) => o.timedOutAfterMs !== undefined,
     message: (o) => `${who(o)} did not answer within ${formatDuration(o.timedOutAfterMs!)}`,
   },
   {
     fault: 'TLS: the server certificate is not trusted, or not for this host',
-    decision: 'permanent', type: 'TlsUntrusted',
+    decision: 'permanent',
+    type: 'TlsUntrusted',
     when: (o) => o.status === undefined && TLS_CODE.test(o.code ?? ''),
-    message: (o) => `${who(o)}: TLS failed (${o.code}): the worker does not trust the server's certificate for ${o.host}. Give the worker the CA that signed it (NODE_EXTRA_CA_CERTS=ca.pem), or fix the certificate`,
+    message: (o) =>
+      `${who(o)}: TLS failed (${o.code}): the worker does not trust the server's certificate for ${o.host}. Give the worker the CA that signed it (NODE_EXTRA_CA_CERTS=ca.pem), or fix the certificate`,
   },
   {
     fault: 'unreachable: connection refused or reset, DNS, no route',
-    decision: 'retry', type: 'Unreachable',
+    decision: 'retry',
+    type: 'Unreachable',
     when: (o) => o.status === undefined && o.code !== undefined,
     message: (o) => `cannot reach ${who(o)} (${o.code})`,
   },
@@ -124,101 +131,138 @@ export const FAULTS: readonly Row[] = [
   // GitHub answers 403 or 429 for its rate limits; the headers tell which and until when.
   {
     fault: 'GitHub secondary rate limit, with Retry-After',
-    service: 'GitHub', decision: 'wait', type: 'RateLimited',
+    service: 'GitHub',
+    decision: 'wait',
+    type: 'RateLimited',
     when: (o) => rateLimited(o) && retryAfter(o, 0) !== undefined,
     waitMs: (o, now) => retryAfter(o, now)!,
-    message: (o, now) => `GitHub secondary rate limit (HTTP ${o.status}): retrying after ${formatDuration(retryAfter(o, now)!)}, as Retry-After asks`,
+    message: (o, now) =>
+      `GitHub secondary rate limit (HTTP ${o.status}): retrying after ${formatDuration(retryAfter(o, now)!)}, as Retry-After asks`,
   },
   {
     fault: 'GitHub primary rate limit: x-ratelimit-remaining 0',
-    service: 'GitHub', decision: 'wait', type: 'RateLimited',
+    service: 'GitHub',
+    decision: 'wait',
+    type: 'RateLimited',
     when: (o) => rateLimited(o) && o.header?.('x-ratelimit-remaining') === '0' && resetAt(o) !== undefined,
     waitMs: (o, now) => Math.max(1_000, resetAt(o)! - now),
     message: (o) => `GitHub rate limit exhausted until ${new Date(resetAt(o)!).toISOString().slice(11, 19)} UTC`,
   },
   {
     fault: 'GitHub secondary rate limit, without Retry-After',
-    service: 'GitHub', decision: 'wait', type: 'RateLimited',
+    service: 'GitHub',
+    decision: 'wait',
+    type: 'RateLimited',
     when: (o) => o.status === 429 || (o.status === 403 && /rate limit/i.test(o.detail ?? '')),
     waitMs: () => GITHUB_SECONDARY_WAIT_MS,
-    message: (o) => `GitHub secondary rate limit (HTTP ${o.status}) without Retry-After: retrying after ${formatDuration(GITHUB_SECONDARY_WAIT_MS)}, as GitHub advises`,
+    message: (o) =>
+      `GitHub secondary rate limit (HTTP ${o.status}) without Retry-After: retrying after ${formatDuration(GITHUB_SECONDARY_WAIT_MS)}, as GitHub advises`,
   },
   {
     fault: 'GitHub 401: the token is missing, wrong, expired or revoked',
-    service: 'GitHub', decision: 'permanent', type: 'Unauthorized',
+    service: 'GitHub',
+    decision: 'permanent',
+    type: 'Unauthorized',
     when: (o) => o.status === 401,
-    message: (o) => `GitHub refused GITHUB_TOKEN reading ${what(o)} (${http(o)}): the token is missing, wrong, expired or revoked. Set GITHUB_TOKEN to a token with ${GITHUB_PERMISSIONS}`,
+    message: (o) =>
+      `GitHub refused GITHUB_TOKEN reading ${what(o)} (${http(o)}): the token is missing, wrong, expired or revoked. Set GITHUB_TOKEN to a token with ${GITHUB_PERMISSIONS}`,
   },
   {
     fault: 'GitHub 403 without rate-limit headers: the token lacks a permission',
-    service: 'GitHub', decision: 'permanent', type: 'Forbidden',
+    service: 'GitHub',
+    decision: 'permanent',
+    type: 'Forbidden',
     when: (o) => o.status === 403,
-    message: (o) => `GitHub refused ${what(o)} (${http(o)}): GITHUB_TOKEN lacks a permission. It needs ${GITHUB_PERMISSIONS}; a fine-grained token must also list the repository`,
+    message: (o) =>
+      `GitHub refused ${what(o)} (${http(o)}): GITHUB_TOKEN lacks a permission. It needs ${GITHUB_PERMISSIONS}; a fine-grained token must also list the repository`,
   },
 
   // The registry: the Azure SDK speaks ACR's token exchange, nothing else.
   {
     fault: 'registry 401 asking for an authentication other than Bearer (Basic)',
-    service: 'registry', decision: 'permanent', type: 'RegistryAuthUnsupported',
+    service: 'registry',
+    decision: 'permanent',
+    type: 'RegistryAuthUnsupported',
     when: (o) => o.status === 401 && challenge(o) !== '' && !/^\s*bearer\b/i.test(challenge(o)),
-    message: (o) => `registry ${o.host} asks for ${challenge(o).trim().split(/\s/)[0]} authentication; ${AUTH_WE_SPEAK}. Point registry.endpoint at an Azure Container Registry, or allow anonymous pulls on this registry`,
+    message: (o) =>
+      `registry ${o.host} asks for ${challenge(o).trim().split(/\s/)[0]} authentication; ${AUTH_WE_SPEAK}. Point registry.endpoint at an Azure Container Registry, or allow anonymous pulls on this registry`,
   },
   {
     fault: 'registry asks for a token and no Azure credential is available',
-    service: 'registry', decision: 'permanent', type: 'RegistryCredentials',
+    service: 'registry',
+    decision: 'permanent',
+    type: 'RegistryCredentials',
     when: (o) => o.credentialUnavailable !== undefined,
-    message: (o) => `registry ${o.host} asks for a token and the worker has no Azure credential (${redact(o.credentialUnavailable!)}). Give the worker an Azure identity with the AcrPull role: ${AZURE_IDENTITY}`,
+    message: (o) =>
+      `registry ${o.host} asks for a token and the worker has no Azure credential (${redact(o.credentialUnavailable!)}). Give the worker an Azure identity with the AcrPull role: ${AZURE_IDENTITY}`,
   },
   {
     fault: 'registry asks for a Bearer token but has no ACR token exchange (404 on /oauth2/…)',
-    service: 'registry', decision: 'permanent', type: 'RegistryAuthUnsupported',
+    service: 'registry',
+    decision: 'permanent',
+    type: 'RegistryAuthUnsupported',
     when: (o) => o.status === 404 && /^\/oauth2\//.test(o.path ?? ''),
-    message: (o) => `registry ${o.host} asks for a token but is not an Azure Container Registry (${o.path} answered 404); ${AUTH_WE_SPEAK}. Point registry.endpoint at an Azure Container Registry, or allow anonymous pulls on this registry`,
+    message: (o) =>
+      `registry ${o.host} asks for a token but is not an Azure Container Registry (${o.path} answered 404); ${AUTH_WE_SPEAK}. Point registry.endpoint at an Azure Container Registry, or allow anonymous pulls on this registry`,
   },
   {
     fault: "registry 401/403: the worker's identity may not pull",
-    service: 'registry', decision: 'permanent', type: 'Unauthorized',
+    service: 'registry',
+    decision: 'permanent',
+    type: 'Unauthorized',
     when: (o) => o.status === 401 || o.status === 403,
-    message: (o) => `registry ${o.host} refused the worker's credentials for ${what(o)} (${http(o)}): the worker's Azure identity needs the AcrPull role on the registry`,
+    message: (o) =>
+      `registry ${o.host} refused the worker's credentials for ${what(o)} (${http(o)}): the worker's Azure identity needs the AcrPull role on the registry`,
   },
 
   // Argo CD answers 403, not 404, for an application it does not know unless the caller names its project.
   {
     fault: 'Argo CD 401: the token is missing, wrong or expired',
-    service: 'Argo CD', decision: 'permanent', type: 'Unauthorized',
+    service: 'Argo CD',
+    decision: 'permanent',
+    type: 'Unauthorized',
     when: (o) => o.status === 401,
-    message: (o) => `Argo CD at ${o.host} refused ARGOCD_TOKEN (${http(o)}): the token is missing, wrong or expired. Set ARGOCD_TOKEN to an API token of an account that may get ${what(o)}`,
+    message: (o) =>
+      `Argo CD at ${o.host} refused ARGOCD_TOKEN (${http(o)}): the token is missing, wrong or expired. Set ARGOCD_TOKEN to an API token of an account that may get ${what(o)}`,
   },
   {
     fault: 'Argo CD 403: no such application, or the token may not read it',
-    service: 'Argo CD', decision: 'permanent', type: 'ApplicationNotFound',
+    service: 'Argo CD',
+    decision: 'permanent',
+    type: 'ApplicationNotFound',
     when: (o) => o.status === 403,
-    message: (o) => `Argo CD at ${o.host}: no ${what(o)}, or ARGOCD_TOKEN may not read it (HTTP 403; Argo CD answers 403 for both). Check argocd.application (preview.application for previews) and that the token's account may get applications in its project`,
+    message: (o) =>
+      `Argo CD at ${o.host}: no ${what(o)}, or ARGOCD_TOKEN may not read it (HTTP 403; Argo CD answers 403 for both). Check argocd.application (preview.application for previews) and that the token's account may get applications in its project`,
   },
 
   // Any service.
   {
     fault: '429 with Retry-After',
-    decision: 'wait', type: 'RateLimited',
+    decision: 'wait',
+    type: 'RateLimited',
     when: (o) => o.status === 429 && retryAfter(o, 0) !== undefined,
     waitMs: (o, now) => retryAfter(o, now)!,
-    message: (o, now) => `${who(o)} is rate limiting (HTTP 429): retrying after ${formatDuration(retryAfter(o, now)!)}, as Retry-After asks`,
+    message: (o, now) =>
+      `${who(o)} is rate limiting (HTTP 429): retrying after ${formatDuration(retryAfter(o, now)!)}, as Retry-After asks`,
   },
   {
     fault: '404: what was asked for does not exist',
-    decision: 'permanent', type: 'NotFound',
+    decision: 'permanent',
+    type: 'NotFound',
     when: (o) => o.status === 404,
     message: (o) => o.notFound ?? `${who(o)}: ${what(o)} not found (${http(o)})`,
   },
   {
     fault: 'other 4xx: the request itself is wrong (not 408 Request Timeout, 429 Too Many Requests)',
-    decision: 'permanent', type: 'BadRequest',
+    decision: 'permanent',
+    type: 'BadRequest',
     when: (o) => o.status !== undefined && o.status >= 400 && o.status < 500 && o.status !== 408 && o.status !== 429,
     message: (o) => `${who(o)} rejected the request for ${what(o)} (${http(o)})`,
   },
   {
     fault: '5xx, 408, 429 without Retry-After, and any other answer',
-    decision: 'retry', type: 'Unavailable',
+    decision: 'retry',
+    type: 'Unavailable',
     when: () => true,
     message: (o) => `${who(o)} failed${o.status ? ` (${http(o)})` : o.detail ? `: ${redact(o.detail)}` : ''}`,
   },
@@ -240,7 +284,12 @@ export function fault(o: Observed, now = Date.now()): Error {
 
 /** Whether the error is already a verdict of the table (or another step's), so it passes through unchanged. */
 export function isVerdict(err: unknown): boolean {
-  return err instanceof ApplicationFailure || err instanceof Timeout || err instanceof Unreachable || err instanceof Unavailable;
+  return (
+    err instanceof ApplicationFailure ||
+    err instanceof Timeout ||
+    err instanceof Unreachable ||
+    err instanceof Unavailable
+  );
 }
 
 /** Retry-After is either seconds or an HTTP date; an unusable value names no time. */
@@ -262,7 +311,10 @@ const SECRETS: Array<[RegExp, string]> = [
 
 /** Text without the tokens it may hold (GitHub tokens, JWTs, Bearer/Basic values) or credentials in URLs; lines kept. */
 export function withoutSecrets(text: string): string {
-  return SECRETS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text).replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]*@/gi, '$1');
+  return SECRETS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text).replace(
+    /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]*@/gi,
+    '$1',
+  );
 }
 
 /** The server's words, short enough for one line and without any token they echoed. */

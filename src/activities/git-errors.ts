@@ -11,14 +11,19 @@ function gitText(err: unknown): string {
   return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r\n?/g, '\n');
 }
 
-const lines = (err: unknown) => gitText(err).split('\n').map((line) => line.trim()).filter(Boolean);
+const lines = (err: unknown) =>
+  gitText(err)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
 /** git's own lines: not what the server's hooks said (`remote:`), and not git's advice (`hint:`). */
 const ownLines = (err: unknown) => lines(err).filter((line) => !/^(remote|hint):/i.test(line));
 /** A ref's status line of a push, e.g. ` ! [remote rejected] HEAD -> main (pre-receive hook declined)`. */
 const statusLines = (err: unknown) => ownLines(err).filter((line) => /^!\s*\[(remote )?rejected\]/.test(line));
 
 /** The client saw the branch move (non-fast-forward, a lease that no longer holds); the server lost a ref update race. */
-const RACE_STATUS = /\[rejected\].*\((non-fast-forward|fetch first|stale info)\)|\[remote rejected\].*\((failed to update ref|cannot lock ref|failed to lock|incorrect old value)/;
+const RACE_STATUS =
+  /\[rejected\].*\((non-fast-forward|fetch first|stale info)\)|\[remote rejected\].*\((failed to update ref|cannot lock ref|failed to lock|incorrect old value)/;
 const RACE_TEXT = /non-fast-forward|fetch first|stale info|cannot lock ref|failed to update ref/;
 
 /**
@@ -65,7 +70,9 @@ export function isRefusedByServer(err: unknown): boolean {
  * SHA asked for is not one it serves (unknown, or unreachable from its refs).
  */
 export function isMissingRef(err: unknown): boolean {
-  return /couldn't find remote ref|not our ref|no such ref|remote ref does not exist|unadvertised object/i.test(gitText(err));
+  return /couldn't find remote ref|not our ref|no such ref|remote ref does not exist|unadvertised object/i.test(
+    gitText(err),
+  );
 }
 
 /** The repository itself is not there, or is invisible to the token (GitHub answers 404 for both). */
@@ -80,12 +87,17 @@ export function withoutCredentials(text: string): string {
 
 /** git does not trust the origin's certificate (a private CA it was not given, or the wrong host). */
 export function isUntrustedCertificate(err: unknown): boolean {
-  return /SSL certificate problem|server certificate verification failed|certificate verify failed|unable to get local issuer certificate|self.signed certificate/i.test(gitText(err));
+  return /SSL certificate problem|server certificate verification failed|certificate verify failed|unable to get local issuer certificate|self.signed certificate/i.test(
+    gitText(err),
+  );
 }
 
 /** What the server said: its `remote:` lines, then the push's status line of each rejected ref. */
 export function serverMessage(err: unknown): string {
-  const said = lines(err).filter((line) => /^remote:/i.test(line)).map((line) => line.replace(/^remote:\s*/i, '')).filter(Boolean);
+  const said = lines(err)
+    .filter((line) => /^remote:/i.test(line))
+    .map((line) => line.replace(/^remote:\s*/i, ''))
+    .filter(Boolean);
   const text = [...said, ...statusLines(err).map((line) => line.replace(/^!\s*/, '').replace(/\s+/g, ' '))].join('\n');
   return withoutCredentials(text.length > 2000 ? `${text.slice(0, 2000)}…` : text);
 }
@@ -140,13 +152,22 @@ export function gitFailure(err: unknown, context: GitContext): never {
     );
   }
   if (isUntrustedCertificate(err)) {
-    throw permanent(`${what} failed: git does not trust the origin's TLS certificate (${reason(err)}). Give the worker the CA that signed it: GIT_SSL_CAINFO=<bundle> in its environment`, 'TlsUntrusted');
+    throw permanent(
+      `${what} failed: git does not trust the origin's TLS certificate (${reason(err)}). Give the worker the CA that signed it: GIT_SSL_CAINFO=<bundle> in its environment`,
+      'TlsUntrusted',
+    );
   }
   if (isMissingRepository(err)) {
-    throw permanent(`${what} failed: the repository does not exist or GITHUB_TOKEN cannot read it; check repository.cloneUrl and the token's access (${reason(err)})`, 'RepositoryNotFound');
+    throw permanent(
+      `${what} failed: the repository does not exist or GITHUB_TOKEN cannot read it; check repository.cloneUrl and the token's access (${reason(err)})`,
+      'RepositoryNotFound',
+    );
   }
   if (context.action === 'fetch' && context.branch && isMissingRef(err)) {
-    throw permanent(`branch ${context.branch} no longer exists in ${withoutCredentials(context.origin)}`, 'BranchNotFound');
+    throw permanent(
+      `branch ${context.branch} no longer exists in ${withoutCredentials(context.origin)}`,
+      'BranchNotFound',
+    );
   }
   throw retryable(err);
 }

@@ -11,12 +11,28 @@ import { gitFailure, isMissingRef, withoutCredentials } from './git-errors';
  * builds of libcurl that honour OpenSSL's defaults.
  */
 const INHERITED_ENV = [
-  'PATH', 'HOME', 'LANG', 'TMPDIR', 'SSH_AUTH_SOCK', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy',
-  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
+  'PATH',
+  'HOME',
+  'LANG',
+  'TMPDIR',
+  'SSH_AUTH_SOCK',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'no_proxy',
+  'GIT_SSL_CAINFO',
+  'GIT_SSL_CAPATH',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
 ];
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 /** A transfer slower than 1 kB/s for 20 s fails (and is retried) instead of holding the clone's queue forever. */
-const NETWORK_TIMEOUTS: Array<[string, string]> = [['http.lowSpeedLimit', '1000'], ['http.lowSpeedTime', '20']];
+const NETWORK_TIMEOUTS: Array<[string, string]> = [
+  ['http.lowSpeedLimit', '1000'],
+  ['http.lowSpeedTime', '20'],
+];
 /** Cache dirs whose stale locks this process has cleared; see `removeStaleLocks`. */
 const recovered = new Set<string>();
 
@@ -38,7 +54,9 @@ export interface RepoOptions {
 /** git configuration as environment variables (GIT_CONFIG_COUNT, GIT_CONFIG_KEY_n, GIT_CONFIG_VALUE_n). */
 function configEnv(entries: Array<[string, string]>): Record<string, string> {
   const env: Record<string, string> = { GIT_CONFIG_COUNT: String(entries.length) };
-  entries.forEach(([key, value], i) => Object.assign(env, { [`GIT_CONFIG_KEY_${i}`]: key, [`GIT_CONFIG_VALUE_${i}`]: value }));
+  entries.forEach(([key, value], i) =>
+    Object.assign(env, { [`GIT_CONFIG_KEY_${i}`]: key, [`GIT_CONFIG_VALUE_${i}`]: value }),
+  );
   return env;
 }
 
@@ -99,7 +117,12 @@ export class RepoCache {
   private readonly env: Record<string, string>;
 
   constructor(private readonly options: RepoOptions) {
-    const slug = options.cloneUrl.replace(/\.git$/, '').split(/[/:]/).filter(Boolean).slice(-2).join('__');
+    const slug = options.cloneUrl
+      .replace(/\.git$/, '')
+      .split(/[/:]/)
+      .filter(Boolean)
+      .slice(-2)
+      .join('__');
     this.dir = resolve(options.cacheDir, slug || 'repository');
     const config: Array<[string, string]> = [...NETWORK_TIMEOUTS];
     if (options.token && /^https:/.test(options.cloneUrl)) {
@@ -110,7 +133,11 @@ export class RepoCache {
       config.push(['http.extraHeader', `Authorization: Basic ${basic}`]);
     }
     this.env = {
-      GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email, GIT_COMMITTER_NAME: options.author.name, GIT_COMMITTER_EMAIL: options.author.email,
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_AUTHOR_NAME: options.author.name,
+      GIT_AUTHOR_EMAIL: options.author.email,
+      GIT_COMMITTER_NAME: options.author.name,
+      GIT_COMMITTER_EMAIL: options.author.email,
       ...configEnv(config),
     };
   }
@@ -138,7 +165,9 @@ export class RepoCache {
   private git(baseDir: string): SimpleGit {
     // git gets a minimal environment: nothing of the worker's secrets, and nothing simple-git's
     // guard refuses (EDITOR, pagers); GIT_* variables must be allowed by name.
-    const inherited = Object.fromEntries(INHERITED_ENV.flatMap((key) => (process.env[key] ? [[key, process.env[key]!]] : [])));
+    const inherited = Object.fromEntries(
+      INHERITED_ENV.flatMap((key) => (process.env[key] ? [[key, process.env[key]!]] : [])),
+    );
     const env = { ...inherited, ...this.env };
     return simpleGit({
       baseDir,
@@ -157,10 +186,14 @@ export class RepoCache {
     if (!recovered.has(this.dir)) {
       recovered.add(this.dir);
       const other = claimCache(this.dir);
-      if (other) console.warn(`git cache ${this.dir} is in use by process ${other} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`);
+      if (other)
+        console.warn(
+          `git cache ${this.dir} is in use by process ${other} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`,
+        );
       else if (existsSync(gitDir)) {
         const removed = removeStaleLocks(gitDir);
-        if (removed.length) console.warn(`git cache ${this.dir}: removed lock files left by a killed git: ${removed.join(', ')}`);
+        if (removed.length)
+          console.warn(`git cache ${this.dir}: removed lock files left by a killed git: ${removed.join(', ')}`);
       }
     }
     if (!existsSync(gitDir)) await this.clone();
@@ -221,7 +254,8 @@ export class RepoCache {
       // Only "no such object" means the commit is not there; a network or auth failure is not an answer.
       if (!isMissingRef(err)) gitFailure(err, { origin: this.options.cloneUrl, action: 'fetch' });
     }
-    if (!(await this.hasCommit(git, sha))) throw permanent(`commit ${sha} does not exist in ${this.origin}`, 'CommitNotFound');
+    if (!(await this.hasCommit(git, sha)))
+      throw permanent(`commit ${sha} does not exist in ${this.origin}`, 'CommitNotFound');
   }
 
   /**
@@ -230,7 +264,10 @@ export class RepoCache {
    */
   async isAncestor(git: SimpleGit, ancestor: string, descendant: string): Promise<boolean> {
     try {
-      const [base, resolved] = await Promise.all([git.raw(['merge-base', ancestor, descendant]), git.revparse([`${ancestor}^{commit}`])]);
+      const [base, resolved] = await Promise.all([
+        git.raw(['merge-base', ancestor, descendant]),
+        git.revparse([`${ancestor}^{commit}`]),
+      ]);
       return base.trim() !== '' && base.trim() === resolved.trim();
     } catch {
       return false;
@@ -241,7 +278,10 @@ export class RepoCache {
     try {
       return await git.show([`${rev}:${path}`]);
     } catch {
-      throw permanent(`${path} does not exist at ${rev.slice(0, 12)}; check overlay.path in the configuration`, 'OverlayMissing');
+      throw permanent(
+        `${path} does not exist at ${rev.slice(0, 12)}; check overlay.path in the configuration`,
+        'OverlayMissing',
+      );
     }
   }
 }

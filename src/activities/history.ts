@@ -21,15 +21,30 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
     const { limit } = checkInput(listInput, raw, 'list-targets');
     const entries = await repo.exclusive(async (git) => {
       await repo.fetchMain(git);
-      const format = ['%H', '%an', '%aI', '%s', `%(trailers:key=${TRAILER_COMMIT},valueonly,separator=)`, `%(trailers:key=${TRAILER_REQUESTED_BY},valueonly,separator=)`, `%(trailers:key=${TRAILER_WORKFLOW},valueonly,separator=)`].join(SEP);
+      const format = [
+        '%H',
+        '%an',
+        '%aI',
+        '%s',
+        `%(trailers:key=${TRAILER_COMMIT},valueonly,separator=)`,
+        `%(trailers:key=${TRAILER_REQUESTED_BY},valueonly,separator=)`,
+        `%(trailers:key=${TRAILER_WORKFLOW},valueonly,separator=)`,
+      ].join(SEP);
       // Several commits of the overlay may share a tag (config edits): read enough to find `limit` tags.
       // The overlay as it is now must be readable (a rollback edits it); old versions are only read.
       overlayImages(await repo.show(git, repo.remoteMain, path), `${path} on ${config.repository.mainBranch}`);
       const log = await git.raw(['log', repo.remoteMain, `-n${limit * 5}`, `--format=${format}%x1e`, '--', path]);
       const found: ProductionTarget[] = [];
-      for (const record of log.split('\x1e').map((r) => r.trim()).filter(Boolean)) {
-        const [overlayCommit, author, date, subject, deployedCommit, requestedBy, workflowId] = record.split(SEP).map((f) => f.trim());
-        const tag = overlayImagesOrNone(await git.show([`${overlayCommit}:${path}`]).catch(() => '')).find((i) => i.name === first)?.newTag;
+      for (const record of log
+        .split('\x1e')
+        .map((r) => r.trim())
+        .filter(Boolean)) {
+        const [overlayCommit, author, date, subject, deployedCommit, requestedBy, workflowId] = record
+          .split(SEP)
+          .map((f) => f.trim());
+        const tag = overlayImagesOrNone(await git.show([`${overlayCommit}:${path}`]).catch(() => '')).find(
+          (i) => i.name === first,
+        )?.newTag;
         if (!tag || found.at(-1)?.tag === tag) continue;
         found.push({
           tag,
@@ -76,7 +91,10 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
   /** The independent commits, or undefined when git could not answer (a commit the clone lacks). */
   async function independent(git: SimpleGit, commits: string[]): Promise<string[] | undefined> {
     const out = await git.raw(['merge-base', '--independent', ...commits]).catch(() => '');
-    const heads = out.split('\n').map((line) => line.trim().toLowerCase()).filter(Boolean);
+    const heads = out
+      .split('\n')
+      .map((line) => line.trim().toLowerCase())
+      .filter(Boolean);
     // simple-git may report a failed git as empty output: an answer must name given commits only.
     return heads.length && heads.every((h) => commits.includes(h)) ? heads : undefined;
   }

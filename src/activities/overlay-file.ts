@@ -9,7 +9,11 @@ export function overlayImages(text: string, where: string): OverlayImage[] {
   try {
     return readOverlayImages(text);
   } catch (err) {
-    if (err instanceof OverlayError) throw permanent(`${where}: ${err.message}. Fix the file on the branch; the deployer only ever changes image tags in it.`, 'OverlayError');
+    if (err instanceof OverlayError)
+      throw permanent(
+        `${where}: ${err.message}. Fix the file on the branch; the deployer only ever changes image tags in it.`,
+        'OverlayError',
+      );
     throw err;
   }
 }

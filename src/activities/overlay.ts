@@ -5,7 +5,13 @@ import { z } from 'zod';
 import type { DeployConfig } from '../config/schema';
 import { OverlayError, setOverlayImages } from '../plan/overlay';
 import { SHA_TAG } from '../plan/tags';
-import { deployerWorkflowId, TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_RULE, TRAILER_WORKFLOW } from '../plan/trailers';
+import {
+  deployerWorkflowId,
+  TRAILER_COMMIT,
+  TRAILER_REQUESTED_BY,
+  TRAILER_RULE,
+  TRAILER_WORKFLOW,
+} from '../plan/trailers';
 import type { OverlayUpdate } from '../workflows/types';
 import { permanent } from './failures';
 import { commitMessage, type RepoCache } from './git';
@@ -16,12 +22,29 @@ import { registryHost } from './registry';
 
 export { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW };
 
-const sameLine = (max: number) => z.string().min(1).max(max).regex(/^[^\r\n]*$/, 'must be one line');
+const sameLine = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\r\n]*$/, 'must be one line');
 const updateInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deploy'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha }),
-  z.object({ kind: z.literal('rollback'), tag: imageTag, workflowId: z.string().min(1), reason: sameLine(500), requestedBy: sameLine(200) }),
   z.object({
-    kind: z.literal('preview'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha, pr: z.number().int().positive(), branch: branchName, rule: z.enum(['ci', 'pr-history', 'production']),
+    kind: z.literal('rollback'),
+    tag: imageTag,
+    workflowId: z.string().min(1),
+    reason: sameLine(500),
+    requestedBy: sameLine(200),
+  }),
+  z.object({
+    kind: z.literal('preview'),
+    tag: imageTag,
+    workflowId: z.string().min(1),
+    commit: fullSha,
+    pr: z.number().int().positive(),
+    branch: branchName,
+    rule: z.enum(['ci', 'pr-history', 'production']),
     /** The deployer's own preview branch (preview.branch, as the PR's workflow read it), or null: the PR branch. */
     target: branchName.nullable().default(null),
   }),
@@ -49,7 +72,8 @@ type Attempt = { done: OverlayUpdate } | { text: string };
 /** Step `update-overlay`: commit a tag into an overlay (production on main, a preview on its PR branch), at most once per change. */
 export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   const host = registryHost(config.registry.endpoint);
-  const updatesFor = (tag: string) => config.images.map((image) => ({ name: image.name, newName: `${host}/${image.repository}`, newTag: tag }));
+  const updatesFor = (tag: string) =>
+    config.images.map((image) => ({ name: image.name, newName: `${host}/${image.repository}`, newTag: tag }));
 
   function edit(text: string, tag: string, where: string): { text: string; changed: boolean } {
     try {
@@ -61,7 +85,15 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   }
 
   /** Commits the overlay text on top of `base` and pushes it to `branch`; with `lease`, forced if the branch is still there ('' = absent). */
-  async function commitAndPush(git: SimpleGit, change: Change, base: string, branch: string, path: string, text: string, lease?: string): Promise<string> {
+  async function commitAndPush(
+    git: SimpleGit,
+    change: Change,
+    base: string,
+    branch: string,
+    path: string,
+    text: string,
+    lease?: string,
+  ): Promise<string> {
     await git.raw(['checkout', '--force', '-B', 'gitops-deployer', base]);
     writeFileSync(join(repo.dir, path), text);
     await git.add(path);
@@ -84,7 +116,9 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
 
   /** The tag the overlay names at a revision (the first image's). */
   async function tagAt(git: SimpleGit, rev: string, path: string): Promise<string | undefined> {
-    return overlayImagesOrNone(await git.show([`${rev}:${path}`]).catch(() => '')).find((image) => image.name === config.images[0]!.name)?.newTag;
+    return overlayImagesOrNone(await git.show([`${rev}:${path}`]).catch(() => '')).find(
+      (image) => image.name === config.images[0]!.name,
+    )?.newTag;
   }
 
   /**
@@ -92,7 +126,19 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
    * attempt pushed it. A re-run of the same deploy may have committed another tag: only this one counts.
    */
   async function mineOn(git: SimpleGit, remote: string, change: Change, path: string): Promise<string | undefined> {
-    const sha = (await git.raw(['log', remote, '-n', '1', '--format=%H', '--fixed-strings', `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`, '--', path])).trim();
+    const sha = (
+      await git.raw([
+        'log',
+        remote,
+        '-n',
+        '1',
+        '--format=%H',
+        '--fixed-strings',
+        `--grep=${TRAILER_WORKFLOW}: ${change.workflowId}`,
+        '--',
+        path,
+      ])
+    ).trim();
     return sha && (await tagAt(git, sha, path)) === change.tag ? sha : undefined;
   }
 
@@ -101,7 +147,8 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     for (let sha = tip, depth = 0; depth < 10; depth++) {
       if (sha === commit) return true;
       const message = await commitMessage(git, sha);
-      if (!deployerWorkflowId(message)?.startsWith('preview-') || !message.includes(`${TRAILER_COMMIT}: ${commit}`)) return false;
+      if (!deployerWorkflowId(message)?.startsWith('preview-') || !message.includes(`${TRAILER_COMMIT}: ${commit}`))
+        return false;
       sha = (await git.revparse([`${sha}^`])).trim();
     }
     return false;
@@ -111,7 +158,13 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
    * Fetch, decide, commit, push; on a lost race fetch and decide again. A retry after a crash
    * finds the commit it already pushed by its workflow-id trailer: one change, at most one commit.
    */
-  async function commitOnBranch(git: SimpleGit, change: Change, branch: string, path: string, decide: (text: string, remote: string) => Promise<Attempt>): Promise<OverlayUpdate> {
+  async function commitOnBranch(
+    git: SimpleGit,
+    change: Change,
+    branch: string,
+    path: string,
+    decide: (text: string, remote: string) => Promise<Attempt>,
+  ): Promise<OverlayUpdate> {
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       const remote = await repo.fetchBranch(git, branch);
       const mine = await mineOn(git, remote, change, path);
@@ -125,14 +178,18 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
         unlessLostRace(err, branch);
       }
     }
-    throw new Error(`${branch} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
+    throw new Error(
+      `${branch} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`,
+    );
   }
 
   /** The commit a `sha-<7 hex>` tag was built from, if the clone knows it. */
   async function tagCommit(git: SimpleGit, tag: string | undefined): Promise<string | undefined> {
     const short = tag && SHA_TAG.test(tag) ? tag.slice(4) : undefined;
     if (!short) return undefined;
-    return (await git.raw(['rev-parse', '--verify', '--quiet', `${short}^{commit}`]).catch(() => '')).trim() || undefined;
+    return (
+      (await git.raw(['rev-parse', '--verify', '--quiet', `${short}^{commit}`]).catch(() => '')).trim() || undefined
+    );
   }
 
   /** Production: main's overlay, whose tag only moves forward in git history unless a person rolls back. */
@@ -140,14 +197,34 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     const { path } = config.overlay;
     const main = config.repository.mainBranch;
     return commitOnBranch(git, change, main, path, async (text, remote) => {
-      const currentTag = overlayImages(text, `${path} on ${main}`).find((image) => image.name === config.images[0]!.name)?.newTag;
+      const currentTag = overlayImages(text, `${path} on ${main}`).find(
+        (image) => image.name === config.images[0]!.name,
+      )?.newTag;
       const current = await tagCommit(git, currentTag);
-      if (change.kind === 'deploy' && current && current !== change.commit && (await repo.isAncestor(git, change.commit, current))) {
-        return { done: { outcome: 'superseded', overlayCommit: null, revision: current, current: { tag: currentTag!, commit: current } } };
+      if (
+        change.kind === 'deploy' &&
+        current &&
+        current !== change.commit &&
+        (await repo.isAncestor(git, change.commit, current))
+      ) {
+        return {
+          done: {
+            outcome: 'superseded',
+            overlayCommit: null,
+            revision: current,
+            current: { tag: currentTag!, commit: current },
+          },
+        };
       }
       const edited = edit(text, change.tag, `${path} on ${main}`);
       if (edited.changed) return { text: edited.text };
-      return { done: { outcome: 'unchanged', overlayCommit: null, revision: change.kind === 'deploy' ? change.commit : (await git.revparse([remote])).trim() } };
+      return {
+        done: {
+          outcome: 'unchanged',
+          overlayCommit: null,
+          revision: change.kind === 'deploy' ? change.commit : (await git.revparse([remote])).trim(),
+        },
+      };
     });
   }
 
@@ -160,7 +237,9 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
       const tip = (await git.revparse([remote])).trim();
       if (!(await onlyOursAbove(git, tip, change.commit))) return { done: movedOn(text, tip) };
       const edited = edit(text, change.tag, `${path} on ${change.branch}`);
-      return edited.changed ? { text: edited.text } : { done: { outcome: 'unchanged', overlayCommit: null, revision: change.commit } };
+      return edited.changed
+        ? { text: edited.text }
+        : { done: { outcome: 'unchanged', overlayCommit: null, revision: change.commit } };
     });
   }
 
@@ -169,8 +248,17 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
    * commit, force-pushed there, so the PR branch never sees a deployer commit. Forced only over the
    * deployer's own commit and only if the branch is where this attempt found it (a lease).
    */
-  async function previewOnOwnBranch(git: SimpleGit, change: PreviewChange, target: string, path: string): Promise<OverlayUpdate> {
-    if (target === change.branch) throw permanent(`preview.branch ${target} is the pull request's own branch; choose another template`, 'PreviewBranchClash');
+  async function previewOnOwnBranch(
+    git: SimpleGit,
+    change: PreviewChange,
+    target: string,
+    path: string,
+  ): Promise<OverlayUpdate> {
+    if (target === change.branch)
+      throw permanent(
+        `preview.branch ${target} is the pull request's own branch; choose another template`,
+        'PreviewBranchClash',
+      );
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       const head = await repo.fetchBranch(git, change.branch);
       const tip = (await git.revparse([head])).trim();
@@ -179,9 +267,14 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
       // A retry after a crash: the branch is already this change's commit on top of the previewed head.
       if (current && (await commitMessage(git, current)).includes(`${TRAILER_WORKFLOW}: ${change.workflowId}`)) {
         const parent = (await git.revparse([`${current}^`])).trim();
-        if (parent === change.commit && (await tagAt(git, current, path)) === change.tag) return { outcome: 'committed', overlayCommit: current, revision: current };
+        if (parent === change.commit && (await tagAt(git, current, path)) === change.tag)
+          return { outcome: 'committed', overlayCommit: current, revision: current };
       }
-      const edited = edit(await repo.show(git, change.commit, path), change.tag, `${path} at ${change.commit.slice(0, 7)}`);
+      const edited = edit(
+        await repo.show(git, change.commit, path),
+        change.tag,
+        `${path} at ${change.commit.slice(0, 7)}`,
+      );
       try {
         const overlayCommit = await commitAndPush(git, change, change.commit, target, path, edited.text, current);
         return { outcome: 'committed', overlayCommit, revision: overlayCommit };
@@ -189,7 +282,9 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
         unlessLostRace(err, target);
       }
     }
-    throw new Error(`${target} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`);
+    throw new Error(
+      `${target} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`,
+    );
   }
 
   /** The tip of the deployer's own branch ('' when absent); a branch whose tip is not a deployer commit is refused, never overwritten. */
@@ -203,7 +298,10 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     }
     const tip = (await git.revparse([remote])).trim();
     if (!deployerWorkflowId(await commitMessage(git, tip))?.startsWith('preview-')) {
-      throw permanent(`${target} exists and its tip ${tip.slice(0, 7)} is not a deployer commit: refusing to overwrite or delete a branch the deployer does not own (check preview.branch)`, 'PreviewBranchNotOwned');
+      throw permanent(
+        `${target} exists and its tip ${tip.slice(0, 7)} is not a deployer commit: refusing to overwrite or delete a branch the deployer does not own (check preview.branch)`,
+        'PreviewBranchNotOwned',
+      );
     }
     return tip;
   }
@@ -214,7 +312,11 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   }
 
   function preview(git: SimpleGit, change: PreviewChange): Promise<OverlayUpdate> {
-    if (!config.preview) throw permanent('previews are not configured: add a preview section to the configuration', 'PreviewNotConfigured');
+    if (!config.preview)
+      throw permanent(
+        'previews are not configured: add a preview section to the configuration',
+        'PreviewNotConfigured',
+      );
     const path = config.preview.overlayPath;
     return change.target ? previewOnOwnBranch(git, change, change.target, path) : previewOnHead(git, change, path);
   }

@@ -21,7 +21,11 @@ const findInput = z.object({ candidates: z.array(z.object({ commit: fullSha, tag
 const PROBES = 4;
 
 /** Where the walk back starts: at the head, or (GitHub not listing it yet) at the newest commit listed. */
-const headAt = (input: { commit: string; commits: Array<{ sha: string }> }) => Math.max(0, input.commits.findIndex((c) => c.sha === input.commit));
+const headAt = (input: { commit: string; commits: Array<{ sha: string }> }) =>
+  Math.max(
+    0,
+    input.commits.findIndex((c) => c.sha === input.commit),
+  );
 
 export type PreviewPlan = DeployPlan & PreviewDetection & { headRef: string };
 
@@ -35,7 +39,11 @@ export interface PreviewSettings {
 }
 
 function previewConfig(config: DeployConfig): NonNullable<DeployConfig['preview']> {
-  if (!config.preview) throw permanent('previews are not configured: add a preview section (overlayPath, application) to the configuration', 'PreviewNotConfigured');
+  if (!config.preview)
+    throw permanent(
+      'previews are not configured: add a preview section (overlayPath, application) to the configuration',
+      'PreviewNotConfigured',
+    );
   return config.preview;
 }
 
@@ -43,7 +51,8 @@ function previewConfig(config: DeployConfig): NonNullable<DeployConfig['preview'
 export function previewSteps(config: DeployConfig, repo: RepoCache, imagesExist: (tag: string) => Promise<boolean>) {
   const matchers = compileRules(config.changeRules);
   const imageNames = config.images.map((image) => image.name);
-  const isCode = (changes: ReturnType<typeof parseNameStatus>) => classifyChanges(changes, matchers, imageNames).path === 'code';
+  const isCode = (changes: ReturnType<typeof parseNameStatus>) =>
+    classifyChanges(changes, matchers, imageNames).path === 'code';
 
   /** Step `detect` of a preview: the PR against its merge base, and which of its commits have the head's code. */
   async function detectPreview(raw: z.input<typeof detectInput>): Promise<PreviewPlan> {
@@ -54,7 +63,8 @@ export function previewSteps(config: DeployConfig, repo: RepoCache, imagesExist:
       await repo.ensureCommit(git, input.commit);
       const base = await repo.fetchBranch(git, input.baseRef);
       const mergeBase = (await git.raw(['merge-base', base, input.commit]).catch(() => '')).trim() || EMPTY_TREE;
-      const diff = async (from: string) => parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', from, input.commit]));
+      const diff = async (from: string) =>
+        parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', from, input.commit]));
       // Walk back from the head until a commit's code differs; that is as far as its builds can be reused.
       const differs = new Map<string, boolean>();
       for (const commit of input.commits.slice(headAt(input))) {
@@ -69,9 +79,17 @@ export function previewSteps(config: DeployConfig, repo: RepoCache, imagesExist:
     const classification = classifyChanges(prChanges, matchers, imageNames);
     return {
       path: classification.path,
-      reason: classification.path === 'none' ? `the pull request changes nothing deployable (${classification.reason})` : `pull request #${input.pr}: ${classification.reason}`,
+      reason:
+        classification.path === 'none'
+          ? `the pull request changes nothing deployable (${classification.reason})`
+          : `pull request #${input.pr}: ${classification.reason}`,
       images: classification.images,
-      sameCode: sameCodeCommits(input.commits.slice(headAt(input)), input.commit, (sha) => differs.get(sha) ?? true, searchDepth),
+      sameCode: sameCodeCommits(
+        input.commits.slice(headAt(input)),
+        input.commit,
+        (sha) => differs.get(sha) ?? true,
+        searchDepth,
+      ),
       ...ciSkipped(message),
       headRef: input.headRef,
       changedFiles: prChanges.length,

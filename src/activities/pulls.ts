@@ -7,7 +7,10 @@ import { requestFailure } from './failures';
 import { checkInput } from './input';
 
 const prInput = z.object({ pr: z.number().int().positive() });
-const commitsInput = z.object({ pr: z.number().int().positive(), limit: z.number().int().min(1).max(250).default(100) });
+const commitsInput = z.object({
+  pr: z.number().int().positive(),
+  limit: z.number().int().min(1).max(250).default(100),
+});
 
 /** What a preview needs to know about a pull request. */
 export interface PullRequestInfo {
@@ -27,19 +30,20 @@ export interface PullRequestInfo {
   url: string;
 }
 
-
 /** Step `read-pull-request`: the pull request and its commits, from GitHub's REST API. */
 export function pullSteps(config: DeployConfig, octokit: Octokit) {
   const { owner, name: repo } = config.repository;
   const fullName = `${owner}/${repo}`.toLowerCase();
   const host = new URL(config.github.apiUrl).host;
 
-  const failure = (pr: number) => (err: unknown): never => {
-    throw requestFailure('GitHub', host, err, {
-      subject: `pull request #${pr} of ${owner}/${repo}`,
-      notFound: `pull request #${pr} not found in ${owner}/${repo}`,
-    });
-  };
+  const failure =
+    (pr: number) =>
+    (err: unknown): never => {
+      throw requestFailure('GitHub', host, err, {
+        subject: `pull request #${pr} of ${owner}/${repo}`,
+        notFound: `pull request #${pr} not found in ${owner}/${repo}`,
+      });
+    };
 
   async function readPullRequest(raw: { pr: number }): Promise<PullRequestInfo> {
     const { pr } = checkInput(prInput, raw, 'read-pull-request');

@@ -33,7 +33,12 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
       { policy: refuseForeignChallenge(host), position: 'perRetry' },
     ],
   };
-  const clients = new Map(config.images.map((image) => [image.name, new ContainerRegistryContentClient(config.registry.endpoint, image.repository, credential, options)]));
+  const clients = new Map(
+    config.images.map((image) => [
+      image.name,
+      new ContainerRegistryContentClient(config.registry.endpoint, image.repository, credential, options),
+    ]),
+  );
 
   async function validateImages(raw: { tag: string }): Promise<ValidatedImage[]> {
     const { tag } = checkInput(validateInput, raw, 'validate-images');
@@ -42,7 +47,10 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
     // Name every missing image at once, so one look at the failure tells the whole story.
     const missing = failed.filter((err) => err instanceof MissingImage).map((err) => err.message);
     if (missing.length) {
-      throw permanent(`image not found: ${missing.join(', ')}. CI pushes sha-<commit> for every code change: check that its build pushed these images, or deploy a commit whose images exist.`, 'ImageNotFound');
+      throw permanent(
+        `image not found: ${missing.join(', ')}. CI pushes sha-<commit> for every code change: check that its build pushed these images, or deploy a commit whose images exist.`,
+        'ImageNotFound',
+      );
     }
     if (failed.length) throw failed[0];
     return results.map((r) => (r as PromiseFulfilledResult<ValidatedImage>).value);
@@ -61,7 +69,8 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
       if (isMissingManifest(err)) throw new MissingImage(reference);
       // An answer that came as the deadline passed is still the answer (a 401 stays permanent).
       const answered = typeof (err as { statusCode?: unknown }).statusCode === 'number';
-      if (deadline.aborted && !answered) throw fault({ service: 'registry', host, subject: reference, timedOutAfterMs: REQUEST_TIMEOUT_MS });
+      if (deadline.aborted && !answered)
+        throw fault({ service: 'registry', host, subject: reference, timedOutAfterMs: REQUEST_TIMEOUT_MS });
       throw requestFailure('registry', host, err, { subject: reference });
     }
   }
@@ -70,7 +79,8 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
   async function imagesExist(tag: string): Promise<boolean> {
     const results = await Promise.allSettled(config.images.map((image) => validate(image.name, image.repository, tag)));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-    if (failed.some((err) => !(err instanceof MissingImage))) throw failed.find((err) => !(err instanceof MissingImage));
+    if (failed.some((err) => !(err instanceof MissingImage)))
+      throw failed.find((err) => !(err instanceof MissingImage));
     return failed.length === 0;
   }
 
@@ -108,7 +118,13 @@ function refuseForeignChallenge(host: string): PipelinePolicy {
       const response = await next(request);
       const challenge = response.headers.get('www-authenticate');
       if (response.status === 401 && challenge && !/^\s*bearer\b/i.test(challenge)) {
-        throw fault({ service: 'registry', host, status: 401, header: (name) => response.headers.get(name), path: new URL(request.url).pathname });
+        throw fault({
+          service: 'registry',
+          host,
+          status: 401,
+          header: (name) => response.headers.get(name),
+          path: new URL(request.url).pathname,
+        });
       }
       return response;
     },

@@ -21,12 +21,14 @@ export function parseDuration(text: string, flag: string): number {
   // A bare number would be milliseconds to `ms`; the config refuses it too.
   if (/^\s*[\d.]+\s*$/.test(text)) throw new UsageError(`${flag}: ${text} has no unit: add a unit, e.g. ${text}s`);
   const value = ms(text as ms.StringValue);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UsageError(`${flag}: expected a duration like "5s", got ${JSON.stringify(text)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new UsageError(`${flag}: expected a duration like "5s", got ${JSON.stringify(text)}`);
   return value;
 }
 
 function tls(target: TemporalTarget): ConnectionOptions['tls'] {
-  if (Boolean(target.tlsCert) !== Boolean(target.tlsKey)) throw new UsageError('--tls-cert and --tls-key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY) go together');
+  if (Boolean(target.tlsCert) !== Boolean(target.tlsKey))
+    throw new UsageError('--tls-cert and --tls-key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY) go together');
   if (target.tlsCert && target.tlsKey) {
     const read = (file: string) => {
       try {
@@ -50,10 +52,17 @@ export async function connect(flags: ConnectionFlags, defaultNamespace: string):
   const timeoutMs = parseDuration(flags.connectTimeout ?? '5s', '--connect-timeout');
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: target.address, tls: tls(target), apiKey: target.apiKey, connectTimeout: timeoutMs });
+    connection = await Connection.connect({
+      address: target.address,
+      tls: tls(target),
+      apiKey: target.apiKey,
+      connectTimeout: timeoutMs,
+    });
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new Error(`cannot reach Temporal at ${target.address} within ${ms(timeoutMs)} (${(err as Error).message}); set --address or TEMPORAL_ADDRESS`);
+    throw new Error(
+      `cannot reach Temporal at ${target.address} within ${ms(timeoutMs)} (${(err as Error).message}); set --address or TEMPORAL_ADDRESS`,
+    );
   }
   return { client: new Client({ connection, namespace: target.namespace }), target, close: () => connection.close() };
 }

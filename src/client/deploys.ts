@@ -1,14 +1,35 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionStatusName,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../workflows/definitions';
-import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, DeployPullRequest, ImageTag } from '../workflows/search-attributes';
+import {
+  DeployCommit,
+  DeployEnvironment,
+  DeployPath,
+  DeployPhase,
+  DeployPullRequest,
+  ImageTag,
+} from '../workflows/search-attributes';
 import { previewDeployWorkflowId } from '../workflows/preview-definitions';
 import type { DeployInput, DeployPhase as Phase, DeployStatus } from '../workflows/types';
 import type { environment } from '../workflows/environment';
 import type { productionDeploy } from '../workflows/deploy';
-import { deployRequestedSignal, environmentWorkflowId, type DeployRequest, type EnvironmentInput } from '../workflows/environment-definitions';
+import {
+  deployRequestedSignal,
+  environmentWorkflowId,
+  type DeployRequest,
+  type EnvironmentInput,
+} from '../workflows/environment-definitions';
 import type { DeployPath as Path } from '../plan/classify';
 
 export interface StartedDeploy {
@@ -23,7 +44,11 @@ export interface StartedDeploy {
  * started. Its id comes from repository and commit, so a repeated start while it runs or after it
  * succeeded is a no-op; a failed deploy may be started again.
  */
-export async function startDeploy(client: Client, config: DeployConfig, request: DeployRequest): Promise<StartedDeploy> {
+export async function startDeploy(
+  client: Client,
+  config: DeployConfig,
+  request: DeployRequest,
+): Promise<StartedDeploy> {
   const repository = repositoryOf(config);
   const commit = request.commit.toLowerCase();
   const workflowId = deployWorkflowId(repository, commit);
@@ -33,7 +58,15 @@ export async function startDeploy(client: Client, config: DeployConfig, request:
     await client.workflow.start<typeof productionDeploy>('productionDeploy', {
       taskQueue: config.temporal.taskQueue,
       workflowId,
-      args: [{ repository, commit, before: request.before, requestedBy: request.requestedBy, environmentWorkflowId: environmentId }],
+      args: [
+        {
+          repository,
+          commit,
+          before: request.before,
+          requestedBy: request.requestedBy,
+          environmentWorkflowId: environmentId,
+        },
+      ],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       staticSummary: `deploy ${repository}@${commit.slice(0, 7)} to ${config.environment.name}`,
       staticDetails: `Merge commit ${commit}${request.before ? ` (main was ${request.before.slice(0, 7)})` : ''}, requested by ${request.requestedBy ?? 'unknown'}.`,
@@ -66,8 +99,17 @@ export function environmentStartOptions(config: DeployConfig) {
 }
 
 /** Signal-with-start of the environment workflow: whoever speaks first starts it. */
-export async function signalEnvironment<T>(client: Client, config: DeployConfig, signal: SignalDefinition<[T]>, arg: T): Promise<void> {
-  await client.workflow.signalWithStart<typeof environment, [T]>('environment', { ...environmentStartOptions(config), signal, signalArgs: [arg] });
+export async function signalEnvironment<T>(
+  client: Client,
+  config: DeployConfig,
+  signal: SignalDefinition<[T]>,
+  arg: T,
+): Promise<void> {
+  await client.workflow.signalWithStart<typeof environment, [T]>('environment', {
+    ...environmentStartOptions(config),
+    signal,
+    signalArgs: [arg],
+  });
 }
 
 export function environmentHandle(client: Client, config: DeployConfig) {
@@ -107,8 +149,16 @@ export interface DeployView {
  * (the result, or the DeployFailed details), so no worker is needed; a running one is asked the
  * `status` query, bounded by `queryTimeoutMs` so a missing worker does not hang the caller.
  */
-export async function inspectDeploy(client: Client, config: DeployConfig, commit: string, queryTimeoutMs = 10_000, pr?: number): Promise<DeployView> {
-  const handle = client.workflow.getHandle<(input: DeployInput) => Promise<DeployStatus>>(deployIdOf(config, commit, pr));
+export async function inspectDeploy(
+  client: Client,
+  config: DeployConfig,
+  commit: string,
+  queryTimeoutMs = 10_000,
+  pr?: number,
+): Promise<DeployView> {
+  const handle = client.workflow.getHandle<(input: DeployInput) => Promise<DeployStatus>>(
+    deployIdOf(config, commit, pr),
+  );
   const info = await handle.describe();
   const execution = info.status.name;
   const closed = execution === 'RUNNING' ? undefined : await statusFromHistory(handle);
@@ -118,8 +168,15 @@ export async function inspectDeploy(client: Client, config: DeployConfig, commit
     return { workflowId: handle.workflowId, execution, status };
   } catch (err) {
     // Terminated or cancelled with no worker to replay it: what visibility knows is still worth showing.
-    if (execution !== 'RUNNING') return { workflowId: handle.workflowId, execution, status: { ...statusFromInfo(info, commit, config), ...(pr ? { pr } : {}) } };
-    throw new Error(`no worker answered the status query of ${handle.workflowId} within ${queryTimeoutMs / 1000}s (is a worker polling task queue "${config.temporal.taskQueue}"?): ${(err as Error).message}`);
+    if (execution !== 'RUNNING')
+      return {
+        workflowId: handle.workflowId,
+        execution,
+        status: { ...statusFromInfo(info, commit, config), ...(pr ? { pr } : {}) },
+      };
+    throw new Error(
+      `no worker answered the status query of ${handle.workflowId} within ${queryTimeoutMs / 1000}s (is a worker polling task queue "${config.temporal.taskQueue}"?): ${(err as Error).message}`,
+    );
   }
 }
 
@@ -129,7 +186,8 @@ async function statusFromHistory(handle: WorkflowHandle): Promise<DeployStatus |
   } catch (err) {
     // The workflow fails with ApplicationFailure('DeployFailed', status) carrying its last status.
     const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === 'DeployFailed' && cause.details?.[0]) return cause.details[0] as DeployStatus;
+    if (cause instanceof ApplicationFailure && cause.type === 'DeployFailed' && cause.details?.[0])
+      return cause.details[0] as DeployStatus;
     return undefined;
   }
 }
@@ -153,7 +211,9 @@ function statusFromInfo(info: WorkflowExecutionDescription, commit: string, conf
 
 /** A production deploy's workflow id, or with `pr` the preview deploy's. */
 export function deployIdOf(config: DeployConfig, commit: string, pr?: number): string {
-  return pr ? previewDeployWorkflowId(repositoryOf(config), pr, commit) : deployWorkflowId(repositoryOf(config), commit);
+  return pr
+    ? previewDeployWorkflowId(repositoryOf(config), pr, commit)
+    : deployWorkflowId(repositoryOf(config), commit);
 }
 
 /** One row of `deployctl list`, from visibility (search attributes), without asking any worker. */
@@ -217,7 +277,12 @@ export async function listDeploys(client: Client, config: DeployConfig, filter: 
 }
 
 /** A full commit id as given; an abbreviated one (git log --oneline) looked up through DeployCommit. */
-export async function resolveCommit(client: Client, config: DeployConfig, commit: string, pr?: number): Promise<string> {
+export async function resolveCommit(
+  client: Client,
+  config: DeployConfig,
+  commit: string,
+  pr?: number,
+): Promise<string> {
   if (/^[0-9a-f]{40}$/i.test(commit) || !config.temporal.searchAttributes) return commit;
   const scope = pr ? `${DeployPullRequest.name} = "${pr}"` : `${DeployEnvironment.name} = "${config.environment.name}"`;
   const query = `${scope} AND ${DeployCommit.name} STARTS_WITH "${commit.toLowerCase()}"`;

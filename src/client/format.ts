@@ -9,14 +9,23 @@ import type { PreviewView } from '../workflows/preview-definitions';
 export function table(rows: string[][], headers?: string[]): string {
   const all = headers ? [headers, ...rows] : rows;
   const widths = all.reduce<number[]>((w, row) => row.map((cell, col) => Math.max(w[col] ?? 0, cell.length)), []);
-  return all.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd()).join('\n');
+  return all
+    .map((row) =>
+      row
+        .map((cell, col) => cell.padEnd(widths[col]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** `key  value` lines with the values aligned; multi-line values stay under their column. */
 export function keyValues(pairs: Array<[string, string | undefined]>): string {
   const shown = pairs.filter((pair): pair is [string, string] => pair[1] !== undefined && pair[1] !== '');
   const width = Math.max(...shown.map(([key]) => key.length));
-  return shown.map(([key, value]) => `${key.padEnd(width)}  ${value.split('\n').join(`\n${' '.repeat(width + 2)}`)}`).join('\n');
+  return shown
+    .map(([key, value]) => `${key.padEnd(width)}  ${value.split('\n').join(`\n${' '.repeat(width + 2)}`)}`)
+    .join('\n');
 }
 
 /** Local wall-clock time of day: deploys are minutes long, the date adds noise. */
@@ -29,7 +38,8 @@ export function span(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
+  if (s < 86_400)
+    return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
   return `${Math.floor(s / 86_400)}d`;
 }
 
@@ -48,13 +58,19 @@ export function formatStatus({ workflowId, execution, status: s }: DeployView): 
   const ci = s.ciRun && `${s.ciRun.id} ${s.ciRun.conclusion ?? 'in progress'}  ${s.ciRun.url}`;
   const digests = Object.keys(s.digests).length ? table(Object.entries(s.digests)) : undefined;
   return keyValues([
-    ['deploy', `${s.repository}@${short(s.commit)} to ${s.pr ? `the preview of #${s.pr}${s.branch ? ` (${s.branch})` : ''}` : 'production'}`],
+    [
+      'deploy',
+      `${s.repository}@${short(s.commit)} to ${s.pr ? `the preview of #${s.pr}${s.branch ? ` (${s.branch})` : ''}` : 'production'}`,
+    ],
     ['workflow', `${workflowId} (${lower(execution)})`],
     ['phase', `${s.phase} since ${clock(s.phases[s.phase] ?? s.updatedAt)}`],
     ['path', s.path && `${s.path}${s.reason ? ` (${s.reason})` : ''}`],
     // The status query names the tag only once CI passed; while it waits, the tag follows from the commit.
     // A code deploy names its tag from the start; until CI passed the image may not exist yet.
-    ['tag', s.phase === 'waiting-for-ci' && s.path === 'code' ? `${s.tag ?? shaTag(s.commit)} (once CI passes)` : s.tag],
+    [
+      'tag',
+      s.phase === 'waiting-for-ci' && s.path === 'code' ? `${s.tag ?? shaTag(s.commit)} (once CI passes)` : s.tag,
+    ],
     ['rule', s.rule && `${s.rule}: ${s.ruleReason}`],
     ['ci run', ci],
     ['overlay', s.overlayCommit === null ? 'already at the tag (no commit)' : short(s.overlayCommit)],
@@ -69,7 +85,15 @@ export function formatStatus({ workflowId, execution, status: s }: DeployView): 
 export function formatList(rows: DeployListing[], now = Date.now()): string {
   if (!rows.length) return 'no deploys match';
   return table(
-    rows.map((row) => [row.pr ? `preview #${row.pr}` : (row.environment ?? '-'), short(row.commit) ?? '-', row.phase ?? '-', row.path ?? '-', row.tag ?? '-', lower(row.execution), span(now - Date.parse(row.startTime))]),
+    rows.map((row) => [
+      row.pr ? `preview #${row.pr}` : (row.environment ?? '-'),
+      short(row.commit) ?? '-',
+      row.phase ?? '-',
+      row.path ?? '-',
+      row.tag ?? '-',
+      lower(row.execution),
+      span(now - Date.parse(row.startTime)),
+    ]),
     ['ENV', 'COMMIT', 'PHASE', 'PATH', 'TAG', 'STATUS', 'AGE'],
   );
 }
@@ -83,7 +107,10 @@ export function formatEvent(event: WatchEvent): string | undefined {
     case 'ci':
       return line('ci', `run ${event.run.id} ${event.run.conclusion ?? 'in progress'}  ${event.run.url}`);
     case 'overlay':
-      return line('overlay', event.commit ? `committed ${short(event.commit)}` : 'already at the tag, nothing to commit');
+      return line(
+        'overlay',
+        event.commit ? `committed ${short(event.commit)}` : 'already at the tag, nothing to commit',
+      );
     case 'argo':
       return line('argo cd', event.message);
     case 'error':
@@ -94,7 +121,8 @@ export function formatEvent(event: WatchEvent): string | undefined {
       return line('plan', `${event.path}${event.reason ? `: ${event.reason}` : ''}`);
     case 'end':
       // A final phase line already said how it ended; only a terminate, cancel or timeout needs saying.
-      if (['succeeded', 'failed', 'skipped'].includes(event.phase) && ['COMPLETED', 'FAILED'].includes(event.execution)) return undefined;
+      if (['succeeded', 'failed', 'skipped'].includes(event.phase) && ['COMPLETED', 'FAILED'].includes(event.execution))
+        return undefined;
       return line('ended', `workflow ${lower(event.execution)}${event.error ? `: ${event.error}` : ''}`);
   }
 }
@@ -109,14 +137,27 @@ export function stamp(iso: string): string {
 const since = (at: string, by?: string) => `since ${stamp(at)}${by ? ` by ${by}` : ''}`;
 
 /** `deployctl status --env`: what production runs, what is happening, what waits and why, what happened. */
-export function formatEnvironment({ workflowId, execution, view: v }: EnvironmentSnapshot, outcomes = 10, requests = 5): string {
+export function formatEnvironment(
+  { workflowId, execution, view: v }: EnvironmentSnapshot,
+  outcomes = 10,
+  requests = 5,
+): string {
   const queue = v.queue.map((c) => [c.tag, short(c.commit)!, c.path, c.state, clock(c.readyAt), c.why ?? '']);
   const newest = <T>(items: T[], n: number) => items.slice(-n).reverse();
   return keyValues([
     ['environment', `${v.environment}`],
     ['workflow', `${workflowId} (${lower(execution)})`],
-    ['production', v.production ? `${v.production.tag} ${since(v.production.since, v.production.by)}` : 'unknown (no change since this workflow started)'],
-    ['now', v.applying && `${v.applying.kind} ${v.applying.tag}${v.applying.commit ? ` (${short(v.applying.commit)})` : ''}: ${v.applying.phase} since ${clock(v.applying.since)}`],
+    [
+      'production',
+      v.production
+        ? `${v.production.tag} ${since(v.production.since, v.production.by)}`
+        : 'unknown (no change since this workflow started)',
+    ],
+    [
+      'now',
+      v.applying &&
+        `${v.applying.kind} ${v.applying.tag}${v.applying.commit ? ` (${short(v.applying.commit)})` : ''}: ${v.applying.phase} since ${clock(v.applying.since)}`,
+    ],
     ['paused', v.paused && `${v.paused.reason} (${since(v.paused.since)})`],
     ['held', v.held && `${v.held.reason} (${since(v.held.since)})`],
     ['resume with', v.paused || v.held ? `deployctl resume --env ${v.environment}` : undefined],
@@ -131,7 +172,13 @@ export function formatEnvironment({ workflowId, execution, view: v }: Environmen
 export function formatTargets(targets: ProductionTarget[]): string {
   if (!targets.length) return 'no production tags in the overlay history';
   return table(
-    targets.map((t) => [t.tag, stamp(t.date), t.by, short(t.deployedCommit) ?? t.kind, t.imagesExist ? 'present' : 'missing']),
+    targets.map((t) => [
+      t.tag,
+      stamp(t.date),
+      t.by,
+      short(t.deployedCommit) ?? t.kind,
+      t.imagesExist ? 'present' : 'missing',
+    ]),
     ['TAG', 'DEPLOYED', 'BY', 'FROM', 'IMAGES'],
   );
 }
@@ -143,7 +190,10 @@ export function formatRollbackEvent(event: RollbackEvent, environment: string): 
     case 'sent':
       return line('sent', `rollback to ${event.request.to} by ${event.request.requestedBy}: ${event.request.reason}`);
     case 'pending':
-      return line('waiting', event.ahead ? `behind ${event.ahead} change${event.ahead > 1 ? 's' : ''} to production` : 'next in line');
+      return line(
+        'waiting',
+        event.ahead ? `behind ${event.ahead} change${event.ahead > 1 ? 's' : ''} to production` : 'next in line',
+      );
     case 'applying':
       return line(event.phase, event.tag);
     case 'notice':
@@ -151,20 +201,43 @@ export function formatRollbackEvent(event: RollbackEvent, environment: string): 
     case 'outcome': {
       const { kind, tag, message } = event.outcome;
       const text = line(kind, `${tag ? `${tag}: ` : ''}${message}`);
-      return kind === 'rolled-back' ? `${text}\nproduction is held at ${tag}; deploys wait until: deployctl resume --env ${environment}` : text;
+      return kind === 'rolled-back'
+        ? `${text}\nproduction is held at ${tag}; deploys wait until: deployctl resume --env ${environment}`
+        : text;
     }
   }
 }
 
 /** `deployctl status --pr`: the preview's tag and rule, the newest push, what is applied now, recent outcomes. */
-export function formatPreview({ workflowId, execution, view }: { workflowId: string; execution: string; view: PreviewView }): string {
+export function formatPreview({
+  workflowId,
+  execution,
+  view,
+}: {
+  workflowId: string;
+  execution: string;
+  view: PreviewView;
+}): string {
   const p = view.preview;
   return keyValues([
-    ['preview', `${view.repository}#${view.pr}${view.closed ? ` (${view.closed.merged ? 'merged' : 'closed'} ${clock(view.closed.at)}: gone)` : ''}`],
+    [
+      'preview',
+      `${view.repository}#${view.pr}${view.closed ? ` (${view.closed.merged ? 'merged' : 'closed'} ${clock(view.closed.at)}: gone)` : ''}`,
+    ],
     ['workflow', `${workflowId} (${lower(execution)})`],
-    ['runs', p ? `${p.tag} (rule ${p.rule}, for ${short(p.commit)}, since ${clock(p.since)})` : 'nothing this workflow deployed'],
+    [
+      'runs',
+      p
+        ? `${p.tag} (rule ${p.rule}, for ${short(p.commit)}, since ${clock(p.since)})`
+        : 'nothing this workflow deployed',
+    ],
     ['latest push', view.latest && `${short(view.latest.commit)}  ${view.latest.workflowId}`],
     ['now', view.applying && `${view.applying.phase} ${view.applying.tag} for ${short(view.applying.commit)}`],
-    ['outcomes', view.outcomes.length ? table(view.outcomes.slice(-5).map((o) => [clock(o.at), o.kind, o.tag ?? '-', o.message])) : undefined],
+    [
+      'outcomes',
+      view.outcomes.length
+        ? table(view.outcomes.slice(-5).map((o) => [clock(o.at), o.kind, o.tag ?? '-', o.message]))
+        : undefined,
+    ],
   ]);
 }

@@ -24,14 +24,22 @@ export interface RequestedPreview {
 const repositoryOf = (config: DeployConfig) => `${config.repository.owner}/${config.repository.name}`;
 
 function requirePreviews(config: DeployConfig): void {
-  if (!config.preview) throw new Error('previews are not configured: add a preview section (overlayPath, application) to the configuration');
+  if (!config.preview)
+    throw new Error(
+      'previews are not configured: add a preview section (overlayPath, application) to the configuration',
+    );
 }
 
 /**
  * Asks for a preview of a pull request's head: signal-with-start of the PR's preview workflow,
  * which starts the commit's deploy, supersedes older ones and skips its own overlay pushes.
  */
-export async function requestPreview(client: Client, config: DeployConfig, pr: number, request: PreviewRequest): Promise<RequestedPreview> {
+export async function requestPreview(
+  client: Client,
+  config: DeployConfig,
+  pr: number,
+  request: PreviewRequest,
+): Promise<RequestedPreview> {
   requirePreviews(config);
   const repository = repositoryOf(config);
   const commit = request.commit?.toLowerCase();
@@ -54,9 +62,16 @@ export async function requestPreview(client: Client, config: DeployConfig, pr: n
 }
 
 /** The pull request closed: its preview workflow cancels what is in flight and ends. False when it has none. */
-export async function closePreview(client: Client, config: DeployConfig, pr: number, closed: { by: string; merged?: boolean }): Promise<boolean> {
+export async function closePreview(
+  client: Client,
+  config: DeployConfig,
+  pr: number,
+  closed: { by: string; merged?: boolean },
+): Promise<boolean> {
   try {
-    await client.workflow.getHandle(previewEnvironmentWorkflowId(repositoryOf(config), pr)).signal(pullRequestClosedSignal, closed);
+    await client.workflow
+      .getHandle(previewEnvironmentWorkflowId(repositoryOf(config), pr))
+      .signal(pullRequestClosedSignal, closed);
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
@@ -67,7 +82,9 @@ export async function closePreview(client: Client, config: DeployConfig, pr: num
 /** Tells a preview deploy its pull_request CI run completed. False when no such deploy is running. */
 export async function signalPreviewCi(client: Client, config: DeployConfig, pr: number, run: CiRun): Promise<boolean> {
   try {
-    await client.workflow.getHandle(previewDeployWorkflowId(repositoryOf(config), pr, run.headSha)).signal(ciCompletedSignal, run);
+    await client.workflow
+      .getHandle(previewDeployWorkflowId(repositoryOf(config), pr, run.headSha))
+      .signal(ciCompletedSignal, run);
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
@@ -76,8 +93,15 @@ export async function signalPreviewCi(client: Client, config: DeployConfig, pr: 
 }
 
 /** What the pull request's preview runs and does now (running or closed). */
-export async function previewStatus(client: Client, config: DeployConfig, pr: number, queryTimeoutMs = 10_000): Promise<{ workflowId: string; execution: string; view: PreviewView }> {
-  const handle = client.workflow.getHandle<typeof previewEnvironment>(previewEnvironmentWorkflowId(repositoryOf(config), pr));
+export async function previewStatus(
+  client: Client,
+  config: DeployConfig,
+  pr: number,
+  queryTimeoutMs = 10_000,
+): Promise<{ workflowId: string; execution: string; view: PreviewView }> {
+  const handle = client.workflow.getHandle<typeof previewEnvironment>(
+    previewEnvironmentWorkflowId(repositoryOf(config), pr),
+  );
   const info = await handle.describe();
   const view =
     info.status.name === 'RUNNING'

@@ -25,7 +25,12 @@ function findSecretKeys(value: unknown, path: string[] = []): Array<{ path: stri
     return Object.entries(value).flatMap(([key, child]) => {
       const at = [...path, key].join('.');
       return SECRET_KEY.test(key)
-        ? [{ path: at, problem: `${at}: secrets are read from the environment (GITHUB_TOKEN, ARGOCD_TOKEN, Azure credentials), never from the config file` }]
+        ? [
+            {
+              path: at,
+              problem: `${at}: secrets are read from the environment (GITHUB_TOKEN, ARGOCD_TOKEN, Azure credentials), never from the config file`,
+            },
+          ]
         : findSecretKeys(child, [...path, key]);
     });
   }
@@ -37,7 +42,10 @@ function describeIssues(issues: z.core.$ZodIssue[], skip: Set<string>): string[]
   return issues.flatMap((issue) => {
     const at = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => (at ? `${at}.${key}` : key)).filter((path) => !skip.has(path)).map((path) => `${path}: ${issue.message}`);
+      return issue.keys
+        .map((key) => (at ? `${at}.${key}` : key))
+        .filter((path) => !skip.has(path))
+        .map((path) => `${path}: ${issue.message}`);
     }
     return [`${at || '(root)'}: ${issue.message}`];
   });
@@ -48,7 +56,10 @@ export function parseConfig(raw: unknown, source = 'configuration'): DeployConfi
   const secrets = findSecretKeys(raw);
   const result = configSchema.safeParse(raw ?? {}, { error: plainWords });
   // A secret key is also an unknown field: it is named once, with the reason that matters.
-  const problems = [...secrets.map((s) => s.problem), ...(result.success ? [] : describeIssues(result.error.issues, new Set(secrets.map((s) => s.path))))];
+  const problems = [
+    ...secrets.map((s) => s.problem),
+    ...(result.success ? [] : describeIssues(result.error.issues, new Set(secrets.map((s) => s.path)))),
+  ];
   if (problems.length || !result.success) throw new ConfigError(source, problems);
   return result.data;
 }
@@ -56,7 +67,11 @@ export function parseConfig(raw: unknown, source = 'configuration'): DeployConfi
 /** Parses YAML text; syntax errors are reported with their line. */
 export function parseConfigText(text: string, source = 'configuration'): DeployConfig {
   const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) throw new ConfigError(source, doc.errors.map((e) => e.message));
+  if (doc.errors.length)
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => e.message),
+    );
   return parseConfig(doc.toJS(), source);
 }
 

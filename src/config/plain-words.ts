@@ -37,8 +37,10 @@ export const plainWords: z.core.$ZodErrorMap = (issue) => {
       return shape ? `unknown field (this section takes ${Object.keys(shape).join(', ')})` : 'unknown field';
     }
     case 'too_small':
-      if (issue.origin === 'array') return Number(issue.minimum) === 1 ? 'list at least one entry' : `list at least ${issue.minimum} entries`;
-      if (issue.origin === 'string') return Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
+      if (issue.origin === 'array')
+        return Number(issue.minimum) === 1 ? 'list at least one entry' : `list at least ${issue.minimum} entries`;
+      if (issue.origin === 'string')
+        return Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
       return `must be at least ${issue.minimum}`;
     case 'too_big':
       if (issue.origin === 'array') return `list at most ${issue.maximum} entries`;

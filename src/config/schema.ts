@@ -26,8 +26,10 @@ function duration({ allowZero = false } = {}) {
     } catch {
       parsed = undefined; // ms throws on strings it cannot read at all
     }
-    if (typeof parsed !== 'number' || !Number.isFinite(parsed)) return refuse(`expected a duration like ${example}, got ${JSON.stringify(value)}`);
-    if (parsed < 0 || (parsed === 0 && !allowZero)) return refuse(`expected a positive duration like ${example}, got ${JSON.stringify(value)}`);
+    if (typeof parsed !== 'number' || !Number.isFinite(parsed))
+      return refuse(`expected a duration like ${example}, got ${JSON.stringify(value)}`);
+    if (parsed < 0 || (parsed === 0 && !allowZero))
+      return refuse(`expected a positive duration like ${example}, got ${JSON.stringify(value)}`);
     return parsed;
   });
 }
@@ -35,21 +37,27 @@ function duration({ allowZero = false } = {}) {
 // picomatch reads an unbalanced bracket, brace or paren as a literal and matches nothing the
 // author meant; strictBrackets makes it say so. Same options as the classifier (src/plan/classify.ts).
 const COUNTERPART: Record<string, string> = { '[': ']', ']': '[', '{': '}', '}': '{', '(': ')', ')': '(' };
-const glob = z.string().min(1).superRefine((pattern, ctx) => {
-  if (!pattern) return; // min(1) says so
-  try {
-    picomatch.makeRe(pattern, { dot: true, strictBrackets: true });
-  } catch (err) {
-    // picomatch names the missing character ('Missing closing: "]"'); the author needs the one at fault.
-    const missing = /^Missing (opening|closing): "(.)"/.exec((err as Error).message);
-    const culprit = missing && COUNTERPART[missing[2]!];
-    const reason = culprit ? `"${culprit}" is never ${missing[1] === 'closing' ? 'closed' : 'opened'} (write \\${culprit} to match the character itself)` : (err as Error).message;
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pattern)} is not a valid glob: ${reason}` });
-  }
-});
+const glob = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    if (!pattern) return; // min(1) says so
+    try {
+      picomatch.makeRe(pattern, { dot: true, strictBrackets: true });
+    } catch (err) {
+      // picomatch names the missing character ('Missing closing: "]"'); the author needs the one at fault.
+      const missing = /^Missing (opening|closing): "(.)"/.exec((err as Error).message);
+      const culprit = missing && COUNTERPART[missing[2]!];
+      const reason = culprit
+        ? `"${culprit}" is never ${missing[1] === 'closing' ? 'closed' : 'opened'} (write \\${culprit} to match the character itself)`
+        : (err as Error).message;
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pattern)} is not a valid glob: ${reason}` });
+    }
+  });
 const globs = z.array(glob).min(1);
 /** A URL field's own message for a bad value; a missing one falls through to "required". */
-const urlError = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined || issue.input === null ? undefined : message);
+const urlError = (message: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined || issue.input === null ? undefined : message;
 const httpUrl = z.url({ protocol: /^https?$/, error: urlError('expected an http:// or https:// URL') });
 
 /**
@@ -61,7 +69,8 @@ function checkCloneUrl(url: string, ctx: z.RefinementCtx): void {
   if (!url) return; // min(1) says so
   const refuse = (message: string) => ctx.addIssue({ code: 'custom', message });
   const noCredentials = 'put the token in GITHUB_TOKEN; the URL must not carry credentials';
-  const supported = 'expected an https:// URL (or file:// for a local repository, ssh:// or git@host:path with an SSH agent)';
+  const supported =
+    'expected an https:// URL (or file:// for a local repository, ssh:// or git@host:path with an SSH agent)';
   // git's scp-like syntax: no scheme, a colon before the first slash (git@github.com:owner/repo.git).
   if (!url.includes('://') && /^[^/]+:/.test(url)) {
     if (/^[^/@]*:[^/]*@/.test(url)) refuse(noCredentials); // user:password@host:path
@@ -75,8 +84,14 @@ function checkCloneUrl(url: string, ctx: z.RefinementCtx): void {
     return refuse(/^[/.~]/.test(url) ? 'a local path: write it as a file:// URL' : supported);
   }
   // ssh takes a user name (git@) but no password; https and file take neither.
-  const credentials = parsed.protocol === 'ssh:' ? parsed.password !== '' : parsed.username !== '' || parsed.password !== '';
-  if (credentials) refuse(parsed.protocol === 'ssh:' ? noCredentials : `${noCredentials} (use ${parsed.protocol}//${parsed.host}${parsed.pathname})`);
+  const credentials =
+    parsed.protocol === 'ssh:' ? parsed.password !== '' : parsed.username !== '' || parsed.password !== '';
+  if (credentials)
+    refuse(
+      parsed.protocol === 'ssh:'
+        ? noCredentials
+        : `${noCredentials} (use ${parsed.protocol}//${parsed.host}${parsed.pathname})`,
+    );
   if (!['https:', 'file:', 'ssh:'].includes(parsed.protocol)) refuse(`${supported}, not ${parsed.protocol}//`);
 }
 
@@ -99,7 +114,9 @@ export const configSchema = z
       /** Defaults to https://github.com/<owner>/<name>.git. */
       cloneUrl: z.string().min(1).superRefine(checkCloneUrl).optional(),
     }),
-    github: z.strictObject({ apiUrl: httpUrl.default('https://api.github.com') }).default({ apiUrl: 'https://api.github.com' }),
+    github: z
+      .strictObject({ apiUrl: httpUrl.default('https://api.github.com') })
+      .default({ apiUrl: 'https://api.github.com' }),
     ci: z
       .strictObject({
         /** The workflow file name (`ci.yml`) or its display name (`CI`). */
@@ -113,7 +130,10 @@ export const configSchema = z
       .refine((ci) => ci.pollMax >= ci.pollInitial, { path: ['pollMax'], message: 'must be at least ci.pollInitial' }),
     registry: z.strictObject({
       /** https://<name>.azurecr.io; the OCI distribution API is used, so any registry works. */
-      endpoint: z.url({ protocol: /^https$/, error: urlError('expected an https:// URL (the registry client refuses plain http)') }),
+      endpoint: z.url({
+        protocol: /^https$/,
+        error: urlError('expected an https:// URL (the registry client refuses plain http)'),
+      }),
     }),
     images: z
       .array(
@@ -121,14 +141,17 @@ export const configSchema = z
           /** `images[].name` in the kustomization. */
           name: z.string().min(1),
           /** Repository inside the registry. */
-          repository: z.string().regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, 'expected a registry repository like "team/api"'),
+          repository: z
+            .string()
+            .regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, 'expected a registry repository like "team/api"'),
         }),
       )
       .min(1, 'list at least one image')
       .superRefine((images, ctx) => {
         const seen = new Set<string>();
         images.forEach((image, index) => {
-          if (seen.has(image.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate image "${image.name}"` });
+          if (seen.has(image.name))
+            ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate image "${image.name}"` });
           seen.add(image.name);
         });
       }),
@@ -157,7 +180,10 @@ export const configSchema = z
         application: z
           .string()
           .regex(/\{number\}/, 'must contain {number}, e.g. "yt-summarizer-pr-{number}"')
-          .refine((template) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(previewName(template, 1)), 'must be a lower-case DNS-style name once {number} is filled in'),
+          .refine(
+            (template) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(previewName(template, 1)),
+            'must be a lower-case DNS-style name once {number} is filled in',
+          ),
         /** How long Argo CD may take to sync and report a preview healthy (default: argocd.syncTimeout). */
         syncTimeout: duration().optional(),
         /**
@@ -167,7 +193,10 @@ export const configSchema = z
         branch: z
           .string()
           .regex(/\{number\}/, 'must contain {number}, e.g. "gitops-deployer/preview-{number}"')
-          .refine((template) => BRANCH_NAME.test(previewName(template, 1)), 'must be a branch name once {number} is filled in')
+          .refine(
+            (template) => BRANCH_NAME.test(previewName(template, 1)),
+            'must be a branch name once {number} is filled in',
+          )
           .optional(),
         /** How many of the PR's commits (newest first) are searched for images on a push that changed no code. */
         searchDepth: z.number().int().min(1).max(250).default(30),
@@ -189,7 +218,11 @@ export const configSchema = z
         authorName: z.string().min(1).default('gitops-deployer'),
         authorEmail: z.string().min(1).default('gitops-deployer@users.noreply.github.com'),
       })
-      .default({ cacheDir: '.cache/repos', authorName: 'gitops-deployer', authorEmail: 'gitops-deployer@users.noreply.github.com' }),
+      .default({
+        cacheDir: '.cache/repos',
+        authorName: 'gitops-deployer',
+        authorEmail: 'gitops-deployer@users.noreply.github.com',
+      }),
     temporal: z
       .strictObject({
         namespace: z.string().min(1).default('default'),
@@ -206,7 +239,11 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['preview', 'branch'], message: 'must not be the main branch' });
     }
     if (config.preview && config.preview.overlayPath === config.overlay.path) {
-      ctx.addIssue({ code: 'custom', path: ['preview', 'overlayPath'], message: 'must differ from overlay.path: previews never write the production overlay' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preview', 'overlayPath'],
+        message: 'must differ from overlay.path: previews never write the production overlay',
+      });
     }
   });
 

@@ -23,9 +23,16 @@ export type ArgoVerdict =
  */
 export function evaluateArgo(o: ArgoObservation, target: string): ArgoVerdict {
   const at = o.syncRevision ? o.syncRevision.slice(0, 7) : 'no revision';
-  if (o.syncStatus === 'Missing') return { state: 'waiting', message: `waiting for Argo CD to create the application (${o.healthMessage ?? 'not found'}), then to sync ${target.slice(0, 7)}` };
+  if (o.syncStatus === 'Missing')
+    return {
+      state: 'waiting',
+      message: `waiting for Argo CD to create the application (${o.healthMessage ?? 'not found'}), then to sync ${target.slice(0, 7)}`,
+    };
   if (o.syncStatus !== 'Synced' || !o.revisionContainsTarget) {
-    return { state: 'waiting', message: `waiting for Argo CD to sync ${target.slice(0, 7)} (now ${o.syncStatus} at ${at})` };
+    return {
+      state: 'waiting',
+      message: `waiting for Argo CD to sync ${target.slice(0, 7)} (now ${o.syncStatus} at ${at})`,
+    };
   }
   if (o.operationPhase === 'Failed' || o.operationPhase === 'Error') {
     return { state: 'degraded', message: `Argo CD sync ${o.operationPhase}: ${o.operationMessage ?? 'no message'}` };
@@ -37,5 +44,8 @@ export function evaluateArgo(o: ArgoObservation, target: string): ArgoVerdict {
   if (o.healthStatus === 'Degraded') {
     return { state: 'degraded', message: `Argo CD reports Degraded at ${at}: ${o.healthMessage ?? 'no message'}` };
   }
-  return { state: 'waiting', message: `synced ${at}; health is ${o.healthStatus}${o.healthMessage ? `: ${o.healthMessage}` : ''}` };
+  return {
+    state: 'waiting',
+    message: `synced ${at}; health is ${o.healthStatus}${o.healthMessage ? `: ${o.healthMessage}` : ''}`,
+  };
 }

@@ -26,7 +26,12 @@ export type Matchers = Record<Exclude<FileCategory, 'other'>, (path: string) => 
 
 export function compileRules(rules: ChangeRules): Matchers {
   const compile = (globs: string[]) => picomatch(globs, { dot: true });
-  return { ignored: compile(rules.ignored), code: compile(rules.code), k8s: compile(rules.k8s), infra: compile(rules.infra) };
+  return {
+    ignored: compile(rules.ignored),
+    code: compile(rules.code),
+    k8s: compile(rules.k8s),
+    infra: compile(rules.infra),
+  };
 }
 
 export function categorize(path: string, matchers: Matchers): FileCategory {
@@ -39,13 +44,20 @@ function summary(label: string, paths: string[]): string {
 }
 
 /** Decides what a change deploys. Pure: the same files and rules always give the same answer. */
-export function classifyChanges(changes: ChangedFile[], rules: ChangeRules | Matchers, imageNames: string[]): Classification {
-  const matchers = typeof (rules as Matchers).code === 'function' ? (rules as Matchers) : compileRules(rules as ChangeRules);
+export function classifyChanges(
+  changes: ChangedFile[],
+  rules: ChangeRules | Matchers,
+  imageNames: string[],
+): Classification {
+  const matchers =
+    typeof (rules as Matchers).code === 'function' ? (rules as Matchers) : compileRules(rules as ChangeRules);
   const files: Record<FileCategory, string[]> = { ignored: [], code: [], k8s: [], infra: [], other: [] };
   const paths = new Set(changes.flatMap((c) => (c.previousPath ? [c.previousPath, c.path] : [c.path])));
   for (const path of [...paths].sort()) files[categorize(path, matchers)].push(path);
 
-  if (files.code.length) return { path: 'code', reason: summary('code changed', files.code), images: [...imageNames], files };
-  if (files.k8s.length) return { path: 'k8s', reason: summary('k8s-only change', files.k8s), images: [...imageNames], files };
+  if (files.code.length)
+    return { path: 'code', reason: summary('code changed', files.code), images: [...imageNames], files };
+  if (files.k8s.length)
+    return { path: 'k8s', reason: summary('k8s-only change', files.k8s), images: [...imageNames], files };
   return { path: 'none', reason: files.infra.length ? 'infra only' : 'skipped', images: [], files };
 }

@@ -84,12 +84,15 @@ export function bounded<T>(items: T[], item: T, max: number): T[] {
 
 /** Why a rollback request cannot be carried out as asked, or undefined when it can. */
 export function rollbackRequestProblem(request: Partial<RollbackRequest>): string | undefined {
-  if (request.to !== 'previous' && !SHA_TAG.test(request.to ?? '')) return `rollback target must be "previous" or a tag like sha-abc1234, got ${JSON.stringify(request.to)}`;
+  if (request.to !== 'previous' && !SHA_TAG.test(request.to ?? ''))
+    return `rollback target must be "previous" or a tag like sha-abc1234, got ${JSON.stringify(request.to)}`;
   if (!request.reason?.trim()) return 'a rollback needs a reason';
   if (!request.requestedBy?.trim()) return 'a rollback needs requestedBy';
   // Both end up as commit-message lines and trailers.
-  if (/[\r\n]/.test(request.reason) || request.reason.length > 500) return 'the rollback reason must be one line of at most 500 characters';
-  if (/[\r\n]/.test(request.requestedBy) || request.requestedBy.length > 200) return 'requestedBy must be one line of at most 200 characters';
+  if (/[\r\n]/.test(request.reason) || request.reason.length > 500)
+    return 'the rollback reason must be one line of at most 500 characters';
+  if (/[\r\n]/.test(request.requestedBy) || request.requestedBy.length > 200)
+    return 'requestedBy must be one line of at most 200 characters';
   return undefined;
 }
 
@@ -103,7 +106,9 @@ export function resolveRollbackTag(to: string, history: ProductionTarget[]): { t
   const current = history[0]?.tag;
   const deployedAt = history.findIndex((target) => target.tag === current && target.kind !== 'rollback');
   const previous = history.slice(Math.max(deployedAt, 0)).find((target) => target.tag !== current);
-  return previous ? { tag: previous.tag } : { problem: `production has no tag before ${current ?? 'the current one'} to roll back to` };
+  return previous
+    ? { tag: previous.tag }
+    : { problem: `production has no tag before ${current ?? 'the current one'} to roll back to` };
 }
 
 /** The next candidate to apply: the newest in git history first, so older code is superseded, not deployed. */
@@ -134,7 +139,10 @@ export function batches<T>(items: T[], size: number): T[][] {
  * code deploys are superseded without a git operation each. k8s-only changes still get their own
  * confirmation (Argo CD must have synced a revision that contains them).
  */
-export function planTurn(queue: Candidate[], heads: string[]): { next: Candidate; supersededOnCommit: Candidate[] } | undefined {
+export function planTurn(
+  queue: Candidate[],
+  heads: string[],
+): { next: Candidate; supersededOnCommit: Candidate[] } | undefined {
   const next = nextCandidate(queue, heads);
   if (!next) return undefined;
   const linear = heads.length === 1 && heads[0] === next.commit;

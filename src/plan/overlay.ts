@@ -25,7 +25,9 @@ function imageMaps(text: string): YAMLMap[] {
     const error = doc.errors[0]!;
     const at = error.linePos?.[0];
     const said = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new OverlayError(`kustomization is not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${said}`);
+    throw new OverlayError(
+      `kustomization is not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${said}`,
+    );
   }
   const images = doc.get('images', true);
   if (!isSeq(images)) throw new OverlayError('kustomization has no `images:` list');
@@ -44,7 +46,9 @@ function stringField(map: YAMLMap, key: string): string | undefined {
 export function readOverlayImages(text: string): OverlayImage[] {
   return imageMaps(text).flatMap((map) => {
     const name = stringField(map, 'name');
-    return name === undefined ? [] : [{ name, newName: stringField(map, 'newName'), newTag: stringField(map, 'newTag') }];
+    return name === undefined
+      ? []
+      : [{ name, newName: stringField(map, 'newName'), newTag: stringField(map, 'newTag') }];
   });
 }
 
@@ -78,7 +82,8 @@ function editsFor(text: string, map: YAMLMap, update: ImageUpdate): Edit[] {
     if (!pair) {
       missing.push(`${field}: ${update[field]}`);
     } else if (isScalar(node) && node.range && node.value !== null) {
-      if (String(node.value) !== update[field]) edits.push({ start: node.range[0], end: node.range[1], text: render(node, update[field]) });
+      if (String(node.value) !== update[field])
+        edits.push({ start: node.range[0], end: node.range[1], text: render(node, update[field]) });
     } else {
       throw new OverlayError(`${field} of image "${update.name}" is empty or not a plain value; set it to a string`);
     }
@@ -87,7 +92,9 @@ function editsFor(text: string, map: YAMLMap, update: ImageUpdate): Edit[] {
     // Insert absent keys on their own lines right after `name:`, at the same indentation.
     const namePair = scalarField(map, 'name')!;
     if (map.flow || !namePair.key.range || !isScalar(namePair.value) || !namePair.value.range) {
-      throw new OverlayError(`image "${update.name}" is a flow mapping without ${missing.join(', ')}; write it as a block mapping`);
+      throw new OverlayError(
+        `image "${update.name}" is a flow mapping without ${missing.join(', ')}; write it as a block mapping`,
+      );
     }
     const keyStart = namePair.key.range[0];
     const indent = ' '.repeat(keyStart - (text.lastIndexOf('\n', keyStart - 1) + 1));
@@ -108,7 +115,10 @@ export function setOverlayImages(text: string, updates: ImageUpdate[]): { text: 
   const maps = imageMaps(text);
   const edits = updates.flatMap((update) => {
     const map = maps.find((m) => stringField(m, 'name') === update.name);
-    if (!map) throw new OverlayError(`kustomization has no images entry named "${update.name}"; add one with name, newName and newTag`);
+    if (!map)
+      throw new OverlayError(
+        `kustomization has no images entry named "${update.name}"; add one with name, newName and newTag`,
+      );
     return editsFor(text, map, update);
   });
   if (!edits.length) return { text, changed: false };

@@ -49,7 +49,12 @@ export function previewName(template: string, pr: number): string {
  * when it is the deployer's own; the walk stops at the first commit whose code differs from the
  * head's (`differs` answers for one commit).
  */
-export function sameCodeCommits(newestFirst: PullCommit[], head: string, differs: (sha: string) => boolean, depth: number): string[] {
+export function sameCodeCommits(
+  newestFirst: PullCommit[],
+  head: string,
+  differs: (sha: string) => boolean,
+  depth: number,
+): string[] {
   const same: string[] = [];
   for (const commit of newestFirst) {
     if (same.length >= depth) break;
@@ -71,17 +76,44 @@ export function previewStart(pr: number, head: string, detection: PreviewDetecti
 }
 
 /** After the search: the newest build of the same code, else CI (code PR) or production's tag (no code). */
-export function previewChoice(pr: number, head: string, detection: PreviewDetection, found: { commit: string; tag: string } | null): PreviewChoice {
+export function previewChoice(
+  pr: number,
+  head: string,
+  detection: PreviewDetection,
+  found: { commit: string; tag: string } | null,
+): PreviewChoice {
   const start = previewStart(pr, head, detection);
-  if (start.kind === 'wait-for-ci') return { rule: 'ci', tag: start.tag, commit: head, reason: start.reason, waitForCi: true };
-  if (found?.commit === head) return { rule: 'ci', tag: found.tag, commit: head, reason: `CI already pushed ${found.tag} for this commit`, waitForCi: false };
+  if (start.kind === 'wait-for-ci')
+    return { rule: 'ci', tag: start.tag, commit: head, reason: start.reason, waitForCi: true };
+  if (found?.commit === head)
+    return {
+      rule: 'ci',
+      tag: found.tag,
+      commit: head,
+      reason: `CI already pushed ${found.tag} for this commit`,
+      waitForCi: false,
+    };
   if (found) {
     const back = detection.sameCode.indexOf(found.commit);
-    return { rule: 'pr-history', tag: found.tag, commit: found.commit, reason: `no code changed since ${found.commit.slice(0, 7)}, ${back} commit${back === 1 ? '' : 's'} back: reusing ${found.tag}` };
+    return {
+      rule: 'pr-history',
+      tag: found.tag,
+      commit: found.commit,
+      reason: `no code changed since ${found.commit.slice(0, 7)}, ${back} commit${back === 1 ? '' : 's'} back: reusing ${found.tag}`,
+    };
   }
   if (detection.path === 'code') {
     const tag = prTag(pr, head);
-    return { rule: 'ci', tag, commit: head, reason: `no build of this code exists yet (searched ${start.tags.length} commits): waiting for CI to build ${tag}`, waitForCi: true };
+    return {
+      rule: 'ci',
+      tag,
+      commit: head,
+      reason: `no build of this code exists yet (searched ${start.tags.length} commits): waiting for CI to build ${tag}`,
+      waitForCi: true,
+    };
   }
-  return { rule: 'production', reason: `the pull request changes no code and none of its last ${start.tags.length} commits has pr-${pr}-* images: using production's tag` };
+  return {
+    rule: 'production',
+    reason: `the pull request changes no code and none of its last ${start.tags.length} commits has pr-${pr}-* images: using production's tag`,
+  };
 }

@@ -6,7 +6,10 @@ export const TRAILER_RULE = 'Preview-Rule';
 
 /** The Deploy-Workflow-Id trailer's value; trailers live in the message's last paragraph, a quoted one in a body does not count. */
 export function deployerWorkflowId(message: string): string | undefined {
-  const paragraphs = message.replace(/\r\n/g, '\n').trim().split(/\n\s*\n/);
+  const paragraphs = message
+    .replace(/\r\n/g, '\n')
+    .trim()
+    .split(/\n\s*\n/);
   return new RegExp(`^${TRAILER_WORKFLOW}:[ \\t]*(\\S+)`, 'im').exec(paragraphs.at(-1) ?? '')?.[1];
 }
 
@@ -32,5 +35,7 @@ export function ciSkipMarker(message: string): string | undefined {
   const marker = /\[(?:skip ci|ci skip|no ci|skip actions|actions skip)\]/.exec(message)?.[0];
   if (marker) return marker;
   const lines = message.replace(/\r\n/g, '\n').trimEnd().split('\n');
-  return lines.length > 2 && lines.at(-2) === '' && /^skip-checks: ?true$/.test(lines.at(-1)!) ? 'skip-checks: true' : undefined;
+  return lines.length > 2 && lines.at(-2) === '' && /^skip-checks: ?true$/.test(lines.at(-1)!)
+    ? 'skip-checks: true'
+    : undefined;
 }

@@ -87,7 +87,6 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown, event: string): T {
 
 const ZERO_SHA = /^0{40}$/;
 
-
 function repositoryMatches(fullName: string, config: DeployConfig): boolean {
   return fullName.toLowerCase() === `${config.repository.owner}/${config.repository.name}`.toLowerCase();
 }
@@ -95,7 +94,8 @@ function repositoryMatches(fullName: string, config: DeployConfig): boolean {
 function decidePush(payload: unknown, config: DeployConfig): Decision {
   const push = parse(pushPayload, payload, 'push');
   const main = `refs/heads/${config.repository.mainBranch}`;
-  if (!repositoryMatches(push.repository.full_name, config)) return ignore(`push to ${push.repository.full_name}, not the configured repository`);
+  if (!repositoryMatches(push.repository.full_name, config))
+    return ignore(`push to ${push.repository.full_name}, not the configured repository`);
   if (push.ref.startsWith('refs/tags/')) return ignore(`tag push ${push.ref}`);
   if (push.ref !== main) return ignore(`push to ${push.ref}, not ${main}`);
   if (push.deleted || ZERO_SHA.test(push.after)) return ignore(`${main} was deleted`);
@@ -126,16 +126,29 @@ function decideWorkflowRun(payload: unknown, config: DeployConfig): Decision {
   const run = event.workflow_run;
   const { mainBranch } = config.repository;
   if (event.action !== 'completed') return ignore(`workflow_run ${event.action}: only completed runs matter`);
-  if (!repositoryMatches(event.repository.full_name, config)) return ignore(`workflow run in ${event.repository.full_name}, not the configured repository`);
-  if (!isCiWorkflow(event, config.ci.workflow)) return ignore(`workflow "${run.name ?? run.path}" is not the CI workflow ${config.ci.workflow}`);
-  const ciRun: CiRun = { id: run.id, status: run.status ?? 'completed', conclusion: run.conclusion, url: run.html_url, headSha: run.head_sha.toLowerCase(), attempt: run.run_attempt };
+  if (!repositoryMatches(event.repository.full_name, config))
+    return ignore(`workflow run in ${event.repository.full_name}, not the configured repository`);
+  if (!isCiWorkflow(event, config.ci.workflow))
+    return ignore(`workflow "${run.name ?? run.path}" is not the CI workflow ${config.ci.workflow}`);
+  const ciRun: CiRun = {
+    id: run.id,
+    status: run.status ?? 'completed',
+    conclusion: run.conclusion,
+    url: run.html_url,
+    headSha: run.head_sha.toLowerCase(),
+    attempt: run.run_attempt,
+  };
   if (run.event === 'pull_request' && config.preview) {
     const pullRequests = (run.pull_requests ?? []).map((p) => p.number);
     // GitHub lists no pull request for a fork's run; forks get no preview anyway.
-    if (!pullRequests.length) return ignore(`CI run ${run.id} for a pull request from a fork (the run names no pull request of this repository)`);
+    if (!pullRequests.length)
+      return ignore(
+        `CI run ${run.id} for a pull request from a fork (the run names no pull request of this repository)`,
+      );
     return { kind: 'preview-ci', run: ciRun, pullRequests };
   }
-  if (run.head_branch !== mainBranch || run.event !== 'push') return ignore(`CI run for a ${run.event} on ${run.head_branch ?? '(no branch)'}, not a push to ${mainBranch}`);
+  if (run.head_branch !== mainBranch || run.event !== 'push')
+    return ignore(`CI run for a ${run.event} on ${run.head_branch ?? '(no branch)'}, not a push to ${mainBranch}`);
   return { kind: 'signal', run: ciRun };
 }
 
@@ -146,13 +159,19 @@ function decideWorkflowRun(payload: unknown, config: DeployConfig): Decision {
  */
 function decidePullRequest(payload: unknown, config: DeployConfig): Decision {
   const event = parse(pullRequestPayload, payload, 'pull_request');
-  if (!repositoryMatches(event.repository.full_name, config)) return ignore(`pull request in ${event.repository.full_name}, not the configured repository`);
+  if (!repositoryMatches(event.repository.full_name, config))
+    return ignore(`pull request in ${event.repository.full_name}, not the configured repository`);
   if (!config.preview) return ignore('previews are not configured (no preview section in the configuration)');
   switch (event.action) {
     case 'opened':
     case 'reopened':
     case 'synchronize':
-      return { kind: 'preview', pr: event.number, commit: event.pull_request.head.sha.toLowerCase(), ...(event.before ? { before: event.before.toLowerCase() } : {}) };
+      return {
+        kind: 'preview',
+        pr: event.number,
+        commit: event.pull_request.head.sha.toLowerCase(),
+        ...(event.before ? { before: event.before.toLowerCase() } : {}),
+      };
     case 'closed':
       return { kind: 'preview-closed', pr: event.number, merged: Boolean(event.pull_request.merged) };
     default:

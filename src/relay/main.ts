@@ -30,14 +30,19 @@ async function main(argv: string[]): Promise<void> {
 
   // From the environment only, like every secret: never a flag (shell history, ps) or the config file.
   const secret = process.env.GITHUB_WEBHOOK_SECRET;
-  if (!secret) throw new UsageError('GITHUB_WEBHOOK_SECRET is not set: export the secret configured on the GitHub webhook (Settings → Webhooks) before starting the relay.');
+  if (!secret)
+    throw new UsageError(
+      'GITHUB_WEBHOOK_SECRET is not set: export the secret configured on the GitHub webhook (Settings → Webhooks) before starting the relay.',
+    );
   const config = loadConfig(configPath(opts.config));
   const target = temporalTarget({}, process.env, config.temporal.namespace);
   // Fails within 10 s naming the address when Temporal does not answer (TemporalUnreachableError).
   const connection = await connectClient(target);
   const client = new Client({ connection, namespace: target.namespace });
   const relay = await startRelay({ client, config, secret, port: opts.port, host: opts.host });
-  console.log(`webhook relay listening: ${relay.url}${WEBHOOK_PATH} (Temporal ${target.address}, namespace ${target.namespace})`);
+  console.log(
+    `webhook relay listening: ${relay.url}${WEBHOOK_PATH} (Temporal ${target.address}, namespace ${target.namespace})`,
+  );
 
   await new Promise<void>((stop) => {
     process.once('SIGINT', stop);

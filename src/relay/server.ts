@@ -12,7 +12,14 @@ import { deployWorkflowId } from '../workflows/definitions';
 import { previewDeployWorkflowId } from '../workflows/preview-definitions';
 import type { DeployInput } from '../workflows/types';
 import { decide, PayloadError, type Decision } from './events';
-import { bounded, isUnavailable, PROBE_DEADLINE_MS, TemporalHealth, TemporalUnavailable, temporalUnreachable } from './temporal-health';
+import {
+  bounded,
+  isUnavailable,
+  PROBE_DEADLINE_MS,
+  TemporalHealth,
+  TemporalUnavailable,
+  temporalUnreachable,
+} from './temporal-health';
 
 export const WEBHOOK_PATH = '/webhooks/github';
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -63,7 +70,10 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 
 function send(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -112,10 +122,16 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const calls = new Set<Promise<unknown>>();
   const tracked = <T>(call: Promise<T>): Promise<T> => {
     calls.add(call);
-    call.then(() => calls.delete(call), () => calls.delete(call));
+    call.then(
+      () => calls.delete(call),
+      () => calls.delete(call),
+    );
     return call;
   };
-  const health = new TemporalHealth(() => tracked(client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => client.workflowService.getSystemInfo({}))), log);
+  const health = new TemporalHealth(
+    () => tracked(client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => client.workflowService.getSystemInfo({}))),
+    log,
+  );
 
   /**
    * The Temporal calls of one delivery, answered within temporalTimeoutMs whatever the SDK's retries
@@ -129,8 +145,15 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     const abort = new AbortController();
     const unsubscribe = health.whenDown((err) => abort.abort(new TemporalUnavailable(err.message)));
     try {
-      const work = tracked(client.withAbortSignal(abort.signal, () => client.withDeadline(startedAt + temporalTimeoutMs, call)));
-      const result = await bounded(work, temporalTimeoutMs, () => new TemporalUnavailable(`no answer within ${temporalTimeoutMs / 1000}s`), abort.signal);
+      const work = tracked(
+        client.withAbortSignal(abort.signal, () => client.withDeadline(startedAt + temporalTimeoutMs, call)),
+      );
+      const result = await bounded(
+        work,
+        temporalTimeoutMs,
+        () => new TemporalUnavailable(`no answer within ${temporalTimeoutMs / 1000}s`),
+        abort.signal,
+      );
       health.observe(startedAt, undefined);
       return result;
     } catch (err) {
@@ -155,18 +178,36 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   /** Everything after the body is read: authenticate, parse, decide, act. */
   async function delivery(req: IncomingMessage, raw: Buffer, id: string): Promise<Reply> {
     const signature = headerValue(req, 'x-hub-signature-256');
-    if (!signature) return { status: 401, body: { error: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub' }, note: 'rejected: unsigned' };
+    if (!signature)
+      return {
+        status: 401,
+        body: { error: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub' },
+        note: 'rejected: unsigned',
+      };
     // @octokit/webhooks refuses to verify an empty payload; a correctly signed one is a broken sender, not a forgery.
     if (raw.length === 0 && signatureMatches(opts.secret, raw, req.headers['x-hub-signature-256'] as string)) {
-      return { status: 400, body: { error: 'empty body: expected the JSON payload of a GitHub event' }, note: 'rejected: empty body' };
+      return {
+        status: 400,
+        body: { error: 'empty body: expected the JSON payload of a GitHub event' },
+        note: 'rejected: empty body',
+      };
     }
     if (!(await verified(raw.toString('utf8'), req.headers['x-hub-signature-256'] as string))) {
-      return { status: 401, body: { error: 'X-Hub-Signature-256 does not match this body and the configured secret' }, note: 'rejected: bad signature' };
+      return {
+        status: 401,
+        body: { error: 'X-Hub-Signature-256 does not match this body and the configured secret' },
+        note: 'rejected: bad signature',
+      };
     }
     const event = headerValue(req, 'x-github-event');
-    if (!event) return { status: 400, body: { error: 'missing X-GitHub-Event header' }, note: 'rejected: no event name' };
+    if (!event)
+      return { status: 400, body: { error: 'missing X-GitHub-Event header' }, note: 'rejected: no event name' };
     if (/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
-      return { status: 415, body: { error: 'set the webhook content type to application/json' }, note: 'rejected: form-encoded' };
+      return {
+        status: 415,
+        body: { error: 'set the webhook content type to application/json' },
+        note: 'rejected: form-encoded',
+      };
     }
     let payload: unknown;
     try {
@@ -191,8 +232,18 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       case 'ignore':
         return { status: 202, body: { ignored: true, reason: decision.reason }, note: `ignored: ${decision.reason}` };
       case 'start': {
-        const { started, workflowId } = await temporal(() => startDeploy(client, config, { commit: decision.commit, before: decision.before, requestedBy: `github push ${id}` }));
-        return { status: 202, body: { started, workflowId }, note: `${started ? 'started' : 'already started'} ${workflowId}` };
+        const { started, workflowId } = await temporal(() =>
+          startDeploy(client, config, {
+            commit: decision.commit,
+            before: decision.before,
+            requestedBy: `github push ${id}`,
+          }),
+        );
+        return {
+          status: 202,
+          body: { started, workflowId },
+          note: `${started ? 'started' : 'already started'} ${workflowId}`,
+        };
       }
       case 'signal': {
         const { run } = decision;
@@ -203,17 +254,35 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
           : started
             ? `no deploy of ${run.headSha.slice(0, 7)} was running: started ${workflowId}`
             : `no deploy of ${run.headSha.slice(0, 7)} is running${run.conclusion === 'success' ? ' and it needs none (it succeeded, or runs already)' : ''}`;
-        return { status: 202, body: { signalled, started, workflowId }, note: `CI run ${run.id} ${run.conclusion}: ${outcome}` };
+        return {
+          status: 202,
+          body: { signalled, started, workflowId },
+          note: `CI run ${run.id} ${run.conclusion}: ${outcome}`,
+        };
       }
       case 'preview': {
         const { pr, commit, before } = decision;
-        const requested = await temporal(() => requestPreview(client, config, pr, { commit, before, requestedBy: `github pull_request ${id}` }));
-        return { status: 202, body: { forwarded: true, ...requested }, note: `preview of #${pr} at ${commit.slice(0, 7)} forwarded to ${requested.workflowId}` };
+        const requested = await temporal(() =>
+          requestPreview(client, config, pr, { commit, before, requestedBy: `github pull_request ${id}` }),
+        );
+        return {
+          status: 202,
+          body: { forwarded: true, ...requested },
+          note: `preview of #${pr} at ${commit.slice(0, 7)} forwarded to ${requested.workflowId}`,
+        };
       }
       case 'preview-closed': {
         const { pr, merged } = decision;
-        const closed = await temporal(() => closePreview(client, config, pr, { by: `github pull_request ${id}`, merged }));
-        return { status: 202, body: { closed }, note: closed ? `#${pr} ${merged ? 'merged' : 'closed'}: its preview ends` : `#${pr} closed: it had no preview` };
+        const closed = await temporal(() =>
+          closePreview(client, config, pr, { by: `github pull_request ${id}`, merged }),
+        );
+        return {
+          status: 202,
+          body: { closed },
+          note: closed
+            ? `#${pr} ${merged ? 'merged' : 'closed'}: its preview ends`
+            : `#${pr} closed: it had no preview`,
+        };
       }
       case 'preview-ci': {
         const { run, pullRequests } = decision;
@@ -222,9 +291,17 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         const requested = pullRequests.filter((_, i) => results[i] === 'requested');
         const outcome = [
           hits.length ? `signalled the preview of #${hits.join(', #')}` : '',
-          requested.length ? `no preview deploy of it was running: requested the preview of #${requested.join(', #')} again` : '',
-        ].filter(Boolean).join('; ');
-        return { status: 202, body: { signalled: hits, requested }, note: `CI run ${run.id} ${run.conclusion} for ${run.headSha.slice(0, 7)}: ${outcome || 'no preview deploy of it is running'}` };
+          requested.length
+            ? `no preview deploy of it was running: requested the preview of #${requested.join(', #')} again`
+            : '',
+        ]
+          .filter(Boolean)
+          .join('; ');
+        return {
+          status: 202,
+          body: { signalled: hits, requested },
+          note: `CI run ${run.id} ${run.conclusion} for ${run.headSha.slice(0, 7)}: ${outcome || 'no preview deploy of it is running'}`,
+        };
       }
     }
   }
@@ -248,7 +325,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   /** The failed deploy's `before`, so the new run compares the same push (a rebase merge brings several commits). */
   async function startedWith(workflowId: string): Promise<string | undefined> {
     try {
-      const { history } = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId }, maximumPageSize: 1 });
+      const { history } = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId },
+        maximumPageSize: 1,
+      });
       const input = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
       return fromPayloadsAtIndex<DeployInput>(client.options.loadedDataConverter.payloadConverter, 0, input)?.before;
     } catch (err) {
@@ -263,15 +344,26 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     const { needed, before } = await needsStart(deployWorkflowId(repository, run.headSha));
     if (!needed) return { signalled: false, started: false };
     // Idempotent: a start racing this one (the push arriving now) makes this a no-op.
-    const { started } = await startDeploy(client, config, { commit: run.headSha, before, requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)` });
+    const { started } = await startDeploy(client, config, {
+      commit: run.headSha,
+      before,
+      requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)`,
+    });
     return { signalled: false, started };
   }
 
   /** The same for a pull request's run: its preview is requested again, and the PR's workflow decides (head, closed). */
   async function previewCiCompleted(pr: number, run: CiRun, id: string): Promise<'signalled' | 'requested' | 'none'> {
     if (await signalPreviewCi(client, config, pr, run)) return 'signalled';
-    if (run.conclusion !== 'success' || !(await needsStart(previewDeployWorkflowId(repository, pr, run.headSha))).needed) return 'none';
-    await requestPreview(client, config, pr, { commit: run.headSha, requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)` });
+    if (
+      run.conclusion !== 'success' ||
+      !(await needsStart(previewDeployWorkflowId(repository, pr, run.headSha))).needed
+    )
+      return 'none';
+    await requestPreview(client, config, pr, {
+      commit: run.headSha,
+      requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)`,
+    });
     return 'requested';
   }
 
@@ -281,7 +373,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     let reply: Reply;
     const raw = await readBody(req, maxBodyBytes);
     if (raw === TOO_LARGE) {
-      reply = { status: 413, body: { error: `the body exceeds ${maxBodyBytes} bytes` }, note: 'rejected: body too large' };
+      reply = {
+        status: 413,
+        body: { error: `the body exceeds ${maxBodyBytes} bytes` },
+        note: 'rejected: body too large',
+      };
       discardRest(req, maxBodyBytes);
     } else {
       try {
@@ -290,7 +386,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         // 5xx: GitHub records a failed delivery that can be redelivered once Temporal is back.
         const down = temporalUnreachable(err);
         reply = down
-          ? { status: 503, body: { error: `Temporal is unreachable, redeliver later: ${down.message}` }, note: `failed, Temporal unreachable: ${down.message}` }
+          ? {
+              status: 503,
+              body: { error: `Temporal is unreachable, redeliver later: ${down.message}` },
+              note: `failed, Temporal unreachable: ${down.message}`,
+            }
           : { status: 500, body: { error: 'internal error' }, note: `failed: ${(err as Error).message}` };
       }
     }
@@ -309,9 +409,15 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://relay').pathname;
     const route =
-      path === WEBHOOK_PATH ? (req.method === 'POST' ? webhook(req, res) : notAllowed(res, 'POST'))
-      : path === '/healthz' ? (req.method === 'GET' ? healthz(res) : notAllowed(res, 'GET'))
-      : send(res, 404, { error: `not found; the webhook is POST ${WEBHOOK_PATH}` });
+      path === WEBHOOK_PATH
+        ? req.method === 'POST'
+          ? webhook(req, res)
+          : notAllowed(res, 'POST')
+        : path === '/healthz'
+          ? req.method === 'GET'
+            ? healthz(res)
+            : notAllowed(res, 'GET')
+          : send(res, 404, { error: `not found; the webhook is POST ${WEBHOOK_PATH}` });
     Promise.resolve(route).catch((err: unknown) => {
       log(`relay: ${req.method} ${path} failed: ${(err as Error).message}`);
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
@@ -328,7 +434,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   health.start();
   const { address, port } = server.address() as AddressInfo;
-  const shown = address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address;
+  const shown =
+    address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address;
   return {
     url: `http://${shown}:${port}`,
     server,

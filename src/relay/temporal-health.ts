@@ -66,7 +66,8 @@ export class TemporalHealth {
   start(): void {
     const loop = async () => {
       await this.check();
-      if (!this.stopped) this.timer = setTimeout(loop, this.failure ? PROBE_INTERVAL_MS / 4 : PROBE_INTERVAL_MS).unref();
+      if (!this.stopped)
+        this.timer = setTimeout(loop, this.failure ? PROBE_INTERVAL_MS / 4 : PROBE_INTERVAL_MS).unref();
     };
     void loop();
   }
@@ -80,7 +81,11 @@ export class TemporalHealth {
   async check(): Promise<Error | undefined> {
     const startedAt = Date.now();
     try {
-      await bounded(this.probe(), PROBE_TIMEOUT_MS, () => new TemporalUnavailable(`no answer to a health probe within ${PROBE_TIMEOUT_MS / 1000}s`));
+      await bounded(
+        this.probe(),
+        PROBE_TIMEOUT_MS,
+        () => new TemporalUnavailable(`no answer to a health probe within ${PROBE_TIMEOUT_MS / 1000}s`),
+      );
       this.observe(startedAt, undefined);
     } catch (err) {
       // Only "could not be asked" counts as down: an error Temporal answered with (permission denied,
@@ -101,7 +106,9 @@ export class TemporalHealth {
       this.since = Date.now();
       this.log(`relay: Temporal unreachable (${failure.message}): deliveries get 503 until it answers`);
     } else if (!failure && wasDown) {
-      this.log(`relay: Temporal answers again after ${((Date.now() - this.since) / 1000).toFixed(1)}s: deliveries are accepted`);
+      this.log(
+        `relay: Temporal answers again after ${((Date.now() - this.since) / 1000).toFixed(1)}s: deliveries are accepted`,
+      );
     }
     if (failure) for (const notify of this.onDown) notify(failure);
   }

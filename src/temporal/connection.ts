@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, defaultGrpcRetryOptions, isGrpcServiceError, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
+import {
+  Connection,
+  defaultGrpcRetryOptions,
+  isGrpcServiceError,
+  makeGrpcRetryInterceptor,
+  type ConnectionOptions,
+} from '@temporalio/client';
 import { NativeConnection, TransportError, type NativeConnectionOptions } from '@temporalio/worker';
 
 /** Where and how to reach Temporal; flags win over TEMPORAL_* environment variables. */
@@ -12,7 +18,11 @@ export interface TemporalTarget {
   apiKey?: string;
 }
 
-export function temporalTarget(flags: Partial<TemporalTarget> = {}, env: NodeJS.ProcessEnv = process.env, defaultNamespace = 'default'): TemporalTarget {
+export function temporalTarget(
+  flags: Partial<TemporalTarget> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  defaultNamespace = 'default',
+): TemporalTarget {
   return {
     address: flags.address ?? env.TEMPORAL_ADDRESS ?? 'localhost:7233',
     namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? defaultNamespace,
@@ -30,7 +40,9 @@ export class TemporalUnreachableError extends Error {
     reason: string,
     withinMs: number,
   ) {
-    super(`cannot reach Temporal at ${address} within ${Math.round(withinMs / 1000)}s (${reason}); set TEMPORAL_ADDRESS`);
+    super(
+      `cannot reach Temporal at ${address} within ${Math.round(withinMs / 1000)}s (${reason}); set TEMPORAL_ADDRESS`,
+    );
   }
 }
 
@@ -57,7 +69,8 @@ const failFastRetry = () => makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ m
 
 function tls(target: TemporalTarget): ConnectionOptions['tls'] {
   // Half a client certificate must not silently fall back to plaintext.
-  if (Boolean(target.tlsCert) !== Boolean(target.tlsKey)) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
+  if (Boolean(target.tlsCert) !== Boolean(target.tlsKey))
+    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
   if (target.tlsCert && target.tlsKey) {
     return { clientCertPair: { crt: readFileSync(target.tlsCert), key: readFileSync(target.tlsKey) } };
   }
@@ -68,10 +81,14 @@ function tls(target: TemporalTarget): ConnectionOptions['tls'] {
 /** The useful part of a connection error: `connect ECONNREFUSED 127.0.0.1:7299`, not the wrapping. */
 export function connectionProblem(err: unknown): string {
   if (isGrpcServiceError(err) && err.code === 4 /* DEADLINE_EXCEEDED */) return 'no answer in time';
-  const details = isGrpcServiceError(err) ? err.details : (err as Error)?.message ?? String(err);
+  const details = isGrpcServiceError(err) ? err.details : ((err as Error)?.message ?? String(err));
   const native = /ConnectError\("([^"]+)".*message: "([^"]+)"/.exec(details); // tonic's Debug output
   if (native) return `${native[1]}: ${native[2]}`;
-  return details.replace(/^No connection established\. Last error: (Error: )?/, '').replace(/\.?\s*Resolution note:.*$/s, '') || 'no answer';
+  return (
+    details
+      .replace(/^No connection established\. Last error: (Error: )?/, '')
+      .replace(/\.?\s*Resolution note:.*$/s, '') || 'no answer'
+  );
 }
 
 /**
@@ -79,7 +96,10 @@ export function connectionProblem(err: unknown): string {
  * until `connectTimeoutMs` passes, so a process started a moment before Temporal still comes up,
  * and one pointed at the wrong address says so, naming it and the reason.
  */
-export async function connectClient(target: TemporalTarget, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<Connection> {
+export async function connectClient(
+  target: TemporalTarget,
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): Promise<Connection> {
   const connection = Connection.lazy({
     address: target.address,
     tls: tls(target),
@@ -100,7 +120,9 @@ export async function connectClient(target: TemporalTarget, connectTimeoutMs = D
       // It answered, and said no: waiting will not change that.
       if (code === 16 /* UNAUTHENTICATED */ || code === 7 /* PERMISSION_DENIED */) {
         await connection.close();
-        throw new Error(`Temporal at ${target.address} refused the client (${(err as { details?: string }).details}); check TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY`);
+        throw new Error(
+          `Temporal at ${target.address} refused the client (${(err as { details?: string }).details}); check TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY`,
+        );
       }
       // A refusal says more than the deadline that ran out while the last attempt waited.
       if (!problem || code !== 4 /* DEADLINE_EXCEEDED */) problem = connectionProblem(err);
@@ -114,8 +136,15 @@ export async function connectClient(target: TemporalTarget, connectTimeoutMs = D
 }
 
 /** The worker's (native) connection, tried until `connectTimeoutMs` passes, like connectClient. */
-export async function connectWorker(target: TemporalTarget, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<NativeConnection> {
-  const options: NativeConnectionOptions = { address: target.address, tls: tls(target) as NativeConnectionOptions['tls'], apiKey: target.apiKey };
+export async function connectWorker(
+  target: TemporalTarget,
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): Promise<NativeConnection> {
+  const options: NativeConnectionOptions = {
+    address: target.address,
+    tls: tls(target) as NativeConnectionOptions['tls'],
+    apiKey: target.apiKey,
+  };
   const deadline = Date.now() + connectTimeoutMs;
   for (;;) {
     try {
@@ -123,7 +152,8 @@ export async function connectWorker(target: TemporalTarget, connectTimeoutMs = D
     } catch (err) {
       // Anything but a transport failure (a bad option, say) will not get better by waiting.
       if (!(err instanceof TransportError)) throw err;
-      if (Date.now() >= deadline - 500) throw new TemporalUnreachableError(target.address, connectionProblem(err), connectTimeoutMs);
+      if (Date.now() >= deadline - 500)
+        throw new TemporalUnreachableError(target.address, connectionProblem(err), connectTimeoutMs);
       await sleep(500);
     }
   }

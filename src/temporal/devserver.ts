@@ -25,19 +25,37 @@ export interface DevServer {
 /** TEMPORAL_CLI_PATH (`npm start` sets it after `npm run tools`), else `temporal` on PATH. */
 export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.TEMPORAL_CLI_PATH) return env.TEMPORAL_CLI_PATH;
-  return (env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'temporal')).find((file) => existsSync(file));
+  return (env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, 'temporal'))
+    .find((file) => existsSync(file));
 }
 
 /** Starts `temporal server start-dev` and resolves once the default namespace answers. */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   mkdirSync(dirname(options.dbFile), { recursive: true });
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--db-filename', options.dbFile, '--log-level', options.logLevel ?? 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--db-filename',
+    options.dbFile,
+    '--log-level',
+    options.logLevel ?? 'warn',
+  ];
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
-  for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(options.searchAttributes ?? {}))
+    args.push('--search-attribute', `${name}=${type}`);
   const capture = options.output !== 'inherit';
   // Its own process group: a Ctrl-C in the terminal must not stop the server before the worker
   // drained; `stop()` ends it last. If this process dies first, take the server with it.
-  const child = spawn(options.cli, args, { stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'], detached: true });
+  const child = spawn(options.cli, args, {
+    stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'],
+    detached: true,
+  });
   const orphan = () => child.kill('SIGKILL');
   process.once('exit', orphan);
   let output = '';
@@ -56,8 +74,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 
   const address = `127.0.0.1:${options.port}`;
-  for (const deadline = Date.now() + 60_000; ; ) {
-    if (!alive()) throw new Error(`temporal server start-dev exited during startup (is port ${options.port} in use?):\n${output}`);
+  for (const deadline = Date.now() + 60_000; ;) {
+    if (!alive())
+      throw new Error(`temporal server start-dev exited during startup (is port ${options.port} in use?):\n${output}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       // connect() only proves the port is open; the namespace answering proves the server serves.

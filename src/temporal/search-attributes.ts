@@ -4,7 +4,10 @@ import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 /** The commands an operator runs once per namespace on a cluster where the worker may not add them itself. */
 export function searchAttributeCommands(namespace: string): string[] {
-  return Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`);
+  return Object.entries(SEARCH_ATTRIBUTES).map(
+    ([name, type]) =>
+      `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`,
+  );
 }
 
 /**
@@ -19,10 +22,14 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   try {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(
+        missing.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
     });
   } catch (err) {
-    throw new Error(`search attributes ${missing.join(', ')} are missing in namespace ${namespace} and could not be added (${(err as Error).message}). Ask an operator to run:\n  ${searchAttributeCommands(namespace).join('\n  ')}`);
+    throw new Error(
+      `search attributes ${missing.join(', ')} are missing in namespace ${namespace} and could not be added (${(err as Error).message}). Ask an operator to run:\n  ${searchAttributeCommands(namespace).join('\n  ')}`,
+    );
   }
   return missing;
 }

@@ -13,7 +13,9 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig(configPath(opts.config));
   const target = temporalTarget({}, process.env, config.temporal.namespace);
   const { worker, connection } = await createDeployWorker(config, target);
-  console.log(`worker polling task queue "${config.temporal.taskQueue}" on ${target.address} (namespace ${target.namespace})`);
+  console.log(
+    `worker polling task queue "${config.temporal.taskQueue}" on ${target.address} (namespace ${target.namespace})`,
+  );
   await worker.run(); // drains in-flight tasks on SIGINT/SIGTERM, then resolves
   await connection.close();
 }
@@ -25,6 +27,8 @@ main(process.argv).catch((err) => {
     process.exit(2);
   }
   // An unreachable Temporal is a setting to fix, not a bug: the message names it, no stack needed.
-  console.error(`worker failed: ${err instanceof TemporalUnreachableError ? err.message : ((err as Error).stack ?? err)}`);
+  console.error(
+    `worker failed: ${err instanceof TemporalUnreachableError ? err.message : ((err as Error).stack ?? err)}`,
+  );
   process.exit(1);
 });

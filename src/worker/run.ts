@@ -10,7 +10,11 @@ import { createDeps } from './deps';
  * Both connections share one connect budget, so an unreachable Temporal fails the start within
  * `connectTimeoutMs` with a TemporalUnreachableError naming the address.
  */
-export async function createDeployWorker(config: DeployConfig, target: TemporalTarget, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createDeployWorker(
+  config: DeployConfig,
+  target: TemporalTarget,
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const deadline = Date.now() + connectTimeoutMs;
   const remaining = () => Math.max(1_000, deadline - Date.now());
   if (config.temporal.searchAttributes) {

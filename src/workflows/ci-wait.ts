@@ -67,13 +67,21 @@ export async function waitForCi(w: CiWait): Promise<void> {
     let remaining = deadline - Date.now();
     if (outcome === 'failure') {
       const failure = `CI run ${current!.conclusion ?? current!.status} for ${w.commit.slice(0, 7)}: ${current!.url}. The overlay was not changed`;
-      if (rerunWindowMs <= 0) throw new CiFailure(`${failure}; fix the build and ${w.again}, or re-run the failed jobs (with the webhook, a successful re-run deploys this commit) or re-run CI and then \`${w.rerun}\`.`);
+      if (rerunWindowMs <= 0)
+        throw new CiFailure(
+          `${failure}; fix the build and ${w.again}, or re-run the failed jobs (with the webhook, a successful re-run deploys this commit) or re-run CI and then \`${w.rerun}\`.`,
+        );
       if (!failed || !sameAttempt(failed.run, current!)) {
         failed = { run: current!, until: Date.now() + rerunWindowMs };
-        w.onNote?.(`${failure}; waiting ${formatDuration(rerunWindowMs)} (ci.rerunWindow) for a re-run of the failed jobs`);
+        w.onNote?.(
+          `${failure}; waiting ${formatDuration(rerunWindowMs)} (ci.rerunWindow) for a re-run of the failed jobs`,
+        );
       }
       remaining = failed.until - Date.now();
-      if (remaining <= 0) throw new CiFailure(`${failure}, and no re-run succeeded within ${formatDuration(rerunWindowMs)} (ci.rerunWindow); fix the build and ${w.again}, or re-run CI and then \`${w.rerun}\`.`);
+      if (remaining <= 0)
+        throw new CiFailure(
+          `${failure}, and no re-run succeeded within ${formatDuration(rerunWindowMs)} (ci.rerunWindow); fix the build and ${w.again}, or re-run CI and then \`${w.rerun}\`.`,
+        );
     } else if (failed && current && !sameAttempt(failed.run, current)) {
       // A re-run (a newer attempt, or a new run) started: it gets the whole CI timeout of its own.
       failed = undefined;
@@ -82,11 +90,17 @@ export async function waitForCi(w: CiWait): Promise<void> {
       w.onNote?.(`CI is re-running (attempt ${current.attempt ?? '?'}): ${current.url}`);
     }
     if (remaining <= 0) {
-      const where = current ? `: ${current.url}` : ' (no CI run was found for this commit; check the ci.workflow setting)';
-      throw new CiFailure(`CI did not finish within ${formatDuration(ciTimeoutMs)}${where}. The overlay was not changed.`);
+      const where = current
+        ? `: ${current.url}`
+        : ' (no CI run was found for this commit; check the ci.workflow setting)';
+      throw new CiFailure(
+        `CI did not finish within ${formatDuration(ciTimeoutMs)}${where}. The overlay was not changed.`,
+      );
     }
     const wait = Math.min(pollDelay(attempt, ciPollInitialMs, ciPollMaxMs), remaining);
-    await condition(() => w.signalled() !== undefined && w.signalled() !== consumed, wait, { summary: 'wait for the ciCompleted signal, then poll CI again' });
+    await condition(() => w.signalled() !== undefined && w.signalled() !== consumed, wait, {
+      summary: 'wait for the ciCompleted signal, then poll CI again',
+    });
   }
 }
 

@@ -22,7 +22,12 @@ export type SyncResult = { state: 'healthy' | 'degraded' | 'timeout'; message: s
  * Polls Argo CD on durable timers until the revision is synced and healthy, degraded, or the
  * timeout passes. Waiting is a state: the caller decides what a degraded app means.
  */
-export async function confirmSync(revision: string, timeoutMs: number, onMessage: (message: string) => void, app: ArgoTarget = {}): Promise<SyncResult> {
+export async function confirmSync(
+  revision: string,
+  timeoutMs: number,
+  onMessage: (message: string) => void,
+  app: ArgoTarget = {},
+): Promise<SyncResult> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     // Argo CD not answering now is one more poll without news, not the deploy's end.
@@ -30,13 +35,21 @@ export async function confirmSync(revision: string, timeoutMs: number, onMessage
       if (isPermanentFailure(err)) throw err;
       return innermostMessage(err);
     });
-    const verdict = typeof observed === 'string' ? { state: 'waiting' as const, message: `Argo CD did not answer (${observed}); asking again` } : evaluateArgo(observed, revision);
+    const verdict =
+      typeof observed === 'string'
+        ? { state: 'waiting' as const, message: `Argo CD did not answer (${observed}); asking again` }
+        : evaluateArgo(observed, revision);
     onMessage(verdict.message);
     if (verdict.state !== 'waiting') return { state: verdict.state, message: verdict.message };
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      return { state: 'timeout', message: `Argo CD did not report the application synced and healthy within ${formatDuration(timeoutMs)}: ${verdict.message}` };
+      return {
+        state: 'timeout',
+        message: `Argo CD did not report the application synced and healthy within ${formatDuration(timeoutMs)}: ${verdict.message}`,
+      };
     }
-    await sleep(Math.min(pollDelay(attempt, ARGO_POLL_INITIAL_MS, ARGO_POLL_MAX_MS), remaining), { summary: 'wait before asking Argo CD again' });
+    await sleep(Math.min(pollDelay(attempt, ARGO_POLL_INITIAL_MS, ARGO_POLL_MAX_MS), remaining), {
+      summary: 'wait before asking Argo CD again',
+    });
   }
 }

@@ -1,4 +1,11 @@
-import { ApplicationFailure, condition, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CiRun } from '../plan/ci';
 import { waitForCi } from './ci-wait';
 import { ciCompletedSignal, statusQuery } from './definitions';
@@ -53,7 +60,13 @@ export async function productionDeploy(input: DeployInput): Promise<DeployStatus
 
     // The environment owns the overlay: hand over, then wait (as long as it takes) for the outcome.
     progress.enter('queued');
-    const candidate = { workflowId: workflowInfo().workflowId, commit: input.commit, path: plan.path, tag, readyAt: new Date().toISOString() };
+    const candidate = {
+      workflowId: workflowInfo().workflowId,
+      commit: input.commit,
+      path: plan.path,
+      tag,
+      readyAt: new Date().toISOString(),
+    };
     await getExternalWorkflowHandle(input.environmentWorkflowId).signal(candidateReadySignal, candidate);
     await condition(() => verdict !== undefined);
     progress.finished(verdict!);

@@ -24,7 +24,14 @@ export interface DeployRequest {
 export interface EnvironmentView {
   environment: string;
   production?: { tag: string; since: string; by?: string };
-  applying?: { kind: 'deploy' | 'rollback'; tag: string; commit?: string; workflowId?: string; phase: string; since: string };
+  applying?: {
+    kind: 'deploy' | 'rollback';
+    tag: string;
+    commit?: string;
+    workflowId?: string;
+    phase: string;
+    since: string;
+  };
   queue: Array<Candidate & { state: 'queued' | 'held'; why?: string }>;
   paused?: Freeze;
   held?: Freeze & { tag: string };

@@ -68,14 +68,19 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   });
   const publish = () => setCurrentDetails(describe(input.environment, state, applying));
   const notices = new NoticeSender(SIGNAL_BATCH);
-  const notify = (workflowId: string, notice: QueueNotice) => getExternalWorkflowHandle(workflowId).signal(queueNoticeSignal, notice).catch(() => undefined);
+  const notify = (workflowId: string, notice: QueueNotice) =>
+    getExternalWorkflowHandle(workflowId)
+      .signal(queueNoticeSignal, notice)
+      .catch(() => undefined);
   const record = (outcome: Omit<Outcome, 'at'>) => {
     state.outcomes = bounded(state.outcomes, { ...outcome, at: now() }, MAX_OUTCOMES);
     publish();
   };
   const queueNotice = (): QueueNotice => {
     const freeze = frozen();
-    return freeze ? { phase: 'held', note: `held: ${freeze.reason}; waits for \`deployctl resume\`` } : { phase: 'queued', note: 'waiting for its turn at the overlay' };
+    return freeze
+      ? { phase: 'held', note: `held: ${freeze.reason}; waits for \`deployctl resume\`` }
+      : { phase: 'queued', note: 'waiting for its turn at the overlay' };
   };
   /** Tells every queued deploy whether it is held or waiting its turn, so its own status agrees. */
   const announceQueue = () => {
@@ -88,7 +93,11 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   // Starters signal-with-start this before they start the deploy: the environment exists and
   // its history is the ordered log of every request.
   setHandler(deployRequestedSignal, (request) => {
-    state.requests = bounded(state.requests ?? [], { commit: request.commit, by: request.requestedBy ?? 'unknown', at: now() }, MAX_REQUESTS);
+    state.requests = bounded(
+      state.requests ?? [],
+      { commit: request.commit, by: request.requestedBy ?? 'unknown', at: now() },
+      MAX_REQUESTS,
+    );
   });
   setHandler(candidateReadySignal, (candidate) => {
     if (state.queue.some((c) => c.workflowId === candidate.workflowId)) return;
@@ -113,7 +122,8 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   });
   setHandler(targetsUpdate, ({ limit }) => steps.listTargets({ limit }), {
     validator: ({ limit }) => {
-      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100)) throw new Error('limit must be an integer from 1 to 100');
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100))
+        throw new Error('limit must be an integer from 1 to 100');
     },
   });
   const settings: EnvironmentSettings = await steps.environmentSettings();
@@ -161,7 +171,8 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     try {
       while (heads.length > ORDER_BATCH) {
         const survivors: string[] = [];
-        for (const batch of batches(heads, ORDER_BATCH)) survivors.push(...(await steps.orderCommits({ commits: batch })));
+        for (const batch of batches(heads, ORDER_BATCH))
+          survivors.push(...(await steps.orderCommits({ commits: batch })));
         // Unrelated histories (a rewritten main) may not shrink: order the first batch only.
         heads = survivors.length < heads.length ? survivors : survivors.slice(0, ORDER_BATCH);
       }
@@ -175,7 +186,13 @@ export async function environment(input: EnvironmentInput): Promise<void> {
   /** Tells each deploy its verdict, a batch at a time (Temporal bounds a workflow's pending signals). */
   async function tell(workflowIds: string[], verdict: Verdict): Promise<void> {
     for (const batch of batches(workflowIds, SIGNAL_BATCH)) {
-      await Promise.all(batch.map((id) => getExternalWorkflowHandle(id).signal(verdictSignal, verdict).catch(() => undefined)));
+      await Promise.all(
+        batch.map((id) =>
+          getExternalWorkflowHandle(id)
+            .signal(verdictSignal, verdict)
+            .catch(() => undefined),
+        ),
+      );
     }
   }
 
@@ -185,7 +202,14 @@ export async function environment(input: EnvironmentInput): Promise<void> {
    * overlay they are superseded at once, without a git operation each.
    */
   async function apply(candidate: Candidate, older: Candidate[] = []): Promise<void> {
-    applying = { kind: 'deploy', tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId, phase: 'committing', since: now() };
+    applying = {
+      kind: 'deploy',
+      tag: candidate.tag,
+      commit: candidate.commit,
+      workflowId: candidate.workflowId,
+      phase: 'committing',
+      since: now(),
+    };
     publish();
     const verdict = await attempt(async (): Promise<Verdict> => {
       let revision = candidate.commit;
@@ -193,10 +217,18 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       if (candidate.path === 'code') {
         notices.forget(candidate.workflowId);
         await notify(candidate.workflowId, { phase: 'committing', note: 'committing the overlay' });
-        const update = await steps.updateOverlay({ kind: 'deploy', tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId });
+        const update = await steps.updateOverlay({
+          kind: 'deploy',
+          tag: candidate.tag,
+          commit: candidate.commit,
+          workflowId: candidate.workflowId,
+        });
         if (update.outcome === 'superseded') {
           await supersede(older, update.current!);
-          return { outcome: 'superseded', message: `production already runs ${update.current!.tag}, built from a newer commit that contains ${candidate.commit.slice(0, 7)}` };
+          return {
+            outcome: 'superseded',
+            message: `production already runs ${update.current!.tag}, built from a newer commit that contains ${candidate.commit.slice(0, 7)}`,
+          };
         }
         revision = update.revision;
         overlayCommit = update.overlayCommit;
@@ -204,15 +236,37 @@ export async function environment(input: EnvironmentInput): Promise<void> {
         state.production = { tag: candidate.tag, since: now() };
       }
       applying!.phase = 'syncing';
-      await notify(candidate.workflowId, { phase: 'syncing', note: 'waiting for Argo CD', ...(candidate.path === 'code' ? { overlayCommit } : {}) });
+      await notify(candidate.workflowId, {
+        phase: 'syncing',
+        note: 'waiting for Argo CD',
+        ...(candidate.path === 'code' ? { overlayCommit } : {}),
+      });
       const sync = await confirmSync(revision, settings.syncTimeoutMs, () => undefined);
       // Only now are the older deploys done: were this one Degraded (and rolled back), they stay queued.
       if (sync.state === 'healthy') await supersede(older, candidate);
-      return { outcome: sync.state === 'healthy' ? 'deployed' : 'failed', message: sync.message, overlayCommit, argo: sync.message };
+      return {
+        outcome: sync.state === 'healthy' ? 'deployed' : 'failed',
+        message: sync.message,
+        overlayCommit,
+        argo: sync.message,
+      };
     });
-    await getExternalWorkflowHandle(candidate.workflowId).signal(verdictSignal, verdict).catch(() => undefined);
-    record({ kind: verdict.outcome, tag: candidate.tag, commit: candidate.commit, workflowId: candidate.workflowId, message: verdict.message });
-    if (verdict.outcome === 'failed' && settings.autoRollback && verdict.overlayCommit && /Degraded/.test(verdict.message)) {
+    await getExternalWorkflowHandle(candidate.workflowId)
+      .signal(verdictSignal, verdict)
+      .catch(() => undefined);
+    record({
+      kind: verdict.outcome,
+      tag: candidate.tag,
+      commit: candidate.commit,
+      workflowId: candidate.workflowId,
+      message: verdict.message,
+    });
+    if (
+      verdict.outcome === 'failed' &&
+      settings.autoRollback &&
+      verdict.overlayCommit &&
+      /Degraded/.test(verdict.message)
+    ) {
       await rollback({ to: 'previous', reason: `automatic: ${verdict.message}`, requestedBy: 'gitops-deployer' });
     }
   }
@@ -224,7 +278,12 @@ export async function environment(input: EnvironmentInput): Promise<void> {
     state.queue = state.queue.filter((c) => !ids.has(c.workflowId));
     const message = `production runs ${by.tag}, built from ${by.commit.slice(0, 7)}, a newer commit that contains this one`;
     await tell([...ids], { outcome: 'superseded', message });
-    for (const c of older) state.outcomes = bounded(state.outcomes, { kind: 'superseded', tag: c.tag, commit: c.commit, workflowId: c.workflowId, message, at: now() }, MAX_OUTCOMES);
+    for (const c of older)
+      state.outcomes = bounded(
+        state.outcomes,
+        { kind: 'superseded', tag: c.tag, commit: c.commit, workflowId: c.workflowId, message, at: now() },
+        MAX_OUTCOMES,
+      );
     publish();
   }
 
@@ -244,10 +303,22 @@ export async function environment(input: EnvironmentInput): Promise<void> {
       try {
         await steps.validateImages({ tag });
       } catch (err) {
-        return { kind: 'rollback-refused', tag, workflowId: id, by, message: `rollback to ${tag} refused, the overlay is untouched: ${innermostMessage(err)}` };
+        return {
+          kind: 'rollback-refused',
+          tag,
+          workflowId: id,
+          by,
+          message: `rollback to ${tag} refused, the overlay is untouched: ${innermostMessage(err)}`,
+        };
       }
       applying!.phase = 'committing';
-      const update = await steps.updateOverlay({ kind: 'rollback', tag, workflowId: id, reason: request.reason, requestedBy: by });
+      const update = await steps.updateOverlay({
+        kind: 'rollback',
+        tag,
+        workflowId: id,
+        reason: request.reason,
+        requestedBy: by,
+      });
       // Committed: production is rolled back and held from here on, whatever Argo CD says next.
       state.production = { tag, since: now(), by };
       state.held = { tag, reason: `rolled back to ${tag} by ${by}: ${request.reason}`, by, since: now() };
@@ -272,16 +343,20 @@ async function attempt<T extends object>(work: () => Promise<T>): Promise<T | Ve
   }
 }
 
-
 /** Markdown for the Web UI's current details of env-<name>; a burst may queue thousands, so it names the first few. */
 function describe(environment: string, state: EnvironmentState, applying: EnvironmentView['applying']): string {
-  const lines = [`**${environment}** runs ${state.production?.tag ?? 'an unknown tag (no change since this workflow started)'}`];
+  const lines = [
+    `**${environment}** runs ${state.production?.tag ?? 'an unknown tag (no change since this workflow started)'}`,
+  ];
   if (applying) lines.push(`Now: ${applying.kind} ${applying.tag} (${applying.phase})`);
   if (state.held) lines.push(`Held: ${state.held.reason}`);
   if (state.paused) lines.push(`Paused: ${state.paused.reason}`);
-  const how = state.paused ?? state.held ? 'held' : 'queued';
+  const how = (state.paused ?? state.held) ? 'held' : 'queued';
   const shown = state.queue.slice(0, 10).map((c) => `${c.tag} (${c.path}, ${how})`);
-  if (shown.length) lines.push(`Queue: ${shown.join(', ')}${state.queue.length > shown.length ? ` and ${state.queue.length - shown.length} more` : ''}`);
+  if (shown.length)
+    lines.push(
+      `Queue: ${shown.join(', ')}${state.queue.length > shown.length ? ` and ${state.queue.length - shown.length} more` : ''}`,
+    );
   const last = state.outcomes.at(-1);
   if (last) lines.push(`Last: ${last.kind} ${last.tag ?? ''} — ${last.message}`);
   return lines.join('\n\n');

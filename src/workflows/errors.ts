@@ -14,5 +14,8 @@ export function innermostMessage(err: unknown): string {
  */
 export function isPermanentFailure(err: unknown): boolean {
   if (!(err instanceof ActivityFailure)) return true;
-  return err.retryState === RetryState.NON_RETRYABLE_FAILURE || (err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true);
+  return (
+    err.retryState === RetryState.NON_RETRYABLE_FAILURE ||
+    (err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true)
+  );
 }

@@ -1,4 +1,12 @@
-import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CiRun } from '../plan/ci';
 import { previewChoice, previewStart } from '../plan/preview';
 import { waitForCi } from './ci-wait';
@@ -37,7 +45,10 @@ export async function previewDeploy(input: PreviewDeployInput): Promise<DeploySt
     return await work.run(deploy);
   } catch (err) {
     if (isCancellation(err) && supersededBy) {
-      progress.finished({ outcome: 'superseded', message: `superseded by a newer push to #${pr} (${supersededBy.slice(0, 7)}), which has its own preview deploy` });
+      progress.finished({
+        outcome: 'superseded',
+        message: `superseded by a newer push to #${pr} (${supersededBy.slice(0, 7)}), which has its own preview deploy`,
+      });
       return progress.enter('superseded');
     }
     if (isCancellation(err)) {
@@ -51,9 +62,17 @@ export async function previewDeploy(input: PreviewDeployInput): Promise<DeploySt
   async function deploy(): Promise<DeployStatus> {
     const pull = await steps.readPullRequest({ pr });
     progress.branch(pull.headRef);
-    if (pull.fork) return progress.skipped('fork', `#${pr} comes from ${pull.headRepository ?? 'a deleted fork'}: previews run branches of this repository only (a fork's branch cannot be written, and its code is untrusted), so nothing is deployed`);
+    if (pull.fork)
+      return progress.skipped(
+        'fork',
+        `#${pr} comes from ${pull.headRepository ?? 'a deleted fork'}: previews run branches of this repository only (a fork's branch cannot be written, and its code is untrusted), so nothing is deployed`,
+      );
     if (pull.state === 'closed') return progress.skipped('closed', `#${pr} is closed: no preview`);
-    if (pull.headIsMain) return progress.skipped('main-branch', `#${pr} proposes ${pull.headRef} itself: the deployer never commits a preview onto the main branch`);
+    if (pull.headIsMain)
+      return progress.skipped(
+        'main-branch',
+        `#${pr} proposes ${pull.headRef} itself: the deployer never commits a preview onto the main branch`,
+      );
 
     const commits = await steps.listPullCommits({ pr });
     const plan = await steps.detectPreview({ pr, commit, baseRef: pull.baseRef, headRef: pull.headRef, commits });
@@ -83,7 +102,14 @@ export async function previewDeploy(input: PreviewDeployInput): Promise<DeploySt
     progress.validated(await steps.validateImages({ tag }));
 
     progress.enter('queued');
-    const candidate = { workflowId: workflowInfo().workflowId, commit, tag, rule: choice.rule, branch: pull.headRef, readyAt: new Date().toISOString() };
+    const candidate = {
+      workflowId: workflowInfo().workflowId,
+      commit,
+      tag,
+      rule: choice.rule,
+      branch: pull.headRef,
+      readyAt: new Date().toISOString(),
+    };
     await getExternalWorkflowHandle(input.environmentWorkflowId).signal(previewReadySignal, candidate);
     await condition(() => verdict !== undefined);
     progress.finished(verdict!);

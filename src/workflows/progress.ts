@@ -23,7 +23,16 @@ export class DeployProgress {
   ) {
     this.searchable = input.searchAttributes ?? false;
     const now = new Date().toISOString();
-    this.status = { phase: 'detecting', repository: input.repository, commit: input.commit, ...(input.pr ? { pr: input.pr } : {}), digests: {}, startedAt: now, updatedAt: now, phases: { detecting: now } };
+    this.status = {
+      phase: 'detecting',
+      repository: input.repository,
+      commit: input.commit,
+      ...(input.pr ? { pr: input.pr } : {}),
+      digests: {},
+      startedAt: now,
+      updatedAt: now,
+      phases: { detecting: now },
+    };
     this.publish();
   }
 
@@ -103,7 +112,10 @@ export class DeployProgress {
   }
 
   finished(verdict: Verdict): void {
-    Object.assign(this.status, { overlayCommit: verdict.overlayCommit ?? this.status.overlayCommit, argo: verdict.argo ?? this.status.argo });
+    Object.assign(this.status, {
+      overlayCommit: verdict.overlayCommit ?? this.status.overlayCommit,
+      argo: verdict.argo ?? this.status.argo,
+    });
     this.status.note = verdict.message;
     this.publish();
   }
@@ -127,10 +139,16 @@ export class DeployProgress {
   private publish(): void {
     const s = this.status;
     const target = s.pr ? `the preview of #${s.pr}` : this.environment;
-    const lines = [`**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${target}${s.reason ? ` (${s.reason})` : ''}`];
+    const lines = [
+      `**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${target}${s.reason ? ` (${s.reason})` : ''}`,
+    ];
     if (s.rule) lines.push(`Tag rule: ${s.rule}: ${s.ruleReason}`);
-    if (s.ciRun) lines.push(`CI run: [${s.ciRun.id}](${s.ciRun.url})${s.ciRun.conclusion ? ` ${s.ciRun.conclusion}` : ' in progress'}`);
-    if (s.overlayCommit) lines.push(`Overlay commit: [${s.overlayCommit.slice(0, 7)}](${this.repoUrl}/commit/${s.overlayCommit})`);
+    if (s.ciRun)
+      lines.push(
+        `CI run: [${s.ciRun.id}](${s.ciRun.url})${s.ciRun.conclusion ? ` ${s.ciRun.conclusion}` : ' in progress'}`,
+      );
+    if (s.overlayCommit)
+      lines.push(`Overlay commit: [${s.overlayCommit.slice(0, 7)}](${this.repoUrl}/commit/${s.overlayCommit})`);
     if (this.status.note) lines.push(this.status.note);
     if (s.argo) lines.push(`Argo CD: ${s.argo}`);
     if (s.error) lines.push(`Error: ${s.error}`);

@@ -14,4 +14,9 @@ export const ImageTag = defineSearchAttributeKey('ImageTag', 'KEYWORD');
 export const DeployPullRequest = defineSearchAttributeKey('DeployPullRequest', 'KEYWORD');
 
 /** Name → type, for `temporal server start-dev --search-attribute` and `temporal operator search-attribute create`. */
-export const SEARCH_ATTRIBUTES = Object.fromEntries([DeployEnvironment, DeployCommit, DeployPath, DeployPhase, ImageTag, DeployPullRequest].map((key) => [key.name, 'Keyword'])) as Record<string, 'Keyword'>;
+export const SEARCH_ATTRIBUTES = Object.fromEntries(
+  [DeployEnvironment, DeployCommit, DeployPath, DeployPhase, ImageTag, DeployPullRequest].map((key) => [
+    key.name,
+    'Keyword',
+  ]),
+) as Record<string, 'Keyword'>;

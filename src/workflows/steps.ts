@@ -38,7 +38,12 @@ function options(budget: Budget, summary: string): ActivityOptions {
     startToCloseTimeout: budget.attempt,
     heartbeatTimeout: budget.heartbeat ? HEARTBEAT : undefined,
     // Waits the server named arrive as nextRetryDelay; permanent failures are thrown non-retryable.
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: budget.attempts },
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: budget.attempts,
+    },
   };
 }
 

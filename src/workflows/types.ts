@@ -2,7 +2,19 @@ import type { DeployPath } from '../plan/classify';
 import type { CiRun } from '../plan/ci';
 import type { PreviewRule } from '../plan/preview';
 
-export type DeployPhase = 'detecting' | 'waiting-for-ci' | 'validating' | 'queued' | 'held' | 'committing' | 'syncing' | 'succeeded' | 'superseded' | 'failed' | 'skipped' | 'cancelled';
+export type DeployPhase =
+  | 'detecting'
+  | 'waiting-for-ci'
+  | 'validating'
+  | 'queued'
+  | 'held'
+  | 'committing'
+  | 'syncing'
+  | 'succeeded'
+  | 'superseded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
 
 /** Workflow input: identifiers only, never secrets (they come from the worker's environment). */
 export interface DeployInput {

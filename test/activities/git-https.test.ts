@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { RepoCache } from '../../src/activities/git';
-import { gitFailure, isAuthFailure, isLostPushRace, isMissingRef, isRefusedByServer } from '../../src/activities/git-errors';
+import {
+  gitFailure,
+  isAuthFailure,
+  isLostPushRace,
+  isMissingRef,
+  isRefusedByServer,
+} from '../../src/activities/git-errors';
 import { overlaySteps } from '../../src/activities/overlay';
 import { configSchema } from '../../src/config/schema';
 import { shaTag } from '../../src/plan/tags';
@@ -43,19 +49,33 @@ afterEach(() => {
 
 /** A RepoCache with its own cache dir, so each test starts from a fresh clone; null: no token. */
 function repoCache(token: string | null = TOKEN): RepoCache {
-  return new RepoCache({ cloneUrl: origin.httpsUrl!, cacheDir: join(root, `cache-${++caches}`), branch: 'main', author: AUTHOR, token: token ?? undefined });
+  return new RepoCache({
+    cloneUrl: origin.httpsUrl!,
+    cacheDir: join(root, `cache-${++caches}`),
+    branch: 'main',
+    author: AUTHOR,
+    token: token ?? undefined,
+  });
 }
 
 const config = configSchema.parse({
   repository: { owner: 'yt-summarizer-org', name: 'yt-summarizer' },
   ci: { workflow: 'ci.yml' },
   registry: { endpoint: 'https://acrytsummprd.azurecr.io' },
-  images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }, { name: 'yt-summarizer-workers', repository: 'yt-summarizer-workers' }],
+  images: [
+    { name: 'yt-summarizer-api', repository: 'yt-summarizer-api' },
+    { name: 'yt-summarizer-workers', repository: 'yt-summarizer-workers' },
+  ],
   argocd: { server: 'https://argocd.invalid', application: 'yt-summarizer-prod' },
 });
 
 async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }
@@ -86,13 +106,17 @@ describe('RepoCache over HTTPS with a token', () => {
 
     const requests = origin.server!.requests.slice(seen);
     expect(requests.some((r) => r.url.includes('service=git-upload-pack'))).toBe(true);
-    expect(requests.some((r) => r.method === 'POST' && r.url.endsWith('/git-receive-pack') && r.status === 200)).toBe(true);
+    expect(requests.some((r) => r.method === 'POST' && r.url.endsWith('/git-receive-pack') && r.status === 200)).toBe(
+      true,
+    );
     expect(requests.every((r) => r.user === 'x-access-token' && r.status === 200)).toBe(true);
   });
 
   test('the network timeouts reach git through the same environment', async () => {
     const repo = repoCache();
-    const [limit, time] = await repo.exclusive((g) => Promise.all([g.raw(['config', '--get', 'http.lowSpeedLimit']), g.raw(['config', '--get', 'http.lowSpeedTime'])]));
+    const [limit, time] = await repo.exclusive((g) =>
+      Promise.all([g.raw(['config', '--get', 'http.lowSpeedLimit']), g.raw(['config', '--get', 'http.lowSpeedTime'])]),
+    );
     expect([limit.trim(), time.trim()]).toEqual(['1000', '20']);
   });
 
@@ -122,7 +146,9 @@ describe('RepoCache over HTTPS with a token', () => {
     try {
       const err = await failure(repoCache().exclusive(async () => undefined));
       expect(err).toMatchObject({ type: 'TlsUntrusted', nonRetryable: true });
-      expect(err.message).toMatch(/^git clone of .* failed: git does not trust the origin's TLS certificate .*GIT_SSL_CAINFO/);
+      expect(err.message).toMatch(
+        /^git clone of .* failed: git does not trust the origin's TLS certificate .*GIT_SSL_CAINFO/,
+      );
     } finally {
       process.env.GIT_SSL_CAINFO = ca;
     }
@@ -152,7 +178,9 @@ describe('a push the server declines', () => {
     const pushes: string[] = [];
     origin.server!.setPreReceive((updates) => {
       pushes.push(...updates.map((u) => u.ref));
-      return updates.some((u) => u.ref === 'refs/heads/main') ? 'change freeze: production deploys are blocked until 18:00 UTC (CHG-1234)' : undefined;
+      return updates.some((u) => u.ref === 'refs/heads/main')
+        ? 'change freeze: production deploys are blocked until 18:00 UTC (CHG-1234)'
+        : undefined;
     });
     const err = await failure(steps.updateOverlay(change));
     expect(err).toMatchObject({ type: 'PushRefused', nonRetryable: true });
@@ -171,10 +199,14 @@ describe('a push the server declines', () => {
 
   test("a hook script's message (GitHub's GH006 wording) is carried the same way", async () => {
     const steps = overlaySteps(config, repoCache());
-    origin.server!.setPreReceive('#!/bin/sh\necho "error: GH006: Protected branch update failed for refs/heads/main." >&2\necho "error: Changes must be made through a pull request." >&2\nexit 1\n');
+    origin.server!.setPreReceive(
+      '#!/bin/sh\necho "error: GH006: Protected branch update failed for refs/heads/main." >&2\necho "error: Changes must be made through a pull request." >&2\nexit 1\n',
+    );
     const err = await failure(steps.updateOverlay(await merge('protected')));
     expect(err).toMatchObject({ type: 'PushRefused', nonRetryable: true });
-    expect(err.message).toContain('error: GH006: Protected branch update failed for refs/heads/main.\nerror: Changes must be made through a pull request.');
+    expect(err.message).toContain(
+      'error: GH006: Protected branch update failed for refs/heads/main.\nerror: Changes must be made through a pull request.',
+    );
   });
 });
 
@@ -246,8 +278,18 @@ describe('RepoCache after a crash', () => {
 
     // A new worker process: a fresh module, whose first open finds the locks.
     let Fresh!: typeof RepoCache;
-    jest.isolateModules(() => ({ RepoCache: Fresh } = jest.requireActual<typeof import('../../src/activities/git')>('../../src/activities/git')));
-    const restarted = new Fresh({ cloneUrl: origin.httpsUrl!, cacheDir: join(root, `cache-${caches}`), branch: 'main', author: AUTHOR, token: TOKEN });
+    jest.isolateModules(
+      () =>
+        ({ RepoCache: Fresh } =
+          jest.requireActual<typeof import('../../src/activities/git')>('../../src/activities/git')),
+    );
+    const restarted = new Fresh({
+      cloneUrl: origin.httpsUrl!,
+      cacheDir: join(root, `cache-${caches}`),
+      branch: 'main',
+      author: AUTHOR,
+      token: TOKEN,
+    });
     expect(restarted.dir).toBe(repo.dir);
     const later = await origin.commit({ 'docs/after-crash.md': 'x\n' }, 'docs: after a crash');
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
@@ -256,7 +298,11 @@ describe('RepoCache after a crash', () => {
       await g.raw(['checkout', '--force', '-B', 'gitops-deployer', restarted.remoteMain]); // needs index.lock and HEAD.lock gone
     });
     for (const lock of locks) expect(existsSync(join(repo.dir, lock))).toBe(false);
-    expect(warn.mock.calls).toEqual([[`git cache ${repo.dir}: removed lock files left by a killed git: HEAD.lock, index.lock, refs/remotes/origin/main.lock`]]);
+    expect(warn.mock.calls).toEqual([
+      [
+        `git cache ${repo.dir}: removed lock files left by a killed git: HEAD.lock, index.lock, refs/remotes/origin/main.lock`,
+      ],
+    ]);
     warn.mockRestore();
     expect((await git(repo.dir, ['rev-parse', 'HEAD'])).trim()).toBe(later);
 
@@ -274,11 +320,25 @@ describe('RepoCache after a crash', () => {
     // The parent process is alive and is not this one: it stands for a second worker on the same cache.
     writeFileSync(`${repo.dir}.owner`, `${process.ppid}\n`);
     let Fresh!: typeof RepoCache;
-    jest.isolateModules(() => ({ RepoCache: Fresh } = jest.requireActual<typeof import('../../src/activities/git')>('../../src/activities/git')));
-    const second = new Fresh({ cloneUrl: origin.httpsUrl!, cacheDir: join(root, `cache-${caches}`), branch: 'main', author: AUTHOR, token: TOKEN });
+    jest.isolateModules(
+      () =>
+        ({ RepoCache: Fresh } =
+          jest.requireActual<typeof import('../../src/activities/git')>('../../src/activities/git')),
+    );
+    const second = new Fresh({
+      cloneUrl: origin.httpsUrl!,
+      cacheDir: join(root, `cache-${caches}`),
+      branch: 'main',
+      author: AUTHOR,
+      token: TOKEN,
+    });
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     await second.exclusive((g) => g.raw(['--version']));
-    expect(warn.mock.calls).toEqual([[`git cache ${repo.dir} is in use by process ${process.ppid} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`]]);
+    expect(warn.mock.calls).toEqual([
+      [
+        `git cache ${repo.dir} is in use by process ${process.ppid} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`,
+      ],
+    ]);
     warn.mockRestore();
     expect(existsSync(join(repo.dir, '.git/index.lock'))).toBe(true);
     rmSync(join(repo.dir, '.git/index.lock'));
@@ -291,10 +351,20 @@ describe('the test git server', () => {
     // Many branches make the clone's want list exceed 1 kB, which git sends gzipped.
     const head = await origin.head();
     for (let i = 0; i < 40; i++) await git(origin.bareDir, ['update-ref', `refs/heads/many/branch-${i}`, head]);
-    const env = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${BASIC}` };
-    const client = (args: string[]) => new Promise<void>((resolve, reject) => {
-      execFile('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: other, env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 << 20 }, (err, _out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve()));
-    });
+    const env = {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'http.extraHeader',
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${BASIC}`,
+    };
+    const client = (args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        execFile(
+          'git',
+          ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args],
+          { cwd: other, env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 << 20 },
+          (err, _out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve()),
+        );
+      });
     const seen = origin.server!.requests.length;
     await client(['clone', '-q', origin.httpsUrl!, 'clone']);
     writeFileSync(join(other, 'clone/big.bin'), randomBytes(3 << 20)); // incompressible: a >1 MB pack, sent chunked
@@ -304,7 +374,9 @@ describe('the test git server', () => {
 
     const requests = origin.server!.requests.slice(seen);
     expect(requests.some((r) => r.method === 'POST' && r.encoding === 'gzip' && r.status === 200)).toBe(true);
-    expect(requests.some((r) => r.url.endsWith('/git-receive-pack') && r.bytes > 3 << 20 && r.status === 200)).toBe(true);
+    expect(requests.some((r) => r.url.endsWith('/git-receive-pack') && r.bytes > 3 << 20 && r.status === 200)).toBe(
+      true,
+    );
     expect((await git(origin.bareDir, ['cat-file', '-s', 'refs/heads/big:big.bin'])).trim()).toBe(String(3 << 20));
     for (let i = 0; i < 40; i++) await git(origin.bareDir, ['update-ref', '-d', `refs/heads/many/branch-${i}`]);
     await git(origin.bareDir, ['update-ref', '-d', 'refs/heads/big']);
@@ -315,18 +387,66 @@ describe('git error predicates, on what git prints for GitHub', () => {
   const to = 'To https://github.com/yt-summarizer-org/yt-summarizer.git';
   const failedToPush = "error: failed to push some refs to 'https://github.com/yt-summarizer-org/yt-summarizer.git'";
   const cases: Array<[string, string, { race: boolean; refused: boolean; auth: boolean }]> = [
-    ['GH006 branch protection', `remote: error: GH006: Protected branch update failed for refs/heads/main.\nremote: error: Changes must be made through a pull request.\n${to}\n ! [remote rejected] HEAD -> main (protected branch hook declined)\n${failedToPush}`, { race: false, refused: true, auth: false }],
-    ['GH013 rulesets', `remote: error: GH013: Repository rule violations found for refs/heads/main.\n${to}\n ! [remote rejected] HEAD -> main (push declined due to repository rule violations)\n${failedToPush}`, { race: false, refused: true, auth: false }],
-    ['a branch that moved', `${to}\n ! [rejected]        HEAD -> main (fetch first)\n${failedToPush}\nhint: Updates were rejected because the remote contains work that you do\nhint: not have locally.`, { race: true, refused: false, auth: false }],
-    ['a lease that no longer holds', `${to}\n ! [rejected]        HEAD -> gitops-deployer/preview-5 (stale info)\n${failedToPush}`, { race: true, refused: false, auth: false }],
-    ["the server's ref update lost a race", `remote: error: cannot lock ref 'refs/heads/main': is at 1111111 but expected 2222222\n${to}\n ! [remote rejected] HEAD -> main (failed to update ref)\n${failedToPush}`, { race: true, refused: false, auth: false }],
-    ['receive.denyNonFastForwards is policy, not a race', `remote: error: denying non-fast-forward refs/heads/p (you should pull first)\n${to}\n ! [remote rejected] HEAD -> p (non-fast-forward)\n${failedToPush}`, { race: false, refused: true, auth: false }],
-    ["a hook's words are not git's", `remote: fetch first, then rebase onto release/2024\n${to}\n ! [remote rejected] HEAD -> main (pre-receive hook declined)\n${failedToPush}`, { race: false, refused: true, auth: false }],
-    ['no credentials', "fatal: could not read Username for 'https://github.com': terminal prompts disabled", { race: false, refused: false, auth: true }],
-    ['a wrong password', "remote: Invalid username or password.\nfatal: Authentication failed for 'https://github.com/yt-summarizer-org/yt-summarizer.git/'", { race: false, refused: false, auth: true }],
-    ['a token without contents: write', "remote: Write access to repository not granted.\nfatal: unable to access 'https://github.com/yt-summarizer-org/yt-summarizer.git/': The requested URL returned error: 403", { race: false, refused: false, auth: true }],
-    ['a server error', 'error: RPC failed; HTTP 500 curl 22 The requested URL returned error: 500\nfatal: expected flush after ref listing', { race: false, refused: false, auth: false }],
-    ['a network error', "fatal: unable to access 'https://github.com/yt-summarizer-org/yt-summarizer.git/': Could not resolve host: github.com", { race: false, refused: false, auth: false }],
+    [
+      'GH006 branch protection',
+      `remote: error: GH006: Protected branch update failed for refs/heads/main.\nremote: error: Changes must be made through a pull request.\n${to}\n ! [remote rejected] HEAD -> main (protected branch hook declined)\n${failedToPush}`,
+      { race: false, refused: true, auth: false },
+    ],
+    [
+      'GH013 rulesets',
+      `remote: error: GH013: Repository rule violations found for refs/heads/main.\n${to}\n ! [remote rejected] HEAD -> main (push declined due to repository rule violations)\n${failedToPush}`,
+      { race: false, refused: true, auth: false },
+    ],
+    [
+      'a branch that moved',
+      `${to}\n ! [rejected]        HEAD -> main (fetch first)\n${failedToPush}\nhint: Updates were rejected because the remote contains work that you do\nhint: not have locally.`,
+      { race: true, refused: false, auth: false },
+    ],
+    [
+      'a lease that no longer holds',
+      `${to}\n ! [rejected]        HEAD -> gitops-deployer/preview-5 (stale info)\n${failedToPush}`,
+      { race: true, refused: false, auth: false },
+    ],
+    [
+      "the server's ref update lost a race",
+      `remote: error: cannot lock ref 'refs/heads/main': is at 1111111 but expected 2222222\n${to}\n ! [remote rejected] HEAD -> main (failed to update ref)\n${failedToPush}`,
+      { race: true, refused: false, auth: false },
+    ],
+    [
+      'receive.denyNonFastForwards is policy, not a race',
+      `remote: error: denying non-fast-forward refs/heads/p (you should pull first)\n${to}\n ! [remote rejected] HEAD -> p (non-fast-forward)\n${failedToPush}`,
+      { race: false, refused: true, auth: false },
+    ],
+    [
+      "a hook's words are not git's",
+      `remote: fetch first, then rebase onto release/2024\n${to}\n ! [remote rejected] HEAD -> main (pre-receive hook declined)\n${failedToPush}`,
+      { race: false, refused: true, auth: false },
+    ],
+    [
+      'no credentials',
+      "fatal: could not read Username for 'https://github.com': terminal prompts disabled",
+      { race: false, refused: false, auth: true },
+    ],
+    [
+      'a wrong password',
+      "remote: Invalid username or password.\nfatal: Authentication failed for 'https://github.com/yt-summarizer-org/yt-summarizer.git/'",
+      { race: false, refused: false, auth: true },
+    ],
+    [
+      'a token without contents: write',
+      "remote: Write access to repository not granted.\nfatal: unable to access 'https://github.com/yt-summarizer-org/yt-summarizer.git/': The requested URL returned error: 403",
+      { race: false, refused: false, auth: true },
+    ],
+    [
+      'a server error',
+      'error: RPC failed; HTTP 500 curl 22 The requested URL returned error: 500\nfatal: expected flush after ref listing',
+      { race: false, refused: false, auth: false },
+    ],
+    [
+      'a network error',
+      "fatal: unable to access 'https://github.com/yt-summarizer-org/yt-summarizer.git/': Could not resolve host: github.com",
+      { race: false, refused: false, auth: false },
+    ],
   ];
   test.each(cases)('%s', (_, text, expected) => {
     const err = new Error(text);
@@ -336,7 +456,11 @@ describe('git error predicates, on what git prints for GitHub', () => {
   test('gitFailure: permanent for the token, the policy, a missing branch; the error itself for a retry, credentials stripped', () => {
     const thrown = (text: string, branch?: string) => {
       try {
-        gitFailure(new Error(text), { origin: 'https://bot:s3cret@github.com/o/r.git', branch, action: branch ? 'fetch' : 'push' });
+        gitFailure(new Error(text), {
+          origin: 'https://bot:s3cret@github.com/o/r.git',
+          branch,
+          action: branch ? 'fetch' : 'push',
+        });
       } catch (err) {
         return err as Error & { type?: string; nonRetryable?: boolean };
       }
@@ -344,15 +468,33 @@ describe('git error predicates, on what git prints for GitHub', () => {
     };
     expect(thrown(cases[7]![1])).toMatchObject({ type: 'GitAuthFailed', nonRetryable: true });
     expect(thrown(cases[0]![1])).toMatchObject({ type: 'PushRefused', nonRetryable: true });
-    expect(thrown(cases[0]![1]).message).toContain('error: GH006: Protected branch update failed for refs/heads/main.\nerror: Changes must be made through a pull request.');
+    expect(thrown(cases[0]![1]).message).toContain(
+      'error: GH006: Protected branch update failed for refs/heads/main.\nerror: Changes must be made through a pull request.',
+    );
     // A hook may say anything: its decline stays a decline.
-    expect(thrown('remote: Authentication failed: no change ticket linked\n ! [remote rejected] HEAD -> main (pre-receive hook declined)', undefined)).toMatchObject({ type: 'PushRefused' });
+    expect(
+      thrown(
+        'remote: Authentication failed: no change ticket linked\n ! [remote rejected] HEAD -> main (pre-receive hook declined)',
+        undefined,
+      ),
+    ).toMatchObject({ type: 'PushRefused' });
     expect(isMissingRef(new Error("fatal: couldn't find remote ref refs/heads/gone"))).toBe(true);
-    expect(thrown("fatal: couldn't find remote ref refs/heads/gone", 'gone')).toMatchObject({ type: 'BranchNotFound', nonRetryable: true, message: 'branch gone no longer exists in https://github.com/o/r.git' });
+    expect(thrown("fatal: couldn't find remote ref refs/heads/gone", 'gone')).toMatchObject({
+      type: 'BranchNotFound',
+      nonRetryable: true,
+      message: 'branch gone no longer exists in https://github.com/o/r.git',
+    });
 
-    const network = thrown("fatal: unable to access 'https://bot:s3cret@github.com/o/r.git/': Could not resolve host: github.com");
+    const network = thrown(
+      "fatal: unable to access 'https://bot:s3cret@github.com/o/r.git/': Could not resolve host: github.com",
+    );
     expect(network).not.toBeInstanceOf(ApplicationFailure);
-    expect(network.message).toBe("fatal: unable to access 'https://github.com/o/r.git/': Could not resolve host: github.com");
-    for (const text of cases.map(([, t]) => t)) expect(thrown(text.replace(/https:\/\/github\.com/g, 'https://bot:s3cret@github.com')).message).not.toContain('s3cret');
+    expect(network.message).toBe(
+      "fatal: unable to access 'https://github.com/o/r.git/': Could not resolve host: github.com",
+    );
+    for (const text of cases.map(([, t]) => t))
+      expect(thrown(text.replace(/https:\/\/github\.com/g, 'https://bot:s3cret@github.com')).message).not.toContain(
+        's3cret',
+      );
   });
 });

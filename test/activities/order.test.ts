@@ -16,13 +16,18 @@ const linear: string[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'order-'));
   origin = await createOrigin({ root: dir });
-  for (let i = 0; i < 40; i++) linear.push(await origin.commit({ [`services/api/change-${i}.py`]: `${i}\n` }, `change ${i}`));
+  for (let i = 0; i < 40; i++)
+    linear.push(await origin.commit({ [`services/api/change-${i}.py`]: `${i}\n` }, `change ${i}`));
   const { config, repo } = localRepo(origin, dir);
   ({ orderCommits } = historySteps(config, repo, async () => true));
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const shuffled = <T>(items: T[]) => items.map((item, i) => ({ item, key: (i * 7919) % items.length })).sort((a, b) => a.key - b.key).map((x) => x.item);
+const shuffled = <T>(items: T[]) =>
+  items
+    .map((item, i) => ({ item, key: (i * 7919) % items.length }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.item);
 
 test('forty queued commits of main in any order: the newest is the one head', async () => {
   expect(await orderCommits({ commits: shuffled(linear) })).toEqual([linear.at(-1)]);
@@ -48,11 +53,15 @@ test('a commit the clone does not have yet is fetched first', async () => {
 });
 
 test('a commit that exists nowhere is a permanent failure, and more than a batch is refused', async () => {
-  const missing = await orderCommits({ commits: [linear[0]!, '0123456789abcdef0123456789abcdef01234567'] }).catch((e: unknown) => e);
+  const missing = await orderCommits({ commits: [linear[0]!, '0123456789abcdef0123456789abcdef01234567'] }).catch(
+    (e: unknown) => e,
+  );
   expect(missing).toBeInstanceOf(ApplicationFailure);
   expect((missing as ApplicationFailure).nonRetryable).toBe(true);
   expect((missing as ApplicationFailure).message).toMatch(/does not exist/);
-  const tooMany = await orderCommits({ commits: Array.from({ length: 201 }, () => linear[0]!) }).catch((e: unknown) => e);
+  const tooMany = await orderCommits({ commits: Array.from({ length: 201 }, () => linear[0]!) }).catch(
+    (e: unknown) => e,
+  );
   expect((tooMany as ApplicationFailure).type).toBe('BadInput');
 });
 

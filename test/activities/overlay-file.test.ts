@@ -19,27 +19,46 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'overlay-file-'));
   origin = await createOrigin({ root: dir });
   const { config, repo } = localRepo(origin, dir);
-  steps = { ...overlaySteps(config, repo), ...historySteps(config, repo, async () => true), ...detectSteps(config, repo) };
+  steps = {
+    ...overlaySteps(config, repo),
+    ...historySteps(config, repo, async () => true),
+    ...detectSteps(config, repo),
+  };
   const text = await origin.readAt('main', OVERLAY);
-  broken = await origin.commit({ [OVERLAY]: text.replace('    newTag: sha-e43f28a  # current production', '    newTag: [sha-e43f28a') }, 'chore: hand edit gone wrong');
+  broken = await origin.commit(
+    { [OVERLAY]: text.replace('    newTag: sha-e43f28a  # current production', '    newTag: [sha-e43f28a') },
+    'chore: hand edit gone wrong',
+  );
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }
 
 test.each([
-  ['update-overlay', () => steps.updateOverlay({ kind: 'deploy', tag: 'sha-1234567', commit: broken, workflowId: 'deploy-x' })],
+  [
+    'update-overlay',
+    () => steps.updateOverlay({ kind: 'deploy', tag: 'sha-1234567', commit: broken, workflowId: 'deploy-x' }),
+  ],
   ['list-targets (deployctl targets, rollbacks)', () => steps.listTargets({ limit: 5 })],
   ['read-running-tag (k8s-only merges)', () => steps.readRunningTag({ commit: broken })],
 ])('%s: permanent, naming the file and the line', async (_, run) => {
   const err = await failure(run());
   expect(err.nonRetryable).toBe(true);
   expect(err.type).toBe('OverlayError');
-  expect(err.message).toMatch(new RegExp(`${OVERLAY.replace(/\./g, '\\.')} (on main|at ${broken.slice(0, 7)}): kustomization is not valid YAML at line \\d+, column \\d+`));
+  expect(err.message).toMatch(
+    new RegExp(
+      `${OVERLAY.replace(/\./g, '\\.')} (on main|at ${broken.slice(0, 7)}): kustomization is not valid YAML at line \\d+, column \\d+`,
+    ),
+  );
   expect(err.message).not.toContain('\n');
   expect(await origin.head()).toBe(broken);
 });

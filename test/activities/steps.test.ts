@@ -22,7 +22,12 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }
@@ -31,10 +36,20 @@ describe('detect', () => {
   test('diffs before..after from the cached clone, renames included', async () => {
     const before = await stack.origin.head();
     await stack.origin.commit({ 'docs/guide.md': 'guide\n' }, 'docs');
-    const after = await stack.origin.commit({ 'docs/guide.md': null, 'services/shared/guide.md': 'guide\n', 'k8s/base/x.yaml': 'a: 1\n' }, 'move');
-    expect(await steps.detectChanges({ commit: after, before })).toMatchObject({ path: 'k8s', changedFiles: 2, reason: 'k8s-only change: k8s/base/x.yaml' });
+    const after = await stack.origin.commit(
+      { 'docs/guide.md': null, 'services/shared/guide.md': 'guide\n', 'k8s/base/x.yaml': 'a: 1\n' },
+      'move',
+    );
+    expect(await steps.detectChanges({ commit: after, before })).toMatchObject({
+      path: 'k8s',
+      changedFiles: 2,
+      reason: 'k8s-only change: k8s/base/x.yaml',
+    });
     // An all-zero before (a new branch) compares with the parent commit only.
-    expect(await steps.detectChanges({ commit: after, before: '0'.repeat(40) })).toMatchObject({ path: 'k8s', changedFiles: 2 });
+    expect(await steps.detectChanges({ commit: after, before: '0'.repeat(40) })).toMatchObject({
+      path: 'k8s',
+      changedFiles: 2,
+    });
   });
 
   test('a commit that does not exist is a permanent failure', async () => {
@@ -53,14 +68,22 @@ describe('validate-images', () => {
     const workers = await stack.registry.pushImage('yt-summarizer-workers', tag);
     expect(await steps.validateImages({ tag })).toEqual([
       { name: 'yt-summarizer-api', reference: `${stack.registry.host}/yt-summarizer-api:${tag}`, digest: api },
-      { name: 'yt-summarizer-workers', reference: `${stack.registry.host}/yt-summarizer-workers:${tag}`, digest: workers },
+      {
+        name: 'yt-summarizer-workers',
+        reference: `${stack.registry.host}/yt-summarizer-workers:${tag}`,
+        digest: workers,
+      },
     ]);
   });
 
   test('a missing image fails permanently, naming it', async () => {
     const err = await failure(steps.validateImages({ tag: 'sha-fffffff' }));
     expect(err).toMatchObject({ type: 'ImageNotFound', nonRetryable: true });
-    expect(err.message).toMatch(new RegExp(`^image not found: ${stack.registry.host}/yt-summarizer-api:sha-fffffff, ${stack.registry.host}/yt-summarizer-workers:sha-fffffff\\.`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^image not found: ${stack.registry.host}/yt-summarizer-api:sha-fffffff, ${stack.registry.host}/yt-summarizer-workers:sha-fffffff\\.`,
+      ),
+    );
   });
 });
 
@@ -77,7 +100,11 @@ describe('update-overlay', () => {
   test('an overlay that already holds the tag commits nothing', async () => {
     const tag = /newTag: (sha-[0-9a-f]{7})/.exec(await stack.origin.readAt('main', OVERLAY))![1]!;
     const head = await stack.origin.head();
-    expect(await steps.updateOverlay({ kind: 'deploy', tag, commit: head, workflowId: 'wf-noop' })).toEqual({ outcome: 'unchanged', overlayCommit: null, revision: head });
+    expect(await steps.updateOverlay({ kind: 'deploy', tag, commit: head, workflowId: 'wf-noop' })).toEqual({
+      outcome: 'unchanged',
+      overlayCommit: null,
+      revision: head,
+    });
     expect(await stack.origin.head()).toBe(head);
   });
 
@@ -87,7 +114,10 @@ describe('update-overlay', () => {
     const other = join(stack.dir, 'racer');
     await git(stack.dir, ['clone', '-q', stack.origin.url, other]);
     const hook = join(deps.repo.dir, '.git/hooks/pre-push');
-    writeFileSync(hook, `#!/bin/sh\nrm -f "$0"\ncd ${other} && git pull -q origin main && git -c user.name=r -c user.email=r@x commit -q --allow-empty -m racer && git push -q origin HEAD:main\n`);
+    writeFileSync(
+      hook,
+      `#!/bin/sh\nrm -f "$0"\ncd ${other} && git pull -q origin main && git -c user.name=r -c user.email=r@x commit -q --allow-empty -m racer && git push -q origin HEAD:main\n`,
+    );
     chmodSync(hook, 0o755);
 
     const result = await steps.updateOverlay({ kind: 'deploy', tag: shaTag(commit), commit, workflowId: 'wf-race' });
@@ -101,17 +131,37 @@ describe('update-overlay', () => {
 describe('wait-for-ci probe', () => {
   test('finds the newest run of the commit on main', async () => {
     const sha = 'c'.repeat(40);
-    const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, status: 'completed', conclusion: 'success' });
-    expect(await steps.findCiRun({ commit: sha })).toEqual({ id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha, attempt: 1 });
+    const run = stack.github.addRun({
+      owner: OWNER,
+      repo: REPO,
+      headSha: sha,
+      status: 'completed',
+      conclusion: 'success',
+    });
+    expect(await steps.findCiRun({ commit: sha })).toEqual({
+      id: run.id,
+      status: 'completed',
+      conclusion: 'success',
+      url: run.html_url,
+      headSha: sha,
+      attempt: 1,
+    });
     expect(await steps.findCiRun({ commit: 'd'.repeat(40) })).toBeNull();
   });
 
   test('a bad token is permanent; 429 waits for Retry-After; 503 is retried', async () => {
     const badToken = createActivities(createDeps(stack.config, { GITHUB_TOKEN: 'wrong' }));
-    expect(await failure(badToken.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({ type: 'Unauthorized', nonRetryable: true });
+    expect(await failure(badToken.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({
+      type: 'Unauthorized',
+      nonRetryable: true,
+    });
 
     stack.github.failNext(1, 429, { 'retry-after': '7' });
-    expect(await failure(steps.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({ type: 'RateLimited', nonRetryable: false, nextRetryDelay: 7000 });
+    expect(await failure(steps.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({
+      type: 'RateLimited',
+      nonRetryable: false,
+      nextRetryDelay: 7000,
+    });
 
     stack.github.failNext(1, 503);
     const err = await steps.findCiRun({ commit: 'c'.repeat(40) }).catch((e: Error) => e);
@@ -149,7 +199,16 @@ describe('read-running-tag', () => {
 describe('preview steps', () => {
   const PREVIEW = 'k8s/overlays/preview/kustomization.yaml';
   const change = (commit: string, branch: string, tag = 'pr-5-aaaaaaa') =>
-    ({ kind: 'preview', tag, workflowId: `preview-test-pr-5-${commit}`, commit, pr: 5, branch, rule: 'ci', target: null as string | null }) as const;
+    ({
+      kind: 'preview',
+      tag,
+      workflowId: `preview-test-pr-5-${commit}`,
+      commit,
+      pr: 5,
+      branch,
+      rule: 'ci',
+      target: null as string | null,
+    }) as const;
 
   test('update-overlay commits on top of exactly the previewed commit, once, on the PR branch', async () => {
     const head = await stack.origin.commitOn('preview/once', { 'services/api/main.py': 'print(5)\n' }, 'pr 5');
@@ -166,7 +225,11 @@ describe('preview steps', () => {
   test('update-overlay ends superseded when the author pushed meanwhile, and leaves the branch alone', async () => {
     const previewed = await stack.origin.commitOn('preview/moved', { 'services/api/main.py': 'print(6)\n' }, 'pr 6');
     const newer = await stack.origin.commitOn('preview/moved', { 'services/api/main.py': 'print(7)\n' }, 'pr 6 again');
-    expect(await steps.updateOverlay(change(previewed, 'preview/moved'))).toMatchObject({ outcome: 'superseded', overlayCommit: null, revision: newer });
+    expect(await steps.updateOverlay(change(previewed, 'preview/moved'))).toMatchObject({
+      outcome: 'superseded',
+      overlayCommit: null,
+      revision: newer,
+    });
     expect((await git(stack.origin.bareDir, ['rev-parse', 'refs/heads/preview/moved'])).trim()).toBe(newer);
   });
 
@@ -176,7 +239,9 @@ describe('preview steps', () => {
     const again = await steps.updateOverlay(change(head, 'preview/rerun', 'sha-2222222')); // same workflow id, production moved on
     expect(again).toMatchObject({ outcome: 'committed' });
     expect(again.overlayCommit).not.toBe(first.overlayCommit);
-    expect((await git(stack.origin.bareDir, ['rev-parse', `${again.overlayCommit}^`])).trim()).toBe(first.overlayCommit);
+    expect((await git(stack.origin.bareDir, ['rev-parse', `${again.overlayCommit}^`])).trim()).toBe(
+      first.overlayCommit,
+    );
     expect(await stack.origin.readAt('refs/heads/preview/rerun', PREVIEW)).toContain('newTag: sha-2222222');
   });
 

@@ -60,7 +60,12 @@ function random(seed: number): () => number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Retries a call to Temporal the way GitHub redelivers a webhook that got a 5xx (until the run ends). */
-async function redelivered<T>(call: () => Promise<T>, what: string, log: (line: string) => void, ended: () => boolean = () => false): Promise<T> {
+async function redelivered<T>(
+  call: () => Promise<T>,
+  what: string,
+  log: (line: string) => void,
+  ended: () => boolean = () => false,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     if (attempt > 1 && ended()) throw new Error(`${what}: the chaos run ended`);
     try {
@@ -92,9 +97,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const supervise = async () => {
       while (!stopping) {
         await sleep(200);
-        if (stopping || killing || !worker || (worker.child.exitCode === null && worker.child.signalCode === null)) continue;
+        if (stopping || killing || !worker || (worker.child.exitCode === null && worker.child.signalCode === null))
+          continue;
         workerCrashes++;
-        log(`  worker exited on its own (${worker.child.exitCode ?? worker.child.signalCode}); starting another. Its last words: ${worker.output().trim().split('\n').slice(-2).join(' | ')}`);
+        log(
+          `  worker exited on its own (${worker.child.exitCode ?? worker.child.signalCode}); starting another. Its last words: ${worker.output().trim().split('\n').slice(-2).join(' | ')}`,
+        );
         worker = await stack.startWorker().catch(() => undefined);
       }
     };
@@ -103,11 +111,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The schedule: merges spread over the first half, their CI completions shuffled over the
     // whole spread (each after its merge), kills and restarts anywhere in it.
     const events: Event[] = [];
-    const mergeAt = Array.from({ length: options.merges }, (_, i) => Math.round(((i + rand() * 0.5) / options.merges) * options.spreadMs * 0.5));
+    const mergeAt = Array.from({ length: options.merges }, (_, i) =>
+      Math.round(((i + rand() * 0.5) / options.merges) * options.spreadMs * 0.5),
+    );
     mergeAt.forEach((at, index) => events.push({ at, kind: 'merge', index }));
-    mergeAt.forEach((at, index) => events.push({ at: at + 500 + Math.round(rand() * (options.spreadMs - at)), kind: 'ci', index }));
+    mergeAt.forEach((at, index) =>
+      events.push({ at: at + 500 + Math.round(rand() * (options.spreadMs - at)), kind: 'ci', index }),
+    );
     for (let i = 0; i < options.kills; i++) events.push({ at: Math.round(rand() * options.spreadMs), kind: 'kill' });
-    for (let i = 0; i < options.restarts; i++) events.push({ at: Math.round((0.2 + rand() * 0.6) * options.spreadMs), kind: 'restart' });
+    for (let i = 0; i < options.restarts; i++)
+      events.push({ at: Math.round((0.2 + rand() * 0.6) * options.spreadMs), kind: 'restart' });
     events.sort((a, b) => a.at - b.at);
 
     const commits: string[] = [];
@@ -120,11 +133,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (event.kind === 'merge') {
         const i = event.index!;
         const before = await stack.origin.head();
-        const commit = await stack.origin.commit({ 'services/api/main.py': `print(${i})\n` }, `feat(api): chaos change ${i}`);
+        const commit = await stack.origin.commit(
+          { 'services/api/main.py': `print(${i})\n` },
+          `feat(api): chaos change ${i}`,
+        );
         commits[i] = commit;
         runs[i] = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' }).id;
         log(`merge ${i} ${commit.slice(0, 7)}`);
-        pending.set(i, redelivered(() => startDeploy(stack.client, stack.config, { commit, before, requestedBy: 'chaos' }).then(() => undefined), `push webhook of ${commit.slice(0, 7)}`, log));
+        pending.set(
+          i,
+          redelivered(
+            () =>
+              startDeploy(stack.client, stack.config, { commit, before, requestedBy: 'chaos' }).then(() => undefined),
+            `push webhook of ${commit.slice(0, 7)}`,
+            log,
+          ),
+        );
       } else if (event.kind === 'ci') {
         const i = event.index!;
         await pending.get(i);
@@ -134,8 +158,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         log(`ci ${i} ${commit.slice(0, 7)} passed`);
         // The webhook, sometimes lost: then the deploy's own polling finds the run.
         if (rand() < 0.7) {
-          const run = { id: runs[i]!, status: 'completed', conclusion: 'success', url: `https://github.com/${full}/actions/runs/${runs[i]}`, headSha: commit };
-          void redelivered(() => signalCiCompleted(stack.client, stack.config, run), `workflow_run webhook of ${commit.slice(0, 7)}`, log, () => stopping).catch(() => undefined);
+          const run = {
+            id: runs[i]!,
+            status: 'completed',
+            conclusion: 'success',
+            url: `https://github.com/${full}/actions/runs/${runs[i]}`,
+            headSha: commit,
+          };
+          void redelivered(
+            () => signalCiCompleted(stack.client, stack.config, run),
+            `workflow_run webhook of ${commit.slice(0, 7)}`,
+            log,
+            () => stopping,
+          ).catch(() => undefined);
         }
       } else if (event.kind === 'kill') {
         killing = true;
@@ -164,10 +199,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const result = await Promise.race([
         redelivered(
           // A failed deploy is an answer, not a reason to ask again.
-          () => (handle.result() as Promise<DeployStatus>).then((status) => status.phase as string, (err: unknown) => {
-            if (err instanceof WorkflowFailedError) return `failed: ${(err.cause as Error | undefined)?.message ?? err.message}`;
-            throw err;
-          }),
+          () =>
+            (handle.result() as Promise<DeployStatus>).then(
+              (status) => status.phase as string,
+              (err: unknown) => {
+                if (err instanceof WorkflowFailedError)
+                  return `failed: ${(err.cause as Error | undefined)?.message ?? err.message}`;
+                throw err;
+              },
+            ),
           `result of ${commit.slice(0, 7)}`,
           log,
         ),
@@ -188,7 +228,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     stopping = true;
     await supervisor;
     return {
-      options: { merges: options.merges, kills: options.kills, restarts: options.restarts, seed: options.seed, spreadMs: options.spreadMs, drainTimeoutMs: options.drainTimeoutMs },
+      options: {
+        merges: options.merges,
+        kills: options.kills,
+        restarts: options.restarts,
+        seed: options.seed,
+        spreadMs: options.spreadMs,
+        drainTimeoutMs: options.drainTimeoutMs,
+      },
       lost,
       failed,
       duplicateOverlayCommits: duplicates(history),
@@ -216,15 +263,34 @@ interface OverlayCommit {
 
 /** The deployer's overlay commits on origin's main, oldest first, straight from git. */
 function overlayHistory(stack: Stack): OverlayCommit[] {
-  const out = execFileSync('git', ['log', '--reverse', '--format=%H%x1f%(trailers:key=Deploy-Workflow-Id,valueonly,separator=)%x1f%(trailers:key=Deployed-Commit,valueonly,separator=)%x1e', 'main', '--', 'k8s/overlays/prod/kustomization.yaml'], { cwd: stack.origin.bareDir, encoding: 'utf8' });
+  const out = execFileSync(
+    'git',
+    [
+      'log',
+      '--reverse',
+      '--format=%H%x1f%(trailers:key=Deploy-Workflow-Id,valueonly,separator=)%x1f%(trailers:key=Deployed-Commit,valueonly,separator=)%x1e',
+      'main',
+      '--',
+      'k8s/overlays/prod/kustomization.yaml',
+    ],
+    { cwd: stack.origin.bareDir, encoding: 'utf8' },
+  );
   return out
     .split('\x1e')
     .map((r) => r.trim())
     .filter(Boolean)
     .map((record) => {
       const [sha, workflowId, deployedCommit] = record.split('\x1f').map((f) => f.trim());
-      const text = execFileSync('git', ['show', `${sha}:k8s/overlays/prod/kustomization.yaml`], { cwd: stack.origin.bareDir, encoding: 'utf8' });
-      return { sha: sha!, tag: /newTag: (\S+)/.exec(text)![1]!, workflowId: workflowId || undefined, deployedCommit: deployedCommit || undefined };
+      const text = execFileSync('git', ['show', `${sha}:k8s/overlays/prod/kustomization.yaml`], {
+        cwd: stack.origin.bareDir,
+        encoding: 'utf8',
+      });
+      return {
+        sha: sha!,
+        tag: /newTag: (\S+)/.exec(text)![1]!,
+        workflowId: workflowId || undefined,
+        deployedCommit: deployedCommit || undefined,
+      };
     })
     .filter((c) => c.workflowId);
 }
@@ -243,7 +309,10 @@ function backwards(stack: Stack, history: OverlayCommit[]): number {
     const [previous, next] = [history[i - 1]!.deployedCommit, history[i]!.deployedCommit];
     if (!previous || !next || previous === next) continue;
     try {
-      execFileSync('git', ['merge-base', '--is-ancestor', next, previous], { cwd: stack.origin.bareDir, stdio: 'ignore' });
+      execFileSync('git', ['merge-base', '--is-ancestor', next, previous], {
+        cwd: stack.origin.bareDir,
+        stdio: 'ignore',
+      });
       count++;
     } catch {
       // not an ancestor: forward
@@ -254,7 +323,10 @@ function backwards(stack: Stack, history: OverlayCommit[]): number {
 
 async function countRunning(stack: Stack): Promise<number> {
   let n = 0;
-  for await (const _ of stack.client.workflow.list({ query: 'WorkflowType="productionDeploy" AND ExecutionStatus="Running"' })) n++;
+  for await (const _ of stack.client.workflow.list({
+    query: 'WorkflowType="productionDeploy" AND ExecutionStatus="Running"',
+  }))
+    n++;
   return n;
 }
 
@@ -269,13 +341,24 @@ export function formatReport(report: ChaosReport): string {
     `  final tag = newest merge     ${yes(report.finalTagIsNewest)} (${report.finalTag}, newest ${report.newestTag})`,
     `  workflows stuck              ${report.stuck}`,
     `  drain time                   ${(report.drainMs / 1000).toFixed(1)} s after the last event`,
-    `  outcomes                     ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  outcomes                     ${Object.entries(report.outcomes)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `  failed deploys               ${report.failed.length ? report.failed.join('; ') : 0}`,
     `  worker exits on their own    ${report.workerCrashes}`,
-    `  load average at the end      ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`,
+    `  load average at the end      ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${cpus().length} cores)`,
   ].join('\n');
 }
 
 export function healthy(report: ChaosReport): boolean {
-  return report.lost === 0 && report.duplicateOverlayCommits === 0 && report.backwardsMoves === 0 && report.finalTagIsNewest && report.stuck === 0 && report.failed.length === 0;
+  return (
+    report.lost === 0 &&
+    report.duplicateOverlayCommits === 0 &&
+    report.backwardsMoves === 0 &&
+    report.finalTagIsNewest &&
+    report.stuck === 0 &&
+    report.failed.length === 0
+  );
 }

@@ -3,7 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
-import { DeployCommit, DeployEnvironment, DeployPath, DeployPhase, ImageTag } from '../../src/workflows/search-attributes';
+import {
+  DeployCommit,
+  DeployEnvironment,
+  DeployPath,
+  DeployPhase,
+  ImageTag,
+} from '../../src/workflows/search-attributes';
 import type { DeployPhase as Phase } from '../../src/workflows/types';
 import { freePort } from '../support/ports';
 import { IMAGES, OWNER, REPO, startRunningStack, type Stack } from '../support/stack';
@@ -26,7 +32,9 @@ interface Run {
 /** Runs deployctl as a person would: a child process with the stack's config and TEMPORAL_ADDRESS. */
 function deployctl(args: string[], config = stack.configPath): Run {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TEMPORAL_')));
-  const child = spawn(process.execPath, [BIN, '--config', config, ...args], { env: { ...env, TEMPORAL_ADDRESS: stack.temporal.address } });
+  const child = spawn(process.execPath, [BIN, '--config', config, ...args], {
+    env: { ...env, TEMPORAL_ADDRESS: stack.temporal.address },
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -48,8 +56,15 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 }
 
 const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
-const phaseOf = (commit: string) => handleOf(commit).query(statusQuery).then((s) => s.phase, () => undefined);
-const reached = (commit: string, phase: Phase) => until(`${commit} to reach ${phase}`, async () => ((await phaseOf(commit)) === phase ? true : undefined));
+const phaseOf = (commit: string) =>
+  handleOf(commit)
+    .query(statusQuery)
+    .then(
+      (s) => s.phase,
+      () => undefined,
+    );
+const reached = (commit: string, phase: Phase) =>
+  until(`${commit} to reach ${phase}`, async () => ((await phaseOf(commit)) === phase ? true : undefined));
 
 /** A code merge with its CI run in progress, as the tests start from. */
 async function codeMerge(file: string) {
@@ -67,14 +82,30 @@ describe('deployctl usage', () => {
       path: 'code',
       reason: 'code changed: services/api/main.py',
       images: IMAGES,
-      files: { ignored: ['docs/api.md'], code: ['services/api/main.py'], k8s: ['k8s/base/deployment.yaml'], infra: [], other: [] },
+      files: {
+        ignored: ['docs/api.md'],
+        code: ['services/api/main.py'],
+        k8s: ['k8s/base/deployment.yaml'],
+        infra: [],
+        other: [],
+      },
     });
-    expect(JSON.parse((await cli('classify', 'docs/api.md')).stdout)).toMatchObject({ path: 'none', reason: 'skipped', images: [] });
+    expect(JSON.parse((await cli('classify', 'docs/api.md')).stdout)).toMatchObject({
+      path: 'none',
+      reason: 'skipped',
+      images: [],
+    });
   });
 
   test.each([
-    [['status', '--bogus', 'abc1234']], [['status']], [['start']], [['start', '--sha', 'abc1234']],
-    [['list', '--phase', 'sleeping']], [['list', '--limit', '0']], [['frobnicate']], [[]],
+    [['status', '--bogus', 'abc1234']],
+    [['status']],
+    [['start']],
+    [['start', '--sha', 'abc1234']],
+    [['list', '--phase', 'sleeping']],
+    [['list', '--limit', '0']],
+    [['frobnicate']],
+    [[]],
   ])('%j is a usage error: exit 2 with a usage line', async (args) => {
     const { code, stdout, stderr } = await cli(...args);
     expect(code).toBe(2);
@@ -90,7 +121,10 @@ describe('deployctl usage', () => {
 
   test('a bad configuration exits 2 naming the field', async () => {
     const bad = join(stack.dir, 'bad.config.yaml');
-    writeFileSync(bad, `repository: { owner: o, name: r }\nci: { workflow: ci.yml }\nregistry: { endpoint: http://plain.example }\nimages: []\nargocd: { server: https://argo.example, application: app }\n`);
+    writeFileSync(
+      bad,
+      `repository: { owner: o, name: r }\nci: { workflow: ci.yml }\nregistry: { endpoint: http://plain.example }\nimages: []\nargocd: { server: https://argo.example, application: app }\n`,
+    );
     const { code, stderr } = await deployctl(['status', 'abc1234'], bad).done;
     expect(code).toBe(2);
     expect(stderr).toContain('registry.endpoint: expected an https:// URL');
@@ -120,7 +154,10 @@ describe('deployctl against a running deploy', () => {
     const started = await cli('start', '--sha', commit, '--before', before);
     expect(started).toMatchObject({ code: 0, stderr: '' });
     expect(started.stdout).toContain(`started ${deployWorkflowId(`${OWNER}/${REPO}`, commit)}`);
-    expect(JSON.parse((await cli('--json', 'start', '--sha', commit)).stdout)).toEqual({ workflowId: deployWorkflowId(`${OWNER}/${REPO}`, commit), started: false });
+    expect(JSON.parse((await cli('--json', 'start', '--sha', commit)).stdout)).toEqual({
+      workflowId: deployWorkflowId(`${OWNER}/${REPO}`, commit),
+      started: false,
+    });
     await reached(commit, 'waiting-for-ci');
 
     const status = await cli('status', sha7); // an abbreviation, looked up through DeployCommit
@@ -128,7 +165,13 @@ describe('deployctl against a running deploy', () => {
     expect(status.stdout).toMatch(/^phase +waiting-for-ci since \d\d:\d\d:\d\d$/m);
     expect(status.stdout).toMatch(new RegExp(`^tag +${tag} \\(once CI passes\\)$`, 'm'));
     expect(status.stdout).toMatch(/^workflow +deploy-\S+ \(running\)$/m);
-    expect(JSON.parse((await cli('status', commit, '--json')).stdout)).toMatchObject({ execution: 'RUNNING', phase: 'waiting-for-ci', path: 'code', commit, ciRun: { conclusion: null } });
+    expect(JSON.parse((await cli('status', commit, '--json')).stdout)).toMatchObject({
+      execution: 'RUNNING',
+      phase: 'waiting-for-ci',
+      path: 'code',
+      commit,
+      ciRun: { conclusion: null },
+    });
 
     // Visibility is eventually consistent: the upserted phase shows up a moment after it is entered.
     const table = await until('list to show the waiting deploy', async () => {
@@ -138,7 +181,9 @@ describe('deployctl against a running deploy', () => {
     expect(table.split('\n')[0]).toMatch(/^ENV +COMMIT +PHASE +PATH +TAG +STATUS +AGE$/);
     expect(table).toMatch(new RegExp(`^production +${sha7} +waiting-for-ci +code +${tag} +running +\\d+[smh]`, 'm'));
     const rows = JSON.parse((await cli('--json', 'list', '--running', '--phase', 'waiting-for-ci')).stdout);
-    expect(rows).toEqual([expect.objectContaining({ commit, phase: 'waiting-for-ci', path: 'code', tag, execution: 'RUNNING' })]);
+    expect(rows).toEqual([
+      expect.objectContaining({ commit, phase: 'waiting-for-ci', path: 'code', tag, execution: 'RUNNING' }),
+    ]);
     expect(JSON.parse((await cli('--json', 'list', '--running', '--path', 'k8s')).stdout)).toEqual([]);
 
     // What the Web UI shows: search attributes, the static summary and details, and current details.
@@ -150,10 +195,16 @@ describe('deployctl against a running deploy', () => {
     expect(attributes.get(DeployPath)).toBe('code');
     expect(attributes.get(ImageTag)).toBe(tag);
     expect(await description.staticSummary()).toBe(`deploy ${OWNER}/${REPO}@${sha7} to production`);
-    expect(await description.staticDetails()).toContain(`Merge commit ${commit} (main was ${before.slice(0, 7)}), requested by deployctl`);
+    expect(await description.staticDetails()).toContain(
+      `Merge commit ${commit} (main was ${before.slice(0, 7)}), requested by deployctl`,
+    );
     expect(description.raw.executionConfig?.userMetadata?.summary).toBeTruthy();
     const metadata = await handleOf(commit).query<{ currentDetails: string }>('__temporal_workflow_metadata');
-    expect(metadata.currentDetails).toMatch(new RegExp(`^\\*\\*waiting-for-ci\\*\\*: deploy sha-${sha7} to production \\(code changed: services/api/waiting.py\\)`));
+    expect(metadata.currentDetails).toMatch(
+      new RegExp(
+        `^\\*\\*waiting-for-ci\\*\\*: deploy sha-${sha7} to production \\(code changed: services/api/waiting.py\\)`,
+      ),
+    );
     expect(metadata.currentDetails).toContain('in progress');
 
     await handleOf(commit).terminate('test: abandon the deploy');
@@ -169,15 +220,32 @@ describe('deployctl against a running deploy', () => {
     const { before, commit, run, tag } = await codeMerge('services/api/watched.py');
     expect((await cli('start', '--sha', commit, '--before', before)).code).toBe(0);
     const watch = deployctl(['watch', commit, '--interval', '300ms']);
-    await until('watch to show waiting-for-ci', async () => (watch.stdout().includes('waiting-for-ci') ? true : undefined));
+    await until('watch to show waiting-for-ci', async () =>
+      watch.stdout().includes('waiting-for-ci') ? true : undefined,
+    );
 
     await stack.pushImages(tag); // CI builds and pushes once...
     stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' }); // ...then completes.
     const { code, stdout, stderr } = await watch.done;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    const labels = stdout.trim().split('\n').map((line) => /^\d\d:\d\d:\d\d  (\S+(?: cd)?)/.exec(line)?.[1]);
+    const labels = stdout
+      .trim()
+      .split('\n')
+      .map((line) => /^\d\d:\d\d:\d\d  (\S+(?: cd)?)/.exec(line)?.[1]);
     // Each phase once, in order; CI, overlay and Argo CD lines after the phase they belong to.
-    const order = ['detecting', 'plan', 'waiting-for-ci', 'ci', 'validating', 'queued', 'committing', 'overlay', 'syncing', 'argo cd', 'succeeded'];
+    const order = [
+      'detecting',
+      'plan',
+      'waiting-for-ci',
+      'ci',
+      'validating',
+      'queued',
+      'committing',
+      'overlay',
+      'syncing',
+      'argo cd',
+      'succeeded',
+    ];
     expect(labels.filter((label, i) => labels.indexOf(label) === i)).toEqual(order);
     expect(stdout).toContain(`run ${run.id} success  ${run.html_url}`);
     expect(stdout).toMatch(new RegExp(`validating +images at ${tag}`));
@@ -185,9 +253,13 @@ describe('deployctl against a running deploy', () => {
     const status = await cli('status', commit);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^phase +succeeded/m);
-    expect(status.stdout).toMatch(/^digests +yt-summarizer-api +sha256:[0-9a-f]{64}\n +yt-summarizer-workers +sha256:/m);
+    expect(status.stdout).toMatch(
+      /^digests +yt-summarizer-api +sha256:[0-9a-f]{64}\n +yt-summarizer-workers +sha256:/m,
+    );
     await until('list to show it succeeded', async () => {
-      const rows: Array<{ commit: string; phase: string; execution: string }> = JSON.parse((await cli('--json', 'list', '--limit', '5')).stdout);
+      const rows: Array<{ commit: string; phase: string; execution: string }> = JSON.parse(
+        (await cli('--json', 'list', '--limit', '5')).stdout,
+      );
       return rows.find((row) => row.commit === commit && row.phase === 'succeeded' && row.execution === 'COMPLETED');
     });
   });
@@ -196,18 +268,34 @@ describe('deployctl against a running deploy', () => {
     const { before, commit, run } = await codeMerge('services/workers/broken.py');
     expect((await cli('start', '--sha', commit, '--before', before)).code).toBe(0);
     const watch = deployctl(['--json', 'watch', commit.slice(0, 10), '--interval', '300ms']);
-    await until('watch to show waiting-for-ci', async () => (watch.stdout().includes('"waiting-for-ci"') ? true : undefined));
+    await until('watch to show waiting-for-ci', async () =>
+      watch.stdout().includes('"waiting-for-ci"') ? true : undefined,
+    );
     stack.github.setRun(run.id, { status: 'completed', conclusion: 'failure' });
 
     const { code, stdout } = await watch.done;
     expect(code).toBe(1);
-    const events = stdout.trim().split('\n').map((line) => JSON.parse(line));
-    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['detecting', 'waiting-for-ci', 'failed']);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual([
+      'detecting',
+      'waiting-for-ci',
+      'failed',
+    ]);
     expect(events.find((e) => e.event === 'error').message).toContain(run.html_url);
-    expect(events.at(-1)).toMatchObject({ event: 'end', execution: 'FAILED', phase: 'failed', status: { commit, phase: 'failed' } });
+    expect(events.at(-1)).toMatchObject({
+      event: 'end',
+      execution: 'FAILED',
+      phase: 'failed',
+      status: { commit, phase: 'failed' },
+    });
 
     const status = await cli('status', commit);
     expect(status.code).toBe(1);
-    expect(status.stdout).toMatch(new RegExp(`^error +CI run failure for ${commit.slice(0, 7)}: ${run.html_url.replace(/[.]/g, '\\.')}`, 'm'));
+    expect(status.stdout).toMatch(
+      new RegExp(`^error +CI run failure for ${commit.slice(0, 7)}: ${run.html_url.replace(/[.]/g, '\\.')}`, 'm'),
+    );
   });
 });

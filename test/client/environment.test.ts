@@ -22,7 +22,9 @@ afterAll(() => stack?.stop());
 /** Runs deployctl as a person would: a child process with the stack's config, TEMPORAL_ADDRESS and USER. */
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TEMPORAL_')));
-  const child = spawn(process.execPath, [BIN, '--config', stack.configPath, ...args], { env: { ...env, TEMPORAL_ADDRESS: stack.temporal.address, USER: 'carol' } });
+  const child = spawn(process.execPath, [BIN, '--config', stack.configPath, ...args], {
+    env: { ...env, TEMPORAL_ADDRESS: stack.temporal.address, USER: 'carol' },
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -41,7 +43,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 
 const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
 const reached = (commit: string, phase: DeployPhase) =>
-  until(`${commit.slice(0, 7)} to reach ${phase}`, async () => ((await handleOf(commit).query(statusQuery)).phase === phase ? true : undefined));
+  until(`${commit.slice(0, 7)} to reach ${phase}`, async () =>
+    (await handleOf(commit).query(statusQuery)).phase === phase ? true : undefined,
+  );
 const overlayTag = async () => /newTag: (\S+)/.exec(await stack.origin.readAt('main', OVERLAY))![1]!;
 const envJson = async () => JSON.parse((await cli('--json', 'status', '--env', 'production')).stdout);
 
@@ -60,12 +64,18 @@ let deployedB: { commit: string; tag: string };
 
 describe('deployctl environment usage', () => {
   test.each([
-    [['rollback', '--env', 'production', '--to', 'latest', '--reason', 'bad deploy'], /rollback target must be "previous" or a tag like sha-abc1234, got "latest"/],
+    [
+      ['rollback', '--env', 'production', '--to', 'latest', '--reason', 'bad deploy'],
+      /rollback target must be "previous" or a tag like sha-abc1234, got "latest"/,
+    ],
     [['rollback', '--env', 'production', '--to', 'sha-abc123', '--reason', 'bad deploy'], /rollback target must be/],
     [['rollback', '--env', 'production', '--to', 'previous', '--reason', '  '], /a rollback needs a reason/],
     [['rollback', '--env', 'production', '--to', 'previous', '--reason', 'two\nlines'], /reason must be one line/],
     [['rollback', '--env', 'production', '--to', 'previous'], /required option '--reason <text>'/],
-    [['rollback', '--env', 'staging', '--to', 'previous', '--reason', 'x'], /--env staging: this configuration deploys the "production" environment/],
+    [
+      ['rollback', '--env', 'staging', '--to', 'previous', '--reason', 'x'],
+      /--env staging: this configuration deploys the "production" environment/,
+    ],
     [['pause', '--env', 'production'], /required option '--reason <text>'/],
     [['resume'], /required option '--env <name>'/],
     [['targets', '--env', 'prod'], /deploys the "production" environment/],
@@ -87,7 +97,9 @@ describe('deployctl against the production environment', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^TAG +DEPLOYED +BY +FROM +IMAGES$/);
-    expect(lines[1]).toMatch(new RegExp(`^${INITIAL_TAG} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +Test Author +manual +present$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${INITIAL_TAG} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +Test Author +manual +present$`),
+    );
     const targets: ProductionTarget[] = JSON.parse((await cli('--json', 'targets', '--limit', '5')).stdout);
     expect(targets).toEqual([expect.objectContaining({ tag: INITIAL_TAG, kind: 'manual', imagesExist: true })]);
   });
@@ -106,9 +118,21 @@ describe('deployctl against the production environment', () => {
     expect(status.stdout).toMatch(/^workflow +env-production \(running\)$/m);
     expect(status.stdout).toMatch(new RegExp(`^production +${INITIAL_TAG} since `, 'm'));
     expect(status.stdout).toMatch(/^queue +TAG +COMMIT +PATH +STATE +READY +WHY$/m);
-    expect(status.stdout).toMatch(new RegExp(`^ +${deployedA.tag} +${deployedA.commit.slice(0, 7)} +code +held +\\d\\d:\\d\\d:\\d\\d +paused by alice: incident 42$`, 'm'));
-    expect(status.stdout).toMatch(new RegExp(`^requests +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +${deployedA.commit.slice(0, 7)} +test$`, 'm'));
-    expect(await envJson()).toMatchObject({ workflowId: 'env-production', execution: 'RUNNING', paused: { by: 'alice' }, queue: [{ commit: deployedA.commit, state: 'held' }] });
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `^ +${deployedA.tag} +${deployedA.commit.slice(0, 7)} +code +held +\\d\\d:\\d\\d:\\d\\d +paused by alice: incident 42$`,
+        'm',
+      ),
+    );
+    expect(status.stdout).toMatch(
+      new RegExp(`^requests +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +${deployedA.commit.slice(0, 7)} +test$`, 'm'),
+    );
+    expect(await envJson()).toMatchObject({
+      workflowId: 'env-production',
+      execution: 'RUNNING',
+      paused: { by: 'alice' },
+      queue: [{ commit: deployedA.commit, state: 'held' }],
+    });
 
     const resumed = await cli('resume', '--env', 'production');
     expect(resumed.code).toBe(0);
@@ -116,7 +140,11 @@ describe('deployctl against the production environment', () => {
     expect(await handleOf(deployedA.commit).result()).toMatchObject({ phase: 'succeeded', tag: deployedA.tag });
     const after = await envJson();
     expect(after.paused).toBeUndefined();
-    expect(after).toMatchObject({ production: { tag: deployedA.tag }, queue: [], outcomes: [expect.objectContaining({ kind: 'deployed', tag: deployedA.tag })] });
+    expect(after).toMatchObject({
+      production: { tag: deployedA.tag },
+      queue: [],
+      outcomes: [expect.objectContaining({ kind: 'deployed', tag: deployedA.tag })],
+    });
   });
 
   test('a tag whose images are gone shows missing, and a rollback to it is refused with the overlay untouched (exit 1)', async () => {
@@ -131,24 +159,75 @@ describe('deployctl against the production environment', () => {
     expect(rows[2]).toMatch(/ manual +missing$/);
 
     const head = await stack.origin.head();
-    const refused = await cli('rollback', '--env', 'production', '--to', INITIAL_TAG, '--reason', 'try the old one', '--interval', '300ms');
+    const refused = await cli(
+      'rollback',
+      '--env',
+      'production',
+      '--to',
+      INITIAL_TAG,
+      '--reason',
+      'try the old one',
+      '--interval',
+      '300ms',
+    );
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  sent +rollback to ${INITIAL_TAG} by carol: try the old one$`, 'm'));
-    expect(refused.stdout).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  rollback-refused +${INITIAL_TAG}: rollback to ${INITIAL_TAG} refused, the overlay is untouched: .*image not found`, 'm'));
+    expect(refused.stdout).toMatch(
+      new RegExp(`^\\d\\d:\\d\\d:\\d\\d  sent +rollback to ${INITIAL_TAG} by carol: try the old one$`, 'm'),
+    );
+    expect(refused.stdout).toMatch(
+      new RegExp(
+        `^\\d\\d:\\d\\d:\\d\\d  rollback-refused +${INITIAL_TAG}: rollback to ${INITIAL_TAG} refused, the overlay is untouched: .*image not found`,
+        'm',
+      ),
+    );
     expect(await stack.origin.head()).toBe(head);
     expect(await overlayTag()).toBe(deployedB.tag);
 
-    const json = await cli('--json', 'rollback', '--env', 'production', '--to', INITIAL_TAG, '--reason', 'again', '--by', 'dave');
+    const json = await cli(
+      '--json',
+      'rollback',
+      '--env',
+      'production',
+      '--to',
+      INITIAL_TAG,
+      '--reason',
+      'again',
+      '--by',
+      'dave',
+    );
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ workflowId: 'env-production', request: { to: INITIAL_TAG, reason: 'again', requestedBy: 'dave' }, outcome: { kind: 'rollback-refused', tag: INITIAL_TAG } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      workflowId: 'env-production',
+      request: { to: INITIAL_TAG, reason: 'again', requestedBy: 'dave' },
+      outcome: { kind: 'rollback-refused', tag: INITIAL_TAG },
+    });
     expect((await envJson()).held).toBeUndefined();
   });
 
   test('a rollback to previous commits the earlier tag, exits 0 and holds production until resume', async () => {
-    const rolled = await cli('rollback', '--env', 'production', '--to', 'previous', '--reason', 'errors after deploy', '--by', 'alice', '--interval', '200ms');
+    const rolled = await cli(
+      'rollback',
+      '--env',
+      'production',
+      '--to',
+      'previous',
+      '--reason',
+      'errors after deploy',
+      '--by',
+      'alice',
+      '--interval',
+      '200ms',
+    );
     expect({ code: rolled.code, stderr: rolled.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(rolled.stdout).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  rolled-back +${deployedA.tag}: rolled back to ${deployedA.tag} by alice: errors after deploy$`, 'm'));
-    expect(rolled.stdout).toContain(`production is held at ${deployedA.tag}; deploys wait until: deployctl resume --env production`);
+    expect(rolled.stdout).toMatch(
+      new RegExp(
+        `^\\d\\d:\\d\\d:\\d\\d  rolled-back +${deployedA.tag}: rolled back to ${deployedA.tag} by alice: errors after deploy$`,
+        'm',
+      ),
+    );
+    expect(rolled.stdout).toContain(
+      `production is held at ${deployedA.tag}; deploys wait until: deployctl resume --env production`,
+    );
     expect(await overlayTag()).toBe(deployedA.tag);
     const [commit] = await stack.origin.log(OVERLAY);
     expect(commit!.subject).toBe(`rollback: revert to ${deployedA.tag} [skip ci]`);
@@ -156,8 +235,12 @@ describe('deployctl against the production environment', () => {
 
     const status = await cli('status', '--env', 'production');
     expect(status.stdout).toMatch(new RegExp(`^production +${deployedA.tag} since .* by alice$`, 'm'));
-    expect(status.stdout).toMatch(new RegExp(`^held +rolled back to ${deployedA.tag} by alice: errors after deploy \\(since `, 'm'));
-    expect(status.stdout).toMatch(new RegExp(`^outcomes +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +rolled-back +${deployedA.tag} +rolled back`, 'm'));
+    expect(status.stdout).toMatch(
+      new RegExp(`^held +rolled back to ${deployedA.tag} by alice: errors after deploy \\(since `, 'm'),
+    );
+    expect(status.stdout).toMatch(
+      new RegExp(`^outcomes +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d +rolled-back +${deployedA.tag} +rolled back`, 'm'),
+    );
     const targets: ProductionTarget[] = JSON.parse((await cli('--json', 'targets')).stdout);
     expect(targets[0]).toMatchObject({ tag: deployedA.tag, kind: 'rollback', by: 'alice', imagesExist: true });
 

@@ -2,9 +2,26 @@ import { newOutcomes, rollbackEndings, rollbackOutcome } from '../../src/client/
 import type { Outcome, RollbackRequest } from '../../src/plan/environment';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s)).toISOString();
-const deployed: Outcome = { kind: 'deployed', tag: 'sha-bbbbbbb', commit: 'b'.repeat(40), workflowId: 'deploy-o-r-bbb', message: 'Synced', at: at(1) };
-const rolledBack = (tag: string, by: string, reason: string, s: number): Outcome => ({ kind: 'rolled-back', tag, message: `rolled back to ${tag} by ${by}: ${reason}`, at: at(s) });
-const refused = (tag: string | undefined, s: number): Outcome => ({ kind: 'rollback-refused', tag, message: `rollback to ${tag} refused`, at: at(s) });
+const deployed: Outcome = {
+  kind: 'deployed',
+  tag: 'sha-bbbbbbb',
+  commit: 'b'.repeat(40),
+  workflowId: 'deploy-o-r-bbb',
+  message: 'Synced',
+  at: at(1),
+};
+const rolledBack = (tag: string, by: string, reason: string, s: number): Outcome => ({
+  kind: 'rolled-back',
+  tag,
+  message: `rolled back to ${tag} by ${by}: ${reason}`,
+  at: at(s),
+});
+const refused = (tag: string | undefined, s: number): Outcome => ({
+  kind: 'rollback-refused',
+  tag,
+  message: `rollback to ${tag} refused`,
+  at: at(s),
+});
 const mine: RollbackRequest = { to: 'previous', reason: 'second one', requestedBy: 'carol' };
 
 describe("finding this rollback's outcome", () => {
@@ -26,10 +43,14 @@ describe("finding this rollback's outcome", () => {
     expect(rollbackOutcome(mine, [refused(undefined, 3), refused(undefined, 4)], 1)).toEqual(refused(undefined, 4));
   });
 
-  test('a refusal of another named tag is someone else\'s', () => {
+  test("a refusal of another named tag is someone else's", () => {
     const named: RollbackRequest = { ...mine, to: 'sha-ccccccc' };
     expect(rollbackOutcome(named, [refused('sha-ddddddd', 3)], 0)).toBeUndefined();
-    expect(rollbackOutcome(named, [refused('sha-ddddddd', 3), refused('sha-ccccccc', 4)], 0)).toEqual(refused('sha-ccccccc', 4));
-    expect(rollbackOutcome(named, [{ kind: 'failed', message: 'push refused', at: at(4) }], 0)).toMatchObject({ kind: 'failed' });
+    expect(rollbackOutcome(named, [refused('sha-ddddddd', 3), refused('sha-ccccccc', 4)], 0)).toEqual(
+      refused('sha-ccccccc', 4),
+    );
+    expect(rollbackOutcome(named, [{ kind: 'failed', message: 'push refused', at: at(4) }], 0)).toMatchObject({
+      kind: 'failed',
+    });
   });
 });

@@ -12,8 +12,24 @@ import { shaTag } from '../../src/plan/tags';
 import { startRelay, type Relay } from '../../src/relay/server';
 import { deployWorkflowId } from '../../src/workflows/definitions';
 import { rollbackSignal } from '../../src/workflows/environment-definitions';
-import { deliver, pullRequestPayload, pushPayload, randomSha, SECRET, sign, workflowRunPayload, type Delivered } from '../relay/payloads';
-import { failedWorkflowIds, overlaySnapshot, runNode, stepFailures, type OverlaySnapshot, type StepFailure } from '../support/inspect';
+import {
+  deliver,
+  pullRequestPayload,
+  pushPayload,
+  randomSha,
+  SECRET,
+  sign,
+  workflowRunPayload,
+  type Delivered,
+} from '../relay/payloads';
+import {
+  failedWorkflowIds,
+  overlaySnapshot,
+  runNode,
+  stepFailures,
+  type OverlaySnapshot,
+  type StepFailure,
+} from '../support/inspect';
 import { git } from '../support/origin';
 import { freePort } from '../support/ports';
 import { APP, GITHUB_TOKEN, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
@@ -42,8 +58,19 @@ const failedOnPurpose = new Set<string>();
 
 beforeAll(async () => {
   // Short waits keep the runtime cases quick; the workflow tests cover the production policy.
-  ({ stack, worker } = await startRunningStack({ ci: { timeout: '2m', pollInitial: '500ms', pollMax: '1s' }, argocd: { syncTimeout: '30s' } }));
-  relay = await startRelay({ client: stack.client, config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', temporalTimeoutMs: 5_000, log: (line) => relayLog.push(line) });
+  ({ stack, worker } = await startRunningStack({
+    ci: { timeout: '2m', pollInitial: '500ms', pollMax: '1s' },
+    argocd: { syncTimeout: '30s' },
+  }));
+  relay = await startRelay({
+    client: stack.client,
+    config: stack.config,
+    secret: SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    temporalTimeoutMs: 5_000,
+    log: (line) => relayLog.push(line),
+  });
   // env-production starts with the first request; a docs-only merge is one that deploys nothing.
   const commit = await stack.origin.commit({ 'docs/bad-input.md': '# Bad input\n' }, 'docs: bad input matrix');
   await startDeploy(stack.client, stack.config, { commit, requestedBy: 'bad-input test setup' });
@@ -55,10 +82,12 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const handleOf = (commitOrId: string) => stack.client.workflow.getHandle(commitOrId.startsWith('deploy-') ? commitOrId : deployWorkflowId(FULL, commitOrId));
+const handleOf = (commitOrId: string) =>
+  stack.client.workflow.getHandle(commitOrId.startsWith('deploy-') ? commitOrId : deployWorkflowId(FULL, commitOrId));
 const overlayNow = (): Promise<OverlaySnapshot> => overlaySnapshot(stack.origin.bareDir, OVERLAY);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const expectNoDeploy = (commit: string) => expect(handleOf(commit).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
+const expectNoDeploy = (commit: string) =>
+  expect(handleOf(commit).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
 
 /** (d): env-production still runs, and every failed workflow is one a case failed on purpose. */
 async function expectNothingLost(): Promise<void> {
@@ -74,7 +103,13 @@ async function expectNothingLost(): Promise<void> {
 /** The environment's record of requests and outcomes: what a rejected command must not have added to. */
 async function environmentRecord() {
   const view = (await inspectEnvironment(stack.client, stack.config))!.view;
-  return { outcomes: view.outcomes, pendingRollbacks: view.pendingRollbacks, paused: view.paused, held: view.held, requests: view.requests.length };
+  return {
+    outcomes: view.outcomes,
+    pendingRollbacks: view.pendingRollbacks,
+    paused: view.paused,
+    held: view.held,
+    requests: view.requests.length,
+  };
 }
 
 /** A merge to main in the origin, and the push event GitHub would deliver for it. */
@@ -82,7 +117,16 @@ async function merge(files: Record<string, string>, subject: string) {
   const before = await stack.origin.head();
   const commit = await stack.origin.commit(files, subject);
   const message = (await git(stack.origin.bareDir, ['log', '-1', '--format=%B', commit])).trim();
-  return { before, commit, push: pushPayload({ repository: FULL, before, after: commit, commits: [{ message, modified: Object.keys(files) }] }) };
+  return {
+    before,
+    commit,
+    push: pushPayload({
+      repository: FULL,
+      before,
+      after: commit,
+      commits: [{ message, modified: Object.keys(files) }],
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,10 +142,21 @@ interface WebhookCase {
   body: (m: Merge) => Record<string, unknown>;
 }
 
-const signedPost = (path: string, body: string, headers: Record<string, string> = {}) => async (): Promise<Delivered & { allow: string | null }> => {
-  const res = await fetch(`${relay.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': sign(body), ...headers }, body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, allow: res.headers.get('allow') };
-};
+const signedPost =
+  (path: string, body: string, headers: Record<string, string> = {}) =>
+  async (): Promise<Delivered & { allow: string | null }> => {
+    const res = await fetch(`${relay.url}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-hub-signature-256': sign(body),
+        ...headers,
+      },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown>, allow: res.headers.get('allow') };
+  };
 
 const webhookCases: WebhookCase[] = [
   {
@@ -118,7 +173,10 @@ const webhookCases: WebhookCase[] = [
   },
   {
     name: 'a push whose commit was swapped after signing',
-    send: (m) => deliver(relay.url, 'push', JSON.stringify(m.push).replace(m.commit, randomSha()), { signature: sign(JSON.stringify(m.push)) }),
+    send: (m) =>
+      deliver(relay.url, 'push', JSON.stringify(m.push).replace(m.commit, randomSha()), {
+        signature: sign(JSON.stringify(m.push)),
+      }),
     status: 401,
     body: () => ({ error: 'X-Hub-Signature-256 does not match this body and the configured secret' }),
   },
@@ -136,7 +194,10 @@ const webhookCases: WebhookCase[] = [
   },
   {
     name: 'a form-encoded delivery (webhook content type left at its default)',
-    send: (m) => deliver(relay.url, 'push', `payload=${encodeURIComponent(JSON.stringify(m.push))}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    send: (m) =>
+      deliver(relay.url, 'push', `payload=${encodeURIComponent(JSON.stringify(m.push))}`, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
     status: 415,
     body: () => ({ error: 'set the webhook content type to application/json' }),
   },
@@ -156,50 +217,92 @@ const webhookCases: WebhookCase[] = [
     name: 'a push whose head commit message is not text',
     send: (m) => deliver(relay.url, 'push', { ...m.push, head_commit: { ...m.push.head_commit, message: 42 } }),
     status: 400,
-    body: () => ({ field: 'head_commit.message', error: expect.stringMatching(/^push payload: head_commit\.message: /) }),
+    body: () => ({
+      field: 'head_commit.message',
+      error: expect.stringMatching(/^push payload: head_commit\.message: /),
+    }),
   },
   {
     name: 'a push to another repository',
-    send: (m) => deliver(relay.url, 'push', pushPayload({ repository: 'someone-else/yt-summarizer', before: m.before, after: m.commit })),
+    send: (m) =>
+      deliver(
+        relay.url,
+        'push',
+        pushPayload({ repository: 'someone-else/yt-summarizer', before: m.before, after: m.commit }),
+      ),
     status: 202,
     body: () => ({ ignored: true, reason: 'push to someone-else/yt-summarizer, not the configured repository' }),
   },
   {
     name: 'a push to another branch',
-    send: (m) => deliver(relay.url, 'push', pushPayload({ repository: FULL, ref: 'refs/heads/feature/bad-input', before: m.before, after: m.commit })),
+    send: (m) =>
+      deliver(
+        relay.url,
+        'push',
+        pushPayload({ repository: FULL, ref: 'refs/heads/feature/bad-input', before: m.before, after: m.commit }),
+      ),
     status: 202,
     body: () => ({ ignored: true, reason: 'push to refs/heads/feature/bad-input, not refs/heads/main' }),
   },
   {
     name: 'a tag push',
-    send: (m) => deliver(relay.url, 'push', pushPayload({ repository: FULL, ref: 'refs/tags/v1.2.3', before: m.before, after: m.commit })),
+    send: (m) =>
+      deliver(
+        relay.url,
+        'push',
+        pushPayload({ repository: FULL, ref: 'refs/tags/v1.2.3', before: m.before, after: m.commit }),
+      ),
     status: 202,
     body: () => ({ ignored: true, reason: 'tag push refs/tags/v1.2.3' }),
   },
   {
     name: 'the deletion of main',
-    send: (m) => deliver(relay.url, 'push', pushPayload({ repository: FULL, before: m.commit, after: m.commit, deleted: true })),
+    send: (m) =>
+      deliver(relay.url, 'push', pushPayload({ repository: FULL, before: m.commit, after: m.commit, deleted: true })),
     status: 202,
     body: () => ({ ignored: true, reason: 'refs/heads/main was deleted' }),
   },
   {
     name: "the deployer's own overlay commit (recognised by its trailers)",
     send: (m) => {
-      const message = overlayCommitMessage({ kind: 'deploy', tag: shaTag(m.commit), commit: m.commit, workflowId: deployWorkflowId(FULL, m.commit) });
-      return deliver(relay.url, 'push', pushPayload({ repository: FULL, before: m.before, after: m.commit, commits: [{ message, modified: [OVERLAY] }] }));
+      const message = overlayCommitMessage({
+        kind: 'deploy',
+        tag: shaTag(m.commit),
+        commit: m.commit,
+        workflowId: deployWorkflowId(FULL, m.commit),
+      });
+      return deliver(
+        relay.url,
+        'push',
+        pushPayload({
+          repository: FULL,
+          before: m.before,
+          after: m.commit,
+          commits: [{ message, modified: [OVERLAY] }],
+        }),
+      );
     },
     status: 202,
-    body: (m) => ({ ignored: true, reason: `the deployer's own overlay commit ${m.commit.slice(0, 7)} (Deploy-Workflow-Id trailer)` }),
+    body: (m) => ({
+      ignored: true,
+      reason: `the deployer's own overlay commit ${m.commit.slice(0, 7)} (Deploy-Workflow-Id trailer)`,
+    }),
   },
   {
     name: 'a successful workflow_run of another workflow',
-    send: (m) => deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 881, head_sha: m.commit, name: 'Lint', path: '.github/workflows/lint.yml' })),
+    send: (m) =>
+      deliver(
+        relay.url,
+        'workflow_run',
+        workflowRunPayload(FULL, { id: 881, head_sha: m.commit, name: 'Lint', path: '.github/workflows/lint.yml' }),
+      ),
     status: 202,
     body: () => ({ ignored: true, reason: 'workflow "Lint" is not the CI workflow ci.yml' }),
   },
   {
     name: 'a workflow_run still in progress',
-    send: (m) => deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 882, head_sha: m.commit }, 'in_progress')),
+    send: (m) =>
+      deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 882, head_sha: m.commit }, 'in_progress')),
     status: 202,
     body: () => ({ ignored: true, reason: 'workflow_run in_progress: only completed runs matter' }),
   },
@@ -211,11 +314,18 @@ const webhookCases: WebhookCase[] = [
       return deliver(relay.url, 'workflow_run', payload);
     },
     status: 400,
-    body: () => ({ field: 'workflow_run.head_sha', error: expect.stringMatching(/^workflow_run payload: workflow_run\.head_sha: /) }),
+    body: () => ({
+      field: 'workflow_run.head_sha',
+      error: expect.stringMatching(/^workflow_run payload: workflow_run\.head_sha: /),
+    }),
   },
   {
     name: 'a pull_request whose number is not a number',
-    send: (m) => deliver(relay.url, 'pull_request', { ...pullRequestPayload(FULL, 'opened', { number: 7, headSha: m.commit }), number: 'seven' }),
+    send: (m) =>
+      deliver(relay.url, 'pull_request', {
+        ...pullRequestPayload(FULL, 'opened', { number: 7, headSha: m.commit }),
+        number: 'seven',
+      }),
     status: 400,
     body: () => ({ field: 'number', error: expect.stringMatching(/^pull_request payload: number: /) }),
   },
@@ -229,7 +339,10 @@ const webhookCases: WebhookCase[] = [
     name: 'an event the relay does not handle',
     send: () => deliver(relay.url, 'issues', { action: 'opened', issue: { number: 1 } }),
     status: 202,
-    body: () => ({ ignored: true, reason: 'event "issues" is not handled (only push, pull_request, workflow_run and ping)' }),
+    body: () => ({
+      ignored: true,
+      reason: 'event "issues" is not handled (only push, pull_request, workflow_run and ping)',
+    }),
   },
   {
     name: 'ping (answered, starts nothing)',
@@ -241,7 +354,11 @@ const webhookCases: WebhookCase[] = [
     name: 'GET on the webhook path',
     send: async () => {
       const res = await fetch(`${relay.url}/webhooks/github`);
-      return { status: res.status, body: (await res.json()) as Record<string, unknown>, allow: res.headers.get('allow') };
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown>,
+        allow: res.headers.get('allow'),
+      };
     },
     status: 405,
     body: () => ({ error: 'method not allowed; use POST' }),
@@ -258,7 +375,10 @@ describe('1. webhook deliveries', () => {
   let m: Merge;
   beforeAll(async () => {
     // A k8s-only merge: every bad delivery below names it, and none may start its deploy.
-    m = await merge({ 'k8s/base/bad-input-webhook.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad-input\n' }, 'k8s: bad input webhook');
+    m = await merge(
+      { 'k8s/base/bad-input-webhook.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad-input\n' },
+      'k8s: bad input webhook',
+    );
   });
 
   test.each(webhookCases)('$name: $status', async ({ send, status, body }) => {
@@ -280,7 +400,9 @@ describe('1. webhook deliveries', () => {
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
     // One log line per delivery (every case above and this one), none with the secret.
     // (405 and 404 are answered before the webhook handler, which logs.)
-    expect(relayLog.filter((line) => / delivery \S+ -> \d{3} /.test(line)).length).toBe(webhookCases.filter((c) => c.status !== 405 && c.status !== 404).length + 1);
+    expect(relayLog.filter((line) => / delivery \S+ -> \d{3} /.test(line)).length).toBe(
+      webhookCases.filter((c) => c.status !== 405 && c.status !== 404).length + 1,
+    );
     expect(relayLog.join('\n')).not.toContain(SECRET);
     await expectNothingLost();
   });
@@ -321,12 +443,17 @@ const configCases: ConfigCase[] = [
   {
     name: 'a glob with an unclosed bracket',
     edit: (raw) => (raw.changeRules = { code: ['services/**', 'apps/web/['] }),
-    problems: ['changeRules.code.1: "apps/web/[" is not a valid glob: "[" is never closed (write \\[ to match the character itself)'],
+    problems: [
+      'changeRules.code.1: "apps/web/[" is not a valid glob: "[" is never closed (write \\[ to match the character itself)',
+    ],
   },
   {
     name: 'a token in repository.cloneUrl',
-    edit: (raw) => (raw.repository.cloneUrl = raw.repository.cloneUrl.replace('https://', `https://x-access-token:${CLONE_TOKEN}@`)),
-    problems: [/^repository\.cloneUrl: put the token in GITHUB_TOKEN; the URL must not carry credentials \(use https:\/\/127\.0\.0\.1:\d+\/config-case\/yt-summarizer\.git\)$/],
+    edit: (raw) =>
+      (raw.repository.cloneUrl = raw.repository.cloneUrl.replace('https://', `https://x-access-token:${CLONE_TOKEN}@`)),
+    problems: [
+      /^repository\.cloneUrl: put the token in GITHUB_TOKEN; the URL must not carry credentials \(use https:\/\/127\.0\.0\.1:\d+\/config-case\/yt-summarizer\.git\)$/,
+    ],
     secret: CLONE_TOKEN,
   },
   {
@@ -335,7 +462,10 @@ const configCases: ConfigCase[] = [
       raw.argocd.authToken = 'argocd-secret-in-the-file';
       raw.images = [];
     },
-    problems: ['argocd.authToken: secrets are read from the environment (GITHUB_TOKEN, ARGOCD_TOKEN, Azure credentials), never from the config file', 'images: list at least one image'],
+    problems: [
+      'argocd.authToken: secrets are read from the environment (GITHUB_TOKEN, ARGOCD_TOKEN, Azure credentials), never from the config file',
+      'images: list at least one image',
+    ],
     secret: 'argocd-secret-in-the-file',
   },
   {
@@ -385,7 +515,10 @@ const configCases: ConfigCase[] = [
     problems: (body) => {
       // yaml reports where it noticed the problem: the unclosed line, or the one after it.
       const line = body.split('\n').findIndex((l) => l.startsWith('overlay:')) + 1;
-      const at = (what: string, close: string) => new RegExp(`^Flow ${what} in block collection must be sufficiently indented and end with a \\${close} at line (${line}|${line + 1}), column \\d+:\\s+overlay: \\{ path: \\[`);
+      const at = (what: string, close: string) =>
+        new RegExp(
+          `^Flow ${what} in block collection must be sufficiently indented and end with a \\${close} at line (${line}|${line + 1}), column \\d+:\\s+overlay: \\{ path: \\[`,
+        );
       return [at('sequence', ']'), at('map', '}')];
     },
   },
@@ -406,51 +539,63 @@ describe('2. configuration', () => {
     valid.repository.cloneUrl = `${stack.origin.server!.url}/config-case/yt-summarizer.git`;
   });
 
-  test.each(configCases.map((c, i) => [c.name, i, c] as const))('%s', async (_name, index, { edit, text, problems, secret }) => {
-    const raw: Raw = structuredClone(valid);
-    const cacheDir = join(dir, `cache-${index}`);
-    raw.git.cacheDir = cacheDir;
-    edit?.(raw);
-    const body = text ? text(stringify(raw)) : stringify(raw);
-    // The line a YAML syntax error names is the line of the file.
-    const file = join(dir, `case-${index}.yaml`);
-    writeFileSync(file, body);
-    const before = await overlayNow();
-    const gitRequests = stack.origin.server!.requests.length;
+  test.each(configCases.map((c, i) => [c.name, i, c] as const))(
+    '%s',
+    async (_name, index, { edit, text, problems, secret }) => {
+      const raw: Raw = structuredClone(valid);
+      const cacheDir = join(dir, `cache-${index}`);
+      raw.git.cacheDir = cacheDir;
+      edit?.(raw);
+      const body = text ? text(stringify(raw)) : stringify(raw);
+      // The line a YAML syntax error names is the line of the file.
+      const file = join(dir, `case-${index}.yaml`);
+      writeFileSync(file, body);
+      const before = await overlayNow();
+      const gitRequests = stack.origin.server!.requests.length;
 
-    // (a) a ConfigError, (b) every problem named by field, in plain words.
-    const thrown = (() => {
-      try {
-        parseConfigText(body, 'deploy.config.yaml');
-      } catch (err) {
-        return err;
+      // (a) a ConfigError, (b) every problem named by field, in plain words.
+      const thrown = (() => {
+        try {
+          parseConfigText(body, 'deploy.config.yaml');
+        } catch (err) {
+          return err;
+        }
+        throw new Error('the configuration was accepted');
+      })();
+      expect(thrown).toBeInstanceOf(ConfigError);
+      const expected = typeof problems === 'function' ? problems(body) : problems;
+      expect((thrown as ConfigError).problems).toEqual(
+        expected.map((p) => (typeof p === 'string' ? p : expect.stringMatching(p))),
+      );
+      expect(() => loadConfig(file)).toThrow(`invalid configuration in ${file}:\n`);
+
+      // The worker's entry point: exit 2 with the same words, before it touches git or Temporal.
+      const ran = await runNode(WORKER_MAIN, ['--config', file], {
+        TEMPORAL_ADDRESS: stack.temporal.address,
+        GITHUB_TOKEN,
+        ARGOCD_TOKEN: 'argocd-test-token',
+      });
+      expect({ code: ran.code, stdout: ran.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(ran.stderr).toContain(`invalid configuration in ${file}:\n`);
+      for (const problem of (thrown as ConfigError).problems)
+        expect(ran.stderr).toContain(`  - ${problem.split('\n')[0]}`);
+      expect(ran.stderr).not.toMatch(/\n\s+at \S+ \(/); // no stack trace
+      if (secret) {
+        expect((thrown as ConfigError).message).not.toContain(secret);
+        expect(ran.stderr).not.toContain(secret);
       }
-      throw new Error('the configuration was accepted');
-    })();
-    expect(thrown).toBeInstanceOf(ConfigError);
-    const expected = typeof problems === 'function' ? problems(body) : problems;
-    expect((thrown as ConfigError).problems).toEqual(expected.map((p) => (typeof p === 'string' ? p : expect.stringMatching(p))));
-    expect(() => loadConfig(file)).toThrow(`invalid configuration in ${file}:\n`);
 
-    // The worker's entry point: exit 2 with the same words, before it touches git or Temporal.
-    const ran = await runNode(WORKER_MAIN, ['--config', file], { TEMPORAL_ADDRESS: stack.temporal.address, GITHUB_TOKEN, ARGOCD_TOKEN: 'argocd-test-token' });
-    expect({ code: ran.code, stdout: ran.stdout }).toEqual({ code: 2, stdout: '' });
-    expect(ran.stderr).toContain(`invalid configuration in ${file}:\n`);
-    for (const problem of (thrown as ConfigError).problems) expect(ran.stderr).toContain(`  - ${problem.split('\n')[0]}`);
-    expect(ran.stderr).not.toMatch(/\n\s+at \S+ \(/); // no stack trace
-    if (secret) {
-      expect((thrown as ConfigError).message).not.toContain(secret);
-      expect(ran.stderr).not.toContain(secret);
-    }
-
-    // (c) git untouched: no clone, no request for the repository; the overlay as it was.
-    expect(existsSync(cacheDir)).toBe(false);
-    expect(stack.origin.server!.requests.slice(gitRequests).filter((r) => r.url.includes('/config-case/'))).toEqual([]);
-    expect(await overlayNow()).toEqual(before);
-    // (d) the running worker is still there and env-production still runs.
-    expect(worker.child.exitCode).toBeNull();
-    await expectNothingLost();
-  });
+      // (c) git untouched: no clone, no request for the repository; the overlay as it was.
+      expect(existsSync(cacheDir)).toBe(false);
+      expect(stack.origin.server!.requests.slice(gitRequests).filter((r) => r.url.includes('/config-case/'))).toEqual(
+        [],
+      );
+      expect(await overlayNow()).toEqual(before);
+      // (d) the running worker is still there and env-production still runs.
+      expect(worker.child.exitCode).toBeNull();
+      await expectNothingLost();
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -470,30 +615,44 @@ const UNKNOWN = 'f00dfeed'.repeat(5);
 let unreachable = '';
 
 const cliCases: CliCase[] = [
-  { name: 'an unknown command', args: () => ['frobnicate'], code: 2, stderr: () => ["error: unknown command 'frobnicate'", /^usage: deployctl /m] },
+  {
+    name: 'an unknown command',
+    args: () => ['frobnicate'],
+    code: 2,
+    stderr: () => ["error: unknown command 'frobnicate'", /^usage: deployctl /m],
+  },
   {
     name: 'start with an abbreviated --sha',
     args: () => ['start', '--sha', 'abc1234'],
     code: 2,
-    stderr: () => ["error: option '--sha <commit>' argument 'abc1234' is invalid. expected a full 40-character commit id", /^usage: deployctl start --sha <commit>/m],
+    stderr: () => [
+      "error: option '--sha <commit>' argument 'abc1234' is invalid. expected a full 40-character commit id",
+      /^usage: deployctl start --sha <commit>/m,
+    ],
   },
   {
     name: 'start with a --before that is not a commit',
     args: () => ['start', '--sha', UNKNOWN, '--before', 'HEAD~1'],
     code: 2,
-    stderr: () => ["error: option '--before <commit>' argument 'HEAD~1' is invalid. expected a full 40-character commit id"],
+    stderr: () => [
+      "error: option '--before <commit>' argument 'HEAD~1' is invalid. expected a full 40-character commit id",
+    ],
   },
   {
     name: 'status of another environment',
     args: () => ['status', '--env', 'staging'],
     code: 2,
-    stderr: () => ['error: --env staging: this configuration deploys the "production" environment (environment.name); use --env production'],
+    stderr: () => [
+      'error: --env staging: this configuration deploys the "production" environment (environment.name); use --env production',
+    ],
   },
   {
     name: 'rollback of another environment',
     args: () => ['rollback', '--env', 'prod', '--to', 'previous', '--reason', 'errors after deploy'],
     code: 2,
-    stderr: () => ['error: --env prod: this configuration deploys the "production" environment (environment.name); use --env production'],
+    stderr: () => [
+      'error: --env prod: this configuration deploys the "production" environment (environment.name); use --env production',
+    ],
   },
   {
     name: 'rollback without --reason',
@@ -529,13 +688,17 @@ const cliCases: CliCase[] = [
     name: 'status of a commit that was never deployed',
     args: () => ['status', UNKNOWN],
     code: 1,
-    stderr: () => [`deployctl: no deploy of commit ${UNKNOWN} in namespace default at ${stack.temporal.address} (looked for workflow ${deployWorkflowId(FULL, UNKNOWN)})`],
+    stderr: () => [
+      `deployctl: no deploy of commit ${UNKNOWN} in namespace default at ${stack.temporal.address} (looked for workflow ${deployWorkflowId(FULL, UNKNOWN)})`,
+    ],
   },
   {
     name: 'watch of something that is not a commit id',
     args: () => ['watch', 'main'],
     code: 2,
-    stderr: () => ["error: command-argument value 'main' is invalid for argument 'commit'. expected a commit id (at least 4 hex characters)"],
+    stderr: () => [
+      "error: command-argument value 'main' is invalid for argument 'commit'. expected a commit id (at least 4 hex characters)",
+    ],
   },
   {
     name: 'status with both a commit and --env',
@@ -566,7 +729,12 @@ const cliCases: CliCase[] = [
     args: () => ['--connect-timeout', '1s', 'list'],
     env: async () => ({ TEMPORAL_ADDRESS: (unreachable = `127.0.0.1:${await freePort()}`) }),
     code: 1,
-    stderr: () => [new RegExp(`^deployctl: cannot reach Temporal at ${escape(unreachable)} within 1s \\(.*\\); set --address or TEMPORAL_ADDRESS$`, 'm')],
+    stderr: () => [
+      new RegExp(
+        `^deployctl: cannot reach Temporal at ${escape(unreachable)} within 1s \\(.*\\); set --address or TEMPORAL_ADDRESS$`,
+        'm',
+      ),
+    ],
   },
   {
     name: '--tls-cert without --tls-key',
@@ -574,7 +742,12 @@ const cliCases: CliCase[] = [
     code: 2,
     stderr: () => ['deployctl: --tls-cert and --tls-key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY) go together'],
   },
-  { name: 'classify without paths', args: () => ['classify'], code: 2, stderr: () => ["error: missing required argument 'paths'", /^usage: deployctl classify /m] },
+  {
+    name: 'classify without paths',
+    args: () => ['classify'],
+    code: 2,
+    stderr: () => ["error: missing required argument 'paths'", /^usage: deployctl classify /m],
+  },
   {
     name: 'preview --pr 0',
     args: () => ['preview', '--pr', '0'],
@@ -591,7 +764,9 @@ const cliCases: CliCase[] = [
     name: 'a --config file that does not exist',
     args: () => ['--config', join(stack.dir, 'no-such.config.yaml'), 'status', '--env', 'production'],
     code: 2,
-    stderr: () => [`deployctl: invalid configuration in ${join(stack.dir, 'no-such.config.yaml')}:\n  - cannot read the file: ENOENT`],
+    stderr: () => [
+      `deployctl: invalid configuration in ${join(stack.dir, 'no-such.config.yaml')}:\n  - cannot read the file: ENOENT`,
+    ],
   },
 ];
 
@@ -600,9 +775,15 @@ describe('3. deployctl', () => {
     const before = await overlayNow();
     const record = await environmentRecord();
     const extra = env ? await env() : {};
-    const ran = await runNode(DEPLOYCTL, ['--config', stack.configPath, ...args()], { TEMPORAL_ADDRESS: stack.temporal.address, ...extra });
+    const ran = await runNode(DEPLOYCTL, ['--config', stack.configPath, ...args()], {
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      ...extra,
+    });
     expect({ code: ran.code, stdout: ran.stdout }).toEqual({ code, stdout: '' });
-    for (const words of stderr()) expect(ran.stderr).toEqual(typeof words === 'string' ? expect.stringContaining(words) : expect.stringMatching(words));
+    for (const words of stderr())
+      expect(ran.stderr).toEqual(
+        typeof words === 'string' ? expect.stringContaining(words) : expect.stringMatching(words),
+      );
     expect(ran.stderr).not.toMatch(/\n\s+at \S+ \(/); // no stack trace
     expect(ran.ms).toBeLessThan(15_000);
     // Nothing was sent: the environment recorded no request, rollback, pause or outcome.
@@ -640,19 +821,35 @@ const REFUSED = { outcome: 'rollback-refused', held: false };
 let fileCounter = 0;
 /** A code merge, with its CI run in the given state (none: no run yet). */
 async function codeMerge(conclusion?: 'success' | 'failure' | 'timed_out', subject = 'feat(api): bad input') {
-  const commit = await stack.origin.commit({ [`services/api/bad_input_${++fileCounter}.py`]: `print(${fileCounter})\n` }, subject);
-  const run = conclusion ? stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'completed', conclusion }) : undefined;
+  const commit = await stack.origin.commit(
+    { [`services/api/bad_input_${++fileCounter}.py`]: `print(${fileCounter})\n` },
+    subject,
+  );
+  const run = conclusion
+    ? stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'completed', conclusion })
+    : undefined;
   return { commit, run, tag: shaTag(commit) };
 }
-const k8sMerge = (subject: string) => stack.origin.commit({ [`k8s/base/bad-input-${++fileCounter}.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad-input-${fileCounter}\n` }, subject);
-const deploy = async (commit: string) => (await startDeploy(stack.client, stack.config, { commit, requestedBy: 'bad-input test' })).workflowId;
+const k8sMerge = (subject: string) =>
+  stack.origin.commit(
+    {
+      [`k8s/base/bad-input-${++fileCounter}.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad-input-${fileCounter}\n`,
+    },
+    subject,
+  );
+const deploy = async (commit: string) =>
+  (await startDeploy(stack.client, stack.config, { commit, requestedBy: 'bad-input test' })).workflowId;
 const rollback = (request: RollbackRequest) =>
   rollbackEnvironment(stack.client, stack.config, request, { wait: true, intervalMs: 200 }).then((outcome) => outcome!);
 /** Sends the rollback signal itself, past deployctl's checks, as another client might. */
 async function rollbackSignalled(request: RollbackRequest): Promise<Outcome> {
   const before = (await environmentRecord()).outcomes.length;
   await signalEnvironment(stack.client, stack.config, rollbackSignal, request);
-  return eventually('the rollback outcome', async () => (await environmentRecord()).outcomes.slice(before).find((o) => o.kind.startsWith('rollback') && o.by === request.requestedBy));
+  return eventually('the rollback outcome', async () =>
+    (await environmentRecord()).outcomes
+      .slice(before)
+      .find((o) => o.kind.startsWith('rollback') && o.by === request.requestedBy),
+  );
 }
 
 let handEdited = '';
@@ -671,15 +868,26 @@ async function failureOf(workflowId: string, ms = 60_000): Promise<ApplicationFa
   const result = stack.client.withAbortSignal(abort.signal, () => handle.result());
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<'still running'>((done) => (timer = setTimeout(() => done('still running'), ms)));
-  const ended = await Promise.race([result.then(() => 'succeeded' as const, (err: unknown) => err), gaveUp]).finally(() => clearTimeout(timer));
+  const ended = await Promise.race([
+    result.then(
+      () => 'succeeded' as const,
+      (err: unknown) => err,
+    ),
+    gaveUp,
+  ]).finally(() => clearTimeout(timer));
   if (ended === 'still running') {
     abort.abort();
     // What is being retried: the deploy's own step, or the environment's step applying it.
     const retrying = [handle, environmentHandle(stack.client, stack.config)].map(async (h) =>
-      ((await h.describe()).raw.pendingActivities ?? []).map((p) => `${h.workflowId}: ${p.activityType?.name} attempt ${p.attempt}: ${p.lastFailure?.message ?? 'no failure yet'}`),
+      ((await h.describe()).raw.pendingActivities ?? []).map(
+        (p) =>
+          `${h.workflowId}: ${p.activityType?.name} attempt ${p.attempt}: ${p.lastFailure?.message ?? 'no failure yet'}`,
+      ),
     );
     const steps = (await Promise.all(retrying)).flat().join('; ');
-    throw new Error(`${workflowId} still runs after ${ms / 1000}s instead of failing at once: ${steps || 'no pending step'}`);
+    throw new Error(
+      `${workflowId} still runs after ${ms / 1000}s instead of failing at once: ${steps || 'no pending step'}`,
+    );
   }
   if (ended === 'succeeded') throw new Error(`${workflowId} succeeded`);
   expect(ended).toBeInstanceOf(WorkflowFailedError);
@@ -692,7 +900,12 @@ const runtimeCases: RuntimeCase[] = [
     act: async () => {
       const { commit, tag } = await codeMerge('success');
       const host = escape(stack.registry.host);
-      return { workflowId: await deploy(commit), words: [new RegExp(`^image not found: ${host}/yt-summarizer-api:${tag}, ${host}/yt-summarizer-workers:${tag}\\.`)] };
+      return {
+        workflowId: await deploy(commit),
+        words: [
+          new RegExp(`^image not found: ${host}/yt-summarizer-api:${tag}, ${host}/yt-summarizer-workers:${tag}\\.`),
+        ],
+      };
     },
     answer: DEPLOY_FAILED,
     step: { in: 'deploy', activity: 'validateImages', type: 'ImageNotFound' },
@@ -701,7 +914,13 @@ const runtimeCases: RuntimeCase[] = [
     name: 'a merge whose CI run failed',
     act: async () => {
       const { commit, run } = await codeMerge('failure');
-      return { workflowId: await deploy(commit), words: [`CI run failure for ${commit.slice(0, 7)}: ${run!.html_url}. The overlay was not changed`, `deployctl start --sha ${commit}`] };
+      return {
+        workflowId: await deploy(commit),
+        words: [
+          `CI run failure for ${commit.slice(0, 7)}: ${run!.html_url}. The overlay was not changed`,
+          `deployctl start --sha ${commit}`,
+        ],
+      };
     },
     answer: DEPLOY_FAILED,
   },
@@ -709,7 +928,10 @@ const runtimeCases: RuntimeCase[] = [
     name: 'a merge whose CI run timed out',
     act: async () => {
       const { commit, run } = await codeMerge('timed_out');
-      return { workflowId: await deploy(commit), words: [`CI run timed_out for ${commit.slice(0, 7)}: ${run!.html_url}. The overlay was not changed`] };
+      return {
+        workflowId: await deploy(commit),
+        words: [`CI run timed_out for ${commit.slice(0, 7)}: ${run!.html_url}. The overlay was not changed`],
+      };
     },
     answer: DEPLOY_FAILED,
   },
@@ -717,16 +939,31 @@ const runtimeCases: RuntimeCase[] = [
     name: 'a code merge whose message tells GitHub to skip CI',
     act: async () => {
       const { commit } = await codeMerge(undefined, 'feat(api): squashed preview [skip ci]');
-      return { workflowId: await deploy(commit), words: [`CI does not run for ${commit.slice(0, 7)}: its commit message contains "[skip ci]"`, 'The overlay was not changed'] };
+      return {
+        workflowId: await deploy(commit),
+        words: [
+          `CI does not run for ${commit.slice(0, 7)}: its commit message contains "[skip ci]"`,
+          'The overlay was not changed',
+        ],
+      };
     },
     answer: DEPLOY_FAILED,
   },
   {
     name: "a k8s-only merge while the overlay runs 'latest' (edited by hand)",
-    prepare: async () => void (latestCommit = await editOverlay((text) => text.replace(/newTag: sha-[0-9a-f]{7}/g, 'newTag: latest'), 'k8s: pin production to latest')),
+    prepare: async () =>
+      void (latestCommit = await editOverlay(
+        (text) => text.replace(/newTag: sha-[0-9a-f]{7}/g, 'newTag: latest'),
+        'k8s: pin production to latest',
+      )),
     act: async () => ({
       workflowId: await deploy(latestCommit),
-      words: ["Production using 'latest' tag for yt-summarizer-api", 'Cause: manual edit to the kustomization outside the deployer', 'Fix: update newTag to a specific SHA tag from the registry', "never use 'latest' in production"],
+      words: [
+        "Production using 'latest' tag for yt-summarizer-api",
+        'Cause: manual edit to the kustomization outside the deployer',
+        'Fix: update newTag to a specific SHA tag from the registry',
+        "never use 'latest' in production",
+      ],
     }),
     answer: DEPLOY_FAILED,
     step: { in: 'deploy', activity: 'readRunningTag', type: 'InvalidProductionTag' },
@@ -736,13 +973,17 @@ const runtimeCases: RuntimeCase[] = [
     name: 'deployctl start --sha of a commit that does not exist',
     act: async () => {
       const sha = randomSha();
-      const started = await runNode(DEPLOYCTL, ['--config', stack.configPath, 'start', '--sha', sha], { TEMPORAL_ADDRESS: stack.temporal.address });
+      const started = await runNode(DEPLOYCTL, ['--config', stack.configPath, 'start', '--sha', sha], {
+        TEMPORAL_ADDRESS: stack.temporal.address,
+      });
       expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
       expect(started.stdout).toContain(`started ${deployWorkflowId(FULL, sha)}`);
       const workflowId = deployWorkflowId(FULL, sha);
       await failureOf(workflowId);
       // deployctl status says why, with exit 1.
-      const status = await runNode(DEPLOYCTL, ['--config', stack.configPath, 'status', sha], { TEMPORAL_ADDRESS: stack.temporal.address });
+      const status = await runNode(DEPLOYCTL, ['--config', stack.configPath, 'status', sha], {
+        TEMPORAL_ADDRESS: stack.temporal.address,
+      });
       expect(status.code).toBe(1);
       expect(status.stdout).toMatch(new RegExp(`^error +commit ${sha} does not exist in `, 'm'));
       return { workflowId, words: [`commit ${sha} does not exist in ${stack.origin.httpsUrl}`] };
@@ -752,7 +993,10 @@ const runtimeCases: RuntimeCase[] = [
   },
   {
     name: 'a deploy started through the API with a branch name for a commit',
-    act: async () => ({ workflowId: await deploy('main'), words: ['detect: bad input: commit: expected a full 40-character commit id'] }),
+    act: async () => ({
+      workflowId: await deploy('main'),
+      words: ['detect: bad input: commit: expected a full 40-character commit id'],
+    }),
     answer: DEPLOY_FAILED,
     step: { in: 'deploy', activity: 'detectChanges', type: 'BadInput' },
   },
@@ -760,7 +1004,12 @@ const runtimeCases: RuntimeCase[] = [
     name: 'GitHub answering 401 to the CI lookup',
     act: async () => {
       const { commit } = await codeMerge();
-      stack.github.failNext(1, 401, {}, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+      stack.github.failNext(
+        1,
+        401,
+        {},
+        { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' },
+      );
       return {
         workflowId: await deploy(commit),
         words: [
@@ -777,7 +1026,11 @@ const runtimeCases: RuntimeCase[] = [
     prepare: async () => stack.argo.removeApplication(APP),
     act: async () => ({
       workflowId: await deploy(await k8sMerge('k8s: while the application is gone')),
-      words: [new RegExp(`^Argo CD at 127\\.0\\.0\\.1:\\d+: no application "${APP}", or ARGOCD_TOKEN may not read it \\(HTTP 403; Argo CD answers 403 for both\\)\\. Check argocd\\.application`)],
+      words: [
+        new RegExp(
+          `^Argo CD at 127\\.0\\.0\\.1:\\d+: no application "${APP}", or ARGOCD_TOKEN may not read it \\(HTTP 403; Argo CD answers 403 for both\\)\\. Check argocd\\.application`,
+        ),
+      ],
     }),
     answer: DEPLOY_FAILED,
     step: { in: 'environment', activity: 'observeArgoApp', type: 'ApplicationNotFound' },
@@ -790,14 +1043,22 @@ const runtimeCases: RuntimeCase[] = [
       await stack.pushImages(tag);
       await stack.registry.deleteImage('yt-summarizer-workers', tag);
       const outcome = await rollback({ to: tag, reason: 'bad input: images gone', requestedBy: 'bad-input-test' });
-      return { outcome, words: [`rollback to ${tag} refused, the overlay is untouched: image not found: ${stack.registry.host}/yt-summarizer-workers:${tag}.`] };
+      return {
+        outcome,
+        words: [
+          `rollback to ${tag} refused, the overlay is untouched: image not found: ${stack.registry.host}/yt-summarizer-workers:${tag}.`,
+        ],
+      };
     },
     answer: REFUSED,
     step: { in: 'environment', activity: 'validateImages', type: 'ImageNotFound' },
   },
   {
     name: 'a rollback signal with an empty reason',
-    act: async () => ({ outcome: await rollbackSignalled({ to: 'previous', reason: ' ', requestedBy: 'bad-input-empty-reason' }), words: ['a rollback needs a reason'] }),
+    act: async () => ({
+      outcome: await rollbackSignalled({ to: 'previous', reason: ' ', requestedBy: 'bad-input-empty-reason' }),
+      words: ['a rollback needs a reason'],
+    }),
     answer: REFUSED,
   },
   {
@@ -811,7 +1072,11 @@ const runtimeCases: RuntimeCase[] = [
   {
     name: 'a rollback signal with a multi-line reason',
     act: async () => ({
-      outcome: await rollbackSignalled({ to: 'previous', reason: 'line one\n\nSigned-off-by: someone', requestedBy: 'bad-input-multiline' }),
+      outcome: await rollbackSignalled({
+        to: 'previous',
+        reason: 'line one\n\nSigned-off-by: someone',
+        requestedBy: 'bad-input-multiline',
+      }),
       words: ['the rollback reason must be one line of at most 500 characters'],
     }),
     answer: REFUSED,
@@ -835,7 +1100,10 @@ describe('4. runtime faults', () => {
         expect({ type: failure.type, nonRetryable: failure.nonRetryable }).toEqual(answer);
         expect((await handleOf(seen.workflowId).describe()).status.name).toBe('FAILED');
         message = failure.message;
-        expect((failure.details?.[0] as { phase?: string; error?: string }) ?? {}).toMatchObject({ phase: 'failed', error: message });
+        expect((failure.details?.[0] as { phase?: string; error?: string }) ?? {}).toMatchObject({
+          phase: 'failed',
+          error: message,
+        });
         failures = await stepFailures(handleOf(seen.workflowId));
       } else {
         const view = (await inspectEnvironment(stack.client, stack.config))!.view;
@@ -844,15 +1112,22 @@ describe('4. runtime faults', () => {
         failures = [];
       }
       // The step that failed did so once, permanently: no retries before the answer.
-      const environment = (await stepFailures(environmentHandle(stack.client, stack.config))).slice(environmentFailures);
+      const environment = (await stepFailures(environmentHandle(stack.client, stack.config))).slice(
+        environmentFailures,
+      );
       if (step) {
-        const found = (step.in === 'deploy' ? failures : environment).filter((f) => f.activity === step.activity).at(-1);
+        const found = (step.in === 'deploy' ? failures : environment)
+          .filter((f) => f.activity === step.activity)
+          .at(-1);
         expect(found).toMatchObject({ type: step.type, nonRetryable: true, attempt: 1 });
       } else {
         expect(failures).toEqual([]);
       }
       // (b) the words a person reads.
-      for (const words of seen.words) expect(message).toEqual(typeof words === 'string' ? expect.stringContaining(words) : expect.stringMatching(words));
+      for (const words of seen.words)
+        expect(message).toEqual(
+          typeof words === 'string' ? expect.stringContaining(words) : expect.stringMatching(words),
+        );
       for (const secret of [GITHUB_TOKEN, 'argocd-test-token']) expect(message).not.toContain(secret);
       // (c) the production overlay on main is what it was.
       expect(await overlayNow()).toEqual(before);
@@ -897,12 +1172,24 @@ let brokenLine = 0;
 async function brokenDeploy(workflowId: string) {
   const failure = await failureOf(workflowId, BROKEN_WITHIN_MS);
   failedOnPurpose.add(workflowId);
-  const failures = [...(await stepFailures(handleOf(workflowId))), ...(await stepFailures(environmentHandle(stack.client, stack.config)))];
-  return { answer: { type: failure.type, nonRetryable: failure.nonRetryable }, message: failure.message, step: failures.at(-1), workflowId };
+  const failures = [
+    ...(await stepFailures(handleOf(workflowId))),
+    ...(await stepFailures(environmentHandle(stack.client, stack.config))),
+  ];
+  return {
+    answer: { type: failure.type, nonRetryable: failure.nonRetryable },
+    message: failure.message,
+    step: failures.at(-1),
+    workflowId,
+  };
 }
 
 const brokenCases: BrokenCase[] = [
-  { name: 'the k8s-only merge that broke it', act: async () => brokenDeploy(await deploy(brokenCommit)), answer: DEPLOY_FAILED },
+  {
+    name: 'the k8s-only merge that broke it',
+    act: async () => brokenDeploy(await deploy(brokenCommit)),
+    answer: DEPLOY_FAILED,
+  },
   {
     name: 'a code merge after it',
     act: async () => {
@@ -915,8 +1202,16 @@ const brokenCases: BrokenCase[] = [
   {
     name: 'deployctl targets',
     act: async () => {
-      const ran = await runNode(DEPLOYCTL, ['--config', stack.configPath, 'targets', '--env', 'production'], { TEMPORAL_ADDRESS: stack.temporal.address }, BROKEN_WITHIN_MS);
-      return { answer: { code: ran.killed ? `still waiting after ${BROKEN_WITHIN_MS / 1000}s` : ran.code, stdout: ran.stdout }, message: ran.stderr };
+      const ran = await runNode(
+        DEPLOYCTL,
+        ['--config', stack.configPath, 'targets', '--env', 'production'],
+        { TEMPORAL_ADDRESS: stack.temporal.address },
+        BROKEN_WITHIN_MS,
+      );
+      return {
+        answer: { code: ran.killed ? `still waiting after ${BROKEN_WITHIN_MS / 1000}s` : ran.code, stdout: ran.stdout },
+        message: ran.stderr,
+      };
     },
     answer: { code: 1, stdout: '' },
   },
@@ -927,7 +1222,10 @@ describe('5. a production overlay broken by hand on main', () => {
     // An unclosed flow sequence on the first newTag line: kustomize, Argo CD and the deployer cannot read it.
     const text = (await overlayNow()).text;
     brokenLine = text.split('\n').findIndex((line) => /newTag: /.test(line)) + 1;
-    brokenCommit = await editOverlay((t) => t.replace(/newTag: (sha-[0-9a-f]{7})/, 'newTag: [$1'), 'k8s: edit the production overlay by hand');
+    brokenCommit = await editOverlay(
+      (t) => t.replace(/newTag: (sha-[0-9a-f]{7})/, 'newTag: [$1'),
+      'k8s: edit the production overlay by hand',
+    );
   });
   afterAll(async () => {
     await restoreOverlay();

@@ -23,7 +23,9 @@ test('SIGKILL the worker while a deploy waits for CI: a new worker finishes it w
   const handle = stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
 
   // Let it poll CI a few times on its timers, then kill the worker without any chance to drain.
-  await eventually('two CI polls', async () => (stack.github.requests.filter((r) => r.query.head_sha === commit).length >= 2 ? true : undefined));
+  await eventually('two CI polls', async () =>
+    stack.github.requests.filter((r) => r.query.head_sha === commit).length >= 2 ? true : undefined,
+  );
   expect((await handle.query(statusQuery)).phase).toBe('waiting-for-ci');
   await first.kill();
 
@@ -44,18 +46,26 @@ test('SIGKILL the worker while a deploy waits for CI: a new worker finishes it w
 test('SIGKILL the worker inside a step (update-overlay, mid-fetch): another worker retries the step within 15 s, one overlay commit', async () => {
   // Two workers, as production runs them: the one running the step dies, the other takes over.
   const workers = [await stack.startWorker(), await stack.startWorker()];
-  const commit = await stack.origin.commit({ 'services/api/main.py': 'print("killed mid-step")\n' }, 'feat(api): killed mid-step');
+  const commit = await stack.origin.commit(
+    { 'services/api/main.py': 'print("killed mid-step")\n' },
+    'feat(api): killed mid-step',
+  );
   const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
   await startDeploy(stack.client, stack.config, { commit });
   const handle = stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
-  await eventually('waiting-for-ci', async () => ((await handle.query(statusQuery)).phase === 'waiting-for-ci' ? true : undefined));
+  await eventually('waiting-for-ci', async () =>
+    (await handle.query(statusQuery)).phase === 'waiting-for-ci' ? true : undefined,
+  );
 
   // From here on origin answers slowly: the overlay step's fetch hangs while the worker dies.
   stack.origin.server!.delayMs = 60_000;
   await stack.pushImages(shaTag(commit));
   stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
   const env = stack.client.workflow.getHandle('env-production');
-  const runningUpdate = async () => (await env.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'updateOverlay' && Number(a.state) === 2);
+  const runningUpdate = async () =>
+    (await env.describe()).raw.pendingActivities?.find(
+      (a) => a.activityType?.name === 'updateOverlay' && Number(a.state) === 2,
+    );
   const pending = await eventually('update-overlay running', runningUpdate);
   // The SDK's identity is <pid>@<host>.
   const victim = workers.find((w) => pending!.lastWorkerIdentity === `${w.child.pid}@${hostname()}`)!;
@@ -67,8 +77,12 @@ test('SIGKILL the worker inside a step (update-overlay, mid-fetch): another work
 
   expect(await handle.result()).toMatchObject({ phase: 'succeeded', tag: shaTag(commit) });
   const events = (await env.fetchHistory()).events ?? [];
-  const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateOverlay').at(-1)!;
-  const started = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId!.toString())!;
+  const scheduled = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateOverlay')
+    .at(-1)!;
+  const started = events.find(
+    (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId!.toString(),
+  )!;
   // The history records the attempt that finished: the second, started soon after the kill.
   expect(started.activityTaskStartedEventAttributes!.attempt).toBe(2);
   const retriedAfterMs = tsToMs(started.eventTime) - killedAt;

@@ -1,7 +1,12 @@
 import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
 import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId } from '../../src/workflows/definitions';
-import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal } from '../../src/workflows/environment-definitions';
+import {
+  environmentStatusQuery,
+  pauseSignal,
+  resumeSignal,
+  rollbackSignal,
+} from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
 import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
 import { OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
@@ -30,7 +35,10 @@ const phaseOf = (commit: string, phase: DeployPhase) => phaseOfDeploy(stack.clie
 /** Merges, requests the deploy and (for code) lets CI pass at once. */
 async function merge(kind: 'code' | 'k8s'): Promise<string> {
   const n = ++merges;
-  const file: Record<string, string> = kind === 'code' ? { 'services/workers/transcribe.py': `v = ${n}\n` } : { 'k8s/base/deployment.yaml': `# limits: ${n}\n` };
+  const file: Record<string, string> =
+    kind === 'code'
+      ? { 'services/workers/transcribe.py': `v = ${n}\n` }
+      : { 'k8s/base/deployment.yaml': `# limits: ${n}\n` };
   const before = await stack.origin.head();
   const commit = await stack.origin.commit(file, `${kind}: change ${n}`);
   if (kind === 'code') {
@@ -47,13 +55,23 @@ test('continue-as-new after many changes keeps the queue, the hold, the pause an
   expect((await result(x)).phase).toBe('succeeded');
   const y = await merge('code');
   expect((await result(y)).phase).toBe('succeeded');
-  const secondRun = await eventually('a new run', async () => ((await env().describe()).runId !== firstRun ? (await env().describe()).runId : undefined));
+  const secondRun = await eventually('a new run', async () =>
+    (await env().describe()).runId !== firstRun ? (await env().describe()).runId : undefined,
+  );
 
   await signalEnvironment(stack.client, stack.config, pauseSignal, { reason: 'incident 42', by: 'ops' });
   const z = await merge('code');
   await phaseOf(z, 'held');
-  await signalEnvironment(stack.client, stack.config, rollbackSignal, { to: 'previous', reason: 'bad y', requestedBy: 'ops' });
-  await signalEnvironment(stack.client, stack.config, rollbackSignal, { to: shaTag(x), reason: 'still x', requestedBy: 'ops' });
+  await signalEnvironment(stack.client, stack.config, rollbackSignal, {
+    to: 'previous',
+    reason: 'bad y',
+    requestedBy: 'ops',
+  });
+  await signalEnvironment(stack.client, stack.config, rollbackSignal, {
+    to: shaTag(x),
+    reason: 'still x',
+    requestedBy: 'ops',
+  });
   await eventually('a third run', async () => ((await env().describe()).runId !== secondRun ? true : undefined));
 
   const carried = await eventually('both rollbacks recorded', async () => {
@@ -63,7 +81,9 @@ test('continue-as-new after many changes keeps the queue, the hold, the pause an
   expect(carried.queue).toEqual([expect.objectContaining({ commit: z, state: 'held' })]);
   expect(carried.paused?.reason).toMatch(/incident 42/);
   expect(carried.held).toMatchObject({ tag: shaTag(x) });
-  expect(carried.outcomes.filter((o) => o.kind === 'deployed').map((o) => o.commit)).toEqual(expect.arrayContaining([x, y]));
+  expect(carried.outcomes.filter((o) => o.kind === 'deployed').map((o) => o.commit)).toEqual(
+    expect.arrayContaining([x, y]),
+  );
   expect(await overlayTag()).toBe(shaTag(x));
 
   await signalEnvironment(stack.client, stack.config, resumeSignal, { by: 'ops' });

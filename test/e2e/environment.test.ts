@@ -2,7 +2,13 @@ import { environmentHandle, signalEnvironment, startDeploy } from '../../src/cli
 import type { Outcome } from '../../src/plan/environment';
 import { shaTag } from '../../src/plan/tags';
 import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
-import { environmentStatusQuery, pauseSignal, resumeSignal, rollbackSignal, type EnvironmentView } from '../../src/workflows/environment-definitions';
+import {
+  environmentStatusQuery,
+  pauseSignal,
+  resumeSignal,
+  rollbackSignal,
+  type EnvironmentView,
+} from '../../src/workflows/environment-definitions';
 import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
 import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
 import { recordHistories } from '../support/histories';
@@ -33,10 +39,16 @@ const phaseOf = (commit: string, phase: DeployPhase) => phaseOfDeploy(stack.clie
 /** Merges a change and requests its deploy, as the relay does on a push. CI stays pending. */
 async function merge(kind: 'code' | 'k8s'): Promise<{ commit: string; run?: number }> {
   const n = ++merges;
-  const file: Record<string, string> = kind === 'code' ? { 'services/api/main.py': `print(${n})\n` } : { 'k8s/base/deployment.yaml': `# replicas: ${n}\n` };
+  const file: Record<string, string> =
+    kind === 'code'
+      ? { 'services/api/main.py': `print(${n})\n` }
+      : { 'k8s/base/deployment.yaml': `# replicas: ${n}\n` };
   const before = await stack.origin.head();
   const commit = await stack.origin.commit(file, `${kind}: change ${n}`);
-  const run = kind === 'code' ? stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' }).id : undefined;
+  const run =
+    kind === 'code'
+      ? stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' }).id
+      : undefined;
   await startDeploy(stack.client, stack.config, { commit, before, requestedBy: 'test' });
   if (kind === 'code') await phaseOf(commit, 'waiting-for-ci');
   return { commit, run };
@@ -64,7 +76,7 @@ async function tagHistory(): Promise<string[]> {
 }
 
 describe('one production, in order', () => {
-  test('A then B merged, B\'s CI first: B deploys, A is superseded, the tag never goes back', async () => {
+  test("A then B merged, B's CI first: B deploys, A is superseded, the tag never goes back", async () => {
     const a = await merge('code');
     const b = await merge('code');
     await ciPasses(b);
@@ -103,7 +115,11 @@ describe('rollback, hold and pause', () => {
     const history = await tagHistory();
     const [previous, current] = history.slice(-2);
     const seen = (await envView()).outcomes.length;
-    await signalEnvironment(stack.client, stack.config, rollbackSignal, { to: 'previous', reason: 'errors after deploy', requestedBy: 'ana' });
+    await signalEnvironment(stack.client, stack.config, rollbackSignal, {
+      to: 'previous',
+      reason: 'errors after deploy',
+      requestedBy: 'ana',
+    });
     const outcome = await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen);
     expect(outcome).toMatchObject({ kind: 'rolled-back', tag: previous });
     expect(current).not.toBe(previous);
@@ -129,7 +145,11 @@ describe('rollback, hold and pause', () => {
     const gone = (await tagHistory()).at(-2)!;
     for (const image of ['yt-summarizer-api', 'yt-summarizer-workers']) await stack.registry.deleteImage(image, gone);
     const seen = (await envView()).outcomes.length;
-    await signalEnvironment(stack.client, stack.config, rollbackSignal, { to: gone, reason: 'try', requestedBy: 'ana' });
+    await signalEnvironment(stack.client, stack.config, rollbackSignal, {
+      to: gone,
+      reason: 'try',
+      requestedBy: 'ana',
+    });
     const outcome = await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen);
     expect(outcome.kind).toBe('rollback-refused');
     expect(outcome.message).toMatch(new RegExp(`image not found: .*${gone}`));
@@ -139,8 +159,15 @@ describe('rollback, hold and pause', () => {
 
   test('rollback to a named tag goes there and holds', async () => {
     const seen = (await envView()).outcomes.length;
-    await signalEnvironment(stack.client, stack.config, rollbackSignal, { to: INITIAL_TAG, reason: 'back to the start', requestedBy: 'bo' });
-    expect(await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen)).toMatchObject({ kind: 'rolled-back', tag: INITIAL_TAG });
+    await signalEnvironment(stack.client, stack.config, rollbackSignal, {
+      to: INITIAL_TAG,
+      reason: 'back to the start',
+      requestedBy: 'bo',
+    });
+    expect(await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen)).toMatchObject({
+      kind: 'rolled-back',
+      tag: INITIAL_TAG,
+    });
     expect(await overlayTag()).toBe(INITIAL_TAG);
     await signalEnvironment(stack.client, stack.config, resumeSignal, { by: 'bo' });
   });

@@ -19,11 +19,15 @@ const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkf
 async function waitForPhase(commit: string, phase: DeployPhase): Promise<DeployStatus> {
   let status: DeployStatus | undefined;
   for (let i = 0; i < 400; i++) {
-    status = await handleOf(commit).query(statusQuery).catch(() => undefined);
+    status = await handleOf(commit)
+      .query(statusQuery)
+      .catch(() => undefined);
     if (status?.phase === phase) return status;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`deploy of ${commit} never reached ${phase}: ${JSON.stringify(status)}\n${worker.output().slice(-3000)}`);
+  throw new Error(
+    `deploy of ${commit} never reached ${phase}: ${JSON.stringify(status)}\n${worker.output().slice(-3000)}`,
+  );
 }
 
 async function merge(files: Record<string, string | null>, message: string) {
@@ -47,7 +51,12 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
     stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' }); // ...then completes.
     const result = (await handleOf(commit).result()) as DeployStatus;
 
-    expect(result).toMatchObject({ phase: 'succeeded', path: 'code', tag, ciRun: { id: run.id, conclusion: 'success' } });
+    expect(result).toMatchObject({
+      phase: 'succeeded',
+      path: 'code',
+      tag,
+      ciRun: { id: run.id, conclusion: 'success' },
+    });
     expect(Object.keys(result.digests).sort()).toEqual(['yt-summarizer-api', 'yt-summarizer-workers']);
     const log = await stack.origin.log();
     expect(log[1]!.sha).toBe(commit); // exactly one commit on top of the merge
@@ -62,7 +71,10 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
 
   test('a k8s-only merge re-validates the running tag and confirms it without a commit', async () => {
     const running = /newTag: (sha-[0-9a-f]{7})/.exec(await stack.origin.readAt('main', OVERLAY))![1]!;
-    const { before, commit } = await merge({ 'k8s/base/deployment.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n# replicas: 3\n' }, 'k8s: more replicas');
+    const { before, commit } = await merge(
+      { 'k8s/base/deployment.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n# replicas: 3\n' },
+      'k8s: more replicas',
+    );
     await startDeploy(stack.client, stack.config, { commit, before });
     const result = (await handleOf(commit).result()) as DeployStatus;
     expect(result).toMatchObject({ phase: 'succeeded', path: 'k8s', tag: running });
@@ -84,7 +96,9 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
     await startDeploy(stack.client, stack.config, { commit, before });
     await waitForPhase(commit, 'waiting-for-ci');
     stack.github.setRun(run.id, { status: 'completed', conclusion: 'failure' });
-    const err = await handleOf(commit).result().catch((e: unknown) => e);
+    const err = await handleOf(commit)
+      .result()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause?.message).toContain(run.html_url);
     expect(await stack.origin.head()).toBe(commit);
@@ -97,13 +111,21 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
     await stack.registry.pushImage('yt-summarizer-api', tag); // workers never pushed
     stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'completed', conclusion: 'success' });
     await startDeploy(stack.client, stack.config, { commit, before });
-    const err = (await handleOf(commit).result().catch((e: unknown) => e)) as WorkflowFailedError;
-    expect(err.cause?.message).toMatch(new RegExp(`^image not found: ${stack.registry.host}/yt-summarizer-workers:${tag}`));
+    const err = (await handleOf(commit)
+      .result()
+      .catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(err.cause?.message).toMatch(
+      new RegExp(`^image not found: ${stack.registry.host}/yt-summarizer-workers:${tag}`),
+    );
     expect(await stack.origin.head()).toBe(commit);
   });
 
   // The token also travels to git base64-encoded, as an HTTP Basic header: neither form may leak.
-  const secrets = ['ghs_test_github_token', Buffer.from('x-access-token:ghs_test_github_token').toString('base64'), 'argocd-test-token'];
+  const secrets = [
+    'ghs_test_github_token',
+    Buffer.from('x-access-token:ghs_test_github_token').toString('base64'),
+    'argocd-test-token',
+  ];
 
   test('the worker logs no secrets', () => {
     for (const secret of secrets) expect(worker.output()).not.toContain(secret);
@@ -113,12 +135,17 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
     let histories = 0;
     for await (const execution of stack.client.workflow.list()) {
       // Payloads are bytes (JSON text): read them as text, so a secret inside one would show.
-      const history = JSON.stringify(await stack.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory(), (_, value: unknown) =>
-        value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value,
+      const history = JSON.stringify(
+        await stack.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory(),
+        (_, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value),
       );
       expect(history).toContain('yt-summarizer');
       histories++;
-      for (const secret of secrets) expect({ workflow: execution.workflowId, leaked: history.includes(secret) }).toEqual({ workflow: execution.workflowId, leaked: false });
+      for (const secret of secrets)
+        expect({ workflow: execution.workflowId, leaked: history.includes(secret) }).toEqual({
+          workflow: execution.workflowId,
+          leaked: false,
+        });
     }
     expect(histories).toBeGreaterThan(3);
   });

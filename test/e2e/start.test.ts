@@ -27,9 +27,26 @@ const portOpen = (port: number) =>
 test('the local stack starts with UI, relay and worker, and Ctrl-C stops all three cleanly', async () => {
   const [temporalPort, uiPort, relayPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'gitops-start-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, GITHUB_WEBHOOK_SECRET: 'start-test-secret', GITHUB_TOKEN: 'ghs_test_github_token', ARGOCD_TOKEN: 'argocd-test-token' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GITHUB_WEBHOOK_SECRET: 'start-test-secret',
+    GITHUB_TOKEN: 'ghs_test_github_token',
+    ARGOCD_TOKEN: 'argocd-test-token',
+  };
   delete env.TEMPORAL_ADDRESS;
-  const args = [resolve(__dirname, '../../dist/main.js'), '--config', stack.configPath, '--data-dir', dataDir, '--temporal-port', String(temporalPort), '--ui-port', String(uiPort), '--relay-port', String(relayPort)];
+  const args = [
+    resolve(__dirname, '../../dist/main.js'),
+    '--config',
+    stack.configPath,
+    '--data-dir',
+    dataDir,
+    '--temporal-port',
+    String(temporalPort),
+    '--ui-port',
+    String(uiPort),
+    '--relay-port',
+    String(relayPort),
+  ];
   // Its own process group, like a terminal's foreground job, so the SIGINT reaches the group.
   const child = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

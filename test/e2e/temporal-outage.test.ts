@@ -18,15 +18,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** The relay and the worker read nothing but Temporal at start; the other endpoints are never called here. */
 function writeConfig(name: string, temporal: Record<string, unknown> = {}): string {
   const path = join(dir, name);
-  writeFileSync(path, stringify({
-    repository: { owner: 'yt-summarizer-org', name: 'yt-summarizer' },
-    ci: { workflow: 'ci.yml' },
-    registry: { endpoint: 'https://registry.invalid' },
-    images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
-    argocd: { server: 'https://argocd.invalid', application: 'yt-summarizer-prod' },
-    git: { cacheDir: join(dir, 'cache') },
-    temporal: { taskQueue: 'temporal-outage', ...temporal },
-  }));
+  writeFileSync(
+    path,
+    stringify({
+      repository: { owner: 'yt-summarizer-org', name: 'yt-summarizer' },
+      ci: { workflow: 'ci.yml' },
+      registry: { endpoint: 'https://registry.invalid' },
+      images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
+      argocd: { server: 'https://argocd.invalid', application: 'yt-summarizer-prod' },
+      git: { cacheDir: join(dir, 'cache') },
+      temporal: { taskQueue: 'temporal-outage', ...temporal },
+    }),
+  );
   return path;
 }
 
@@ -37,7 +40,10 @@ interface Child {
 }
 
 function run(entry: 'relay' | 'worker', args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [resolve(__dirname, `../../dist/${entry}/main.js`), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve(__dirname, `../../dist/${entry}/main.js`), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -78,13 +84,17 @@ describe('Temporal outage: the relay process answers 503 at once while Temporal 
   let url: string;
 
   // Same port and SQLite file each time: Temporal comes back where the relay is pointed, with its state.
-  const startTemporal = async () => (server = await startDevServer({ cli, dbFile, port, searchAttributes: SEARCH_ATTRIBUTES, logLevel: 'error' }));
+  const startTemporal = async () =>
+    (server = await startDevServer({ cli, dbFile, port, searchAttributes: SEARCH_ATTRIBUTES, logLevel: 'error' }));
 
   beforeAll(async () => {
     port = await freePort();
     await startTemporal();
     const relayPort = await freePort();
-    relay = run('relay', ['--config', writeConfig('relay.yaml'), '--port', String(relayPort), '--host', '127.0.0.1'], { TEMPORAL_ADDRESS: server!.address, GITHUB_WEBHOOK_SECRET: SECRET });
+    relay = run('relay', ['--config', writeConfig('relay.yaml'), '--port', String(relayPort), '--host', '127.0.0.1'], {
+      TEMPORAL_ADDRESS: server!.address,
+      GITHUB_WEBHOOK_SECRET: SECRET,
+    });
     url = `http://127.0.0.1:${relayPort}`;
     await until('the relay to listen', async () => relay!.output().includes(`${url}/webhooks/github`) || undefined);
   }, 120_000);
@@ -95,13 +105,19 @@ describe('Temporal outage: the relay process answers 503 at once while Temporal 
 
   test('503 within 2 s from the first delivery after Temporal stops, /healthz 503; then 200 and 202 within 2 s of its return', async () => {
     const before = randomSha();
-    expect(await deliver(url, 'push', push(before))).toEqual({ status: 202, body: { started: true, workflowId: deployWorkflowId(FULL, before) } });
+    expect(await deliver(url, 'push', push(before))).toEqual({
+      status: 202,
+      body: { started: true, workflowId: deployWorkflowId(FULL, before) },
+    });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
     await server!.stop();
     // The first delivery after the stop, whether or not the background probe noticed already.
     const [first, firstMs] = await timed(() => deliver(url, 'push', push()));
-    expect(first).toMatchObject({ status: 503, body: { error: expect.stringMatching(/^Temporal is unreachable, redeliver later: /) } });
+    expect(first).toMatchObject({
+      status: 503,
+      body: { error: expect.stringMatching(/^Temporal is unreachable, redeliver later: /) },
+    });
     expect(firstMs).toBeLessThan(2_000); // GitHub gives up on a delivery after 10 s; it used to take 8-10 s
 
     // Down for a while, as in a real restart: grpc-js' reconnect backoff used to grow to several seconds by then, so
@@ -110,17 +126,22 @@ describe('Temporal outage: the relay process answers 503 at once while Temporal 
     while (Date.now() < outageEnds) {
       const [reply, ms] = await timed(() => deliver(url, 'push', push()));
       expect([reply.status, ms < 2_000]).toEqual([503, true]);
-      const [health, healthMs] = await timed(() => fetch(`${url}/healthz`).then(async (res) => [res.status, await res.json()] as const));
+      const [health, healthMs] = await timed(() =>
+        fetch(`${url}/healthz`).then(async (res) => [res.status, await res.json()] as const),
+      );
       expect([health, healthMs < 2_000]).toEqual([[503, { temporal: 'unreachable', error: expect.any(String) }], true]);
       await new Promise((r) => setTimeout(r, 500));
     }
     // Deliveries that need no Temporal are still answered as usual.
-    expect(await deliver(url, 'ping', { zen: 'Approachable is better than simple.' })).toEqual({ status: 200, body: { pong: true } });
+    expect(await deliver(url, 'ping', { zen: 'Approachable is better than simple.' })).toEqual({
+      status: 200,
+      body: { pong: true },
+    });
     expect((await deliver(url, 'push', push(), { signature: null })).status).toBe(401);
 
     await startTemporal(); // resolves once the server answers
     const back = Date.now();
-    await until('/healthz 200', async () => ((await fetch(`${url}/healthz`)).status === 200 || undefined));
+    await until('/healthz 200', async () => (await fetch(`${url}/healthz`)).status === 200 || undefined);
     const after = randomSha();
     const accepted = await until<Delivered>('a delivery accepted', async () => {
       const reply = await deliver(url, 'push', push(after));
@@ -130,7 +151,10 @@ describe('Temporal outage: the relay process answers 503 at once while Temporal 
     expect(accepted.body).toEqual({ started: true, workflowId: deployWorkflowId(FULL, after) });
 
     // The same state came back: the deploy started before the outage is still known.
-    expect(await deliver(url, 'push', push(before))).toEqual({ status: 202, body: { started: false, workflowId: deployWorkflowId(FULL, before) } });
+    expect(await deliver(url, 'push', push(before))).toEqual({
+      status: 202,
+      body: { started: false, workflowId: deployWorkflowId(FULL, before) },
+    });
     expect(relay!.output()).toMatch(/Temporal unreachable .*deliveries get 503 until it answers/);
     expect(relay!.output()).toMatch(/Temporal answers again after [\d.]+s: deliveries are accepted/);
   }, 120_000);
@@ -142,11 +166,22 @@ describe('started while Temporal is unreachable: the entry points name the addre
     ['the worker (search-attribute registration first)', 'worker', {}],
     ['the worker without search attributes (the worker connection itself)', 'worker', { searchAttributes: false }],
     ['the relay', 'relay', {}],
-  ])('%s', async (name, entry, temporal) => {
-    const closed = `127.0.0.1:${await freePort()}`; // nothing listens there
-    const config = writeConfig(`${name.replace(/\W+/g, '-')}.yaml`, temporal);
-    const child = run(entry, ['--config', config, ...(entry === 'relay' ? ['--port', '0'] : [])], { TEMPORAL_ADDRESS: closed, GITHUB_WEBHOOK_SECRET: SECRET });
-    expect(await child.exit).toBe(1);
-    expect(child.output()).toMatch(new RegExp(`(^|\n)${entry} failed: cannot reach Temporal at ${closed.replace(/\./g, '\\.')} within 10s \\((connect ECONNREFUSED ${closed.replace(/\./g, '\\.')}|tcp connect error: Connection refused)\\); set TEMPORAL_ADDRESS\\n$`));
-  }, 30_000);
+  ])(
+    '%s',
+    async (name, entry, temporal) => {
+      const closed = `127.0.0.1:${await freePort()}`; // nothing listens there
+      const config = writeConfig(`${name.replace(/\W+/g, '-')}.yaml`, temporal);
+      const child = run(entry, ['--config', config, ...(entry === 'relay' ? ['--port', '0'] : [])], {
+        TEMPORAL_ADDRESS: closed,
+        GITHUB_WEBHOOK_SECRET: SECRET,
+      });
+      expect(await child.exit).toBe(1);
+      expect(child.output()).toMatch(
+        new RegExp(
+          `(^|\n)${entry} failed: cannot reach Temporal at ${closed.replace(/\./g, '\\.')} within 10s \\((connect ECONNREFUSED ${closed.replace(/\./g, '\\.')}|tcp connect error: Connection refused)\\); set TEMPORAL_ADDRESS\\n$`,
+        ),
+      );
+    },
+    30_000,
+  );
 });

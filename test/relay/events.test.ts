@@ -19,41 +19,109 @@ const withCi = (workflow: string) => parseConfig({ ...base, ci: { workflow } });
 const before = randomSha();
 const after = randomSha();
 const push = (spec: Partial<PushSpec> = {}) => pushPayload({ repository: REPO, before, after, ...spec });
-const overlay = (commit: string) => overlayCommitMessage({ kind: 'deploy', tag: 'sha-1234567', commit, workflowId: deployWorkflowId(REPO, commit) });
+const overlay = (commit: string) =>
+  overlayCommitMessage({ kind: 'deploy', tag: 'sha-1234567', commit, workflowId: deployWorkflowId(REPO, commit) });
 const start: Decision = { kind: 'start', commit: after, before };
 
 describe('decide: push', () => {
   test.each<[string, unknown, Decision | RegExp]>([
     ['a merge to main starts its deploy', push(), start],
-    ['several commits in one push: the head is deployed', push({ commits: [{ message: 'fix: a' }, { message: 'fix: b' }] }), start],
-    ['the repository name is matched case-insensitively', push({ repository: 'YT-Summarizer-Org/YT-Summarizer' }), start],
+    [
+      'several commits in one push: the head is deployed',
+      push({ commits: [{ message: 'fix: a' }, { message: 'fix: b' }] }),
+      start,
+    ],
+    [
+      'the repository name is matched case-insensitively',
+      push({ repository: 'YT-Summarizer-Org/YT-Summarizer' }),
+      start,
+    ],
     ['upper-case ids are normalised', push({ after: after.toUpperCase(), before: before.toUpperCase() }), start],
-    ['creating main (before all zeros) still deploys', push({ before: ZERO, created: true }), { ...start, before: ZERO }],
+    [
+      'creating main (before all zeros) still deploys',
+      push({ before: ZERO, created: true }),
+      { ...start, before: ZERO },
+    ],
     ['a force push to main deploys the new head', push({ forced: true }), start],
-    ['a push with no head commit (main moved back) still deploys after', { ...push(), head_commit: null, commits: [] }, start],
-    ['a person\'s [skip ci] commit is not the deployer\'s', push({ commits: [{ message: 'k8s: replicas [skip ci]' }] }), start],
-    ['a trailer quoted mid-message does not count', push({ commits: [{ message: `revert deploy\n\nDeploy-Workflow-Id: x\n\nThis reverts a deploy.` }] }), start],
+    [
+      'a push with no head commit (main moved back) still deploys after',
+      { ...push(), head_commit: null, commits: [] },
+      start,
+    ],
+    [
+      "a person's [skip ci] commit is not the deployer's",
+      push({ commits: [{ message: 'k8s: replicas [skip ci]' }] }),
+      start,
+    ],
+    [
+      'a trailer quoted mid-message does not count',
+      push({ commits: [{ message: `revert deploy\n\nDeploy-Workflow-Id: x\n\nThis reverts a deploy.` }] }),
+      start,
+    ],
     ['another branch', push({ ref: 'refs/heads/feature/x' }), /refs\/heads\/feature\/x, not refs\/heads\/main/],
     ['a branch merely ending in main', push({ ref: 'refs/heads/not-main' }), /not refs\/heads\/main/],
     ['a tag', push({ ref: 'refs/tags/v1.2.3' }), /tag push refs\/tags\/v1.2.3/],
     ['another repository', push({ repository: 'someone/fork' }), /someone\/fork, not the configured repository/],
     ['a branch deletion', push({ deleted: true }), /was deleted/],
     ['after all zeros without the deleted flag', { ...push(), after: ZERO }, /was deleted/],
-    ['the deployer\'s overlay commit', push({ commits: [{ message: overlay(before) }] }), /deployer's own overlay commit .*Deploy-Workflow-Id/],
-    ['several deployer commits at once', push({ commits: [{ message: overlay(randomSha()) }, { message: overlay(before) }] }), /deployer's own/],
-    ['the deployer\'s rollback commit', push({ commits: [{ message: overlayCommitMessage({ kind: 'rollback', tag: 'sha-7654321', reason: 'bad release', requestedBy: 'deployctl (ana)', workflowId: 'rollback-1' }) }] }), /deployer's own/],
+    [
+      "the deployer's overlay commit",
+      push({ commits: [{ message: overlay(before) }] }),
+      /deployer's own overlay commit .*Deploy-Workflow-Id/,
+    ],
+    [
+      'several deployer commits at once',
+      push({ commits: [{ message: overlay(randomSha()) }, { message: overlay(before) }] }),
+      /deployer's own/,
+    ],
+    [
+      "the deployer's rollback commit",
+      push({
+        commits: [
+          {
+            message: overlayCommitMessage({
+              kind: 'rollback',
+              tag: 'sha-7654321',
+              reason: 'bad release',
+              requestedBy: 'deployctl (ana)',
+              workflowId: 'rollback-1',
+            }),
+          },
+        ],
+      }),
+      /deployer's own/,
+    ],
     // A squash merge copies a preview's overlay commit, trailers included, into main: that is a person's merge.
-    ['a squash merge that carries a preview commit\'s trailers', push({ commits: [{ message: `feat: api v2 (#7)\n\n* feat: api v2\n\n* ${overlayCommitMessage({ kind: 'preview', tag: 'pr-7-abcdef0', commit: before, pr: 7, branch: 'feature/x', rule: 'ci', target: null, workflowId: `preview-${REPO.replace('/', '-')}-pr-7-${before}` })}` }] }), start],
-    ['CRLF line endings in the deployer message', push({ commits: [{ message: overlay(before).replace(/\n/g, '\r\n') }] }), /deployer's own/],
+    [
+      "a squash merge that carries a preview commit's trailers",
+      push({
+        commits: [
+          {
+            message: `feat: api v2 (#7)\n\n* feat: api v2\n\n* ${overlayCommitMessage({ kind: 'preview', tag: 'pr-7-abcdef0', commit: before, pr: 7, branch: 'feature/x', rule: 'ci', target: null, workflowId: `preview-${REPO.replace('/', '-')}-pr-7-${before}` })}`,
+          },
+        ],
+      }),
+      start,
+    ],
+    [
+      'CRLF line endings in the deployer message',
+      push({ commits: [{ message: overlay(before).replace(/\n/g, '\r\n') }] }),
+      /deployer's own/,
+    ],
   ])('%s', (_name, payload, expected) => {
     const decision = decide('push', payload, config);
-    if (expected instanceof RegExp) expect(decision).toEqual({ kind: 'ignore', reason: expect.stringMatching(expected) });
+    if (expected instanceof RegExp)
+      expect(decision).toEqual({ kind: 'ignore', reason: expect.stringMatching(expected) });
     else expect(decision).toEqual(expected);
   });
 
-  test('a person\'s commit pushed together with a deployer commit is deployed', () => {
-    expect(decide('push', push({ commits: [{ message: 'feat: x' }, { message: overlay(before) }] }), config)).toEqual(start);
-    expect(decide('push', push({ commits: [{ message: overlay(before) }, { message: 'feat: x' }] }), config)).toEqual(start);
+  test("a person's commit pushed together with a deployer commit is deployed", () => {
+    expect(decide('push', push({ commits: [{ message: 'feat: x' }, { message: overlay(before) }] }), config)).toEqual(
+      start,
+    );
+    expect(decide('push', push({ commits: [{ message: overlay(before) }, { message: 'feat: x' }] }), config)).toEqual(
+      start,
+    );
   });
 
   test('another main branch name is honoured', () => {
@@ -65,34 +133,62 @@ describe('decide: push', () => {
 
 describe('decide: workflow_run', () => {
   const sha = randomSha();
-  const run = (fields: Record<string, unknown> = {}, action?: string) => workflowRunPayload(REPO, { id: 10_000_000_123, head_sha: sha, ...fields }, action);
+  const run = (fields: Record<string, unknown> = {}, action?: string) =>
+    workflowRunPayload(REPO, { id: 10_000_000_123, head_sha: sha, ...fields }, action);
   const signal = (fields: Record<string, unknown> = {}): Decision => ({
     kind: 'signal',
-    run: { id: 10_000_000_123, status: 'completed', conclusion: 'success', url: `https://github.com/${REPO}/actions/runs/10000000123`, headSha: sha, attempt: 1, ...fields },
+    run: {
+      id: 10_000_000_123,
+      status: 'completed',
+      conclusion: 'success',
+      url: `https://github.com/${REPO}/actions/runs/10000000123`,
+      headSha: sha,
+      attempt: 1,
+      ...fields,
+    },
   });
 
   const rows: Array<[string, unknown, Decision | RegExp, string?]> = [
     ['a completed CI run for a push to main is signalled', run(), signal()],
-    ['a failed run is signalled too: the deploy fails fast', run({ conclusion: 'failure' }), signal({ conclusion: 'failure' })],
+    [
+      'a failed run is signalled too: the deploy fails fast',
+      run({ conclusion: 'failure' }),
+      signal({ conclusion: 'failure' }),
+    ],
     ['a re-run carries its attempt', run({ run_attempt: 3 }), signal({ attempt: 3 })],
-    ['matched by workflow.path when the run has no path', { ...run(), workflow_run: { ...run().workflow_run, path: undefined } }, signal()],
+    [
+      'matched by workflow.path when the run has no path',
+      { ...run(), workflow_run: { ...run().workflow_run, path: undefined } },
+      signal(),
+    ],
     ['a path with an @ref suffix', run({ path: '.github/workflows/ci.yml@refs/heads/main' }), signal()],
     ['matched by display name when ci.workflow is one', run({ name: 'CI' }), signal(), 'CI'],
     ['matched by workflow id when ci.workflow is one', run({ workflow_id: 161335 }), signal(), '161335'],
     ['a configured full path', run(), signal(), '.github/workflows/ci.yml'],
     ['requested: not finished yet', run({}, 'requested'), /workflow_run requested/],
     ['in_progress: not finished yet', run({}, 'in_progress'), /workflow_run in_progress/],
-    ['another workflow file', run({ path: '.github/workflows/lint.yml', name: 'Lint' }), /"Lint" is not the CI workflow ci.yml/],
+    [
+      'another workflow file',
+      run({ path: '.github/workflows/lint.yml', name: 'Lint' }),
+      /"Lint" is not the CI workflow ci.yml/,
+    ],
     ['a file name that only ends the same', run({ path: '.github/workflows/nightly-ci.yml' }), /not the CI workflow/],
     ['another display name', run({ name: 'Nightly' }), /not the CI workflow CI/, 'CI'],
-    ['a pull request run', run({ event: 'pull_request', head_branch: 'feat/x' }), /pull_request on feat\/x, not a push to main/],
+    [
+      'a pull request run',
+      run({ event: 'pull_request', head_branch: 'feat/x' }),
+      /pull_request on feat\/x, not a push to main/,
+    ],
     ['a push to another branch', run({ head_branch: 'release' }), /push on release/],
     ['another repository', { ...run(), repository: { full_name: 'someone/fork' } }, /someone\/fork/],
   ];
   // Every row gets all four values: Jest would pass a missing last one as a `done` callback.
-  test.each(rows.map(([name, payload, expected, workflow]) => [name, payload, expected, workflow ?? 'ci.yml'] as const))('%s', (_name, payload, expected, workflow) => {
+  test.each(
+    rows.map(([name, payload, expected, workflow]) => [name, payload, expected, workflow ?? 'ci.yml'] as const),
+  )('%s', (_name, payload, expected, workflow) => {
     const decision = decide('workflow_run', payload, withCi(workflow));
-    if (expected instanceof RegExp) expect(decision).toEqual({ kind: 'ignore', reason: expect.stringMatching(expected) });
+    if (expected instanceof RegExp)
+      expect(decision).toEqual({ kind: 'ignore', reason: expect.stringMatching(expected) });
     else expect(decision).toEqual(expected);
   });
 });
@@ -110,12 +206,32 @@ describe('decide: other events and malformed payloads', () => {
     ['push without ref', 'push', { ...push(), ref: undefined }, 'ref'],
     ['push with a short after', 'push', { ...push(), after: 'abc123' }, 'after'],
     ['push without repository', 'push', { ...push(), repository: undefined }, 'repository'],
-    ['push with a numeric head_commit.message', 'push', { ...push(), head_commit: { id: after, message: 7 } }, 'head_commit.message'],
+    [
+      'push with a numeric head_commit.message',
+      'push',
+      { ...push(), head_commit: { id: after, message: 7 } },
+      'head_commit.message',
+    ],
     ['push with a bad commit in the list', 'push', { ...push(), commits: [{ id: after }] }, 'commits.0.message'],
     ['push body that is not an object', 'push', 'hello', '(payload)'],
-    ['workflow_run with a string id', 'workflow_run', workflowRunPayload(REPO, { id: '12' as unknown as number, head_sha: randomSha() }), 'workflow_run.id'],
-    ['workflow_run without head_sha', 'workflow_run', workflowRunPayload(REPO, { id: 12, head_sha: undefined as unknown as string }), 'workflow_run.head_sha'],
-    ['workflow_run without action', 'workflow_run', { ...workflowRunPayload(REPO, { id: 12, head_sha: randomSha() }), action: undefined }, 'action'],
+    [
+      'workflow_run with a string id',
+      'workflow_run',
+      workflowRunPayload(REPO, { id: '12' as unknown as number, head_sha: randomSha() }),
+      'workflow_run.id',
+    ],
+    [
+      'workflow_run without head_sha',
+      'workflow_run',
+      workflowRunPayload(REPO, { id: 12, head_sha: undefined as unknown as string }),
+      'workflow_run.head_sha',
+    ],
+    [
+      'workflow_run without action',
+      'workflow_run',
+      { ...workflowRunPayload(REPO, { id: 12, head_sha: randomSha() }), action: undefined },
+      'action',
+    ],
   ])('%s: a PayloadError naming the field', (_name, event, payload, field) => {
     let error: unknown;
     try {
@@ -146,20 +262,40 @@ describe('decide: pull_request', () => {
   test.each<[string, unknown, Decision | RegExp]>([
     ['opened previews the head', pr('opened'), { kind: 'preview', pr: 7, commit: head }],
     ['reopened previews the head', pr('reopened'), { kind: 'preview', pr: 7, commit: head }],
-    ['a push (synchronize) previews the new head and passes on the old one', pr('synchronize', {}, { before, after: head }), { kind: 'preview', pr: 7, commit: head, before }],
-    ['a fork is forwarded: its preview deploy says why it deploys nothing', pr('opened', { fork: 'someone/fork' }), { kind: 'preview', pr: 7, commit: head }],
+    [
+      'a push (synchronize) previews the new head and passes on the old one',
+      pr('synchronize', {}, { before, after: head }),
+      { kind: 'preview', pr: 7, commit: head, before },
+    ],
+    [
+      'a fork is forwarded: its preview deploy says why it deploys nothing',
+      pr('opened', { fork: 'someone/fork' }),
+      { kind: 'preview', pr: 7, commit: head },
+    ],
     ['closed ends the preview', pr('closed', { state: 'closed' }), { kind: 'preview-closed', pr: 7, merged: false }],
-    ['merged ends it too', pr('closed', { state: 'closed', merged: true }), { kind: 'preview-closed', pr: 7, merged: true }],
+    [
+      'merged ends it too',
+      pr('closed', { state: 'closed', merged: true }),
+      { kind: 'preview-closed', pr: 7, merged: true },
+    ],
     ['labels change nothing', pr('labeled'), /pull_request labeled/],
-    ['another repository', pullRequestPayload('someone/else', 'opened', { number: 7, headSha: head }), /not the configured repository/],
+    [
+      'another repository',
+      pullRequestPayload('someone/else', 'opened', { number: 7, headSha: head }),
+      /not the configured repository/,
+    ],
   ])('%s', (_, payload, expected) => {
     const decision = decide('pull_request', payload, previews);
-    if (expected instanceof RegExp) expect(decision).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(expected) });
+    if (expected instanceof RegExp)
+      expect(decision).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(expected) });
     else expect(decision).toEqual(expected);
   });
 
   test('without a preview section pull requests are ignored, saying so', () => {
-    expect(decide('pull_request', pr('opened'), config)).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(/previews are not configured/) });
+    expect(decide('pull_request', pr('opened'), config)).toMatchObject({
+      kind: 'ignore',
+      reason: expect.stringMatching(/previews are not configured/),
+    });
   });
 
   test('a malformed head sha is a 400 naming the field', () => {
@@ -173,8 +309,15 @@ describe('decide: pull_request', () => {
 
   test("a pull request's completed CI run signals the preview deploys it lists; a fork's lists none", () => {
     const run = { id: 5, head_sha: head, head_branch: 'feature/x', event: 'pull_request' };
-    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [{ number: 7 }] }), previews)).toMatchObject({ kind: 'preview-ci', pullRequests: [7], run: { id: 5, headSha: head } });
-    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [] }), previews)).toMatchObject({ kind: 'ignore', reason: expect.stringMatching(/fork/) });
-    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [{ number: 7 }] }), config)).toMatchObject({ kind: 'ignore' });
+    expect(
+      decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [{ number: 7 }] }), previews),
+    ).toMatchObject({ kind: 'preview-ci', pullRequests: [7], run: { id: 5, headSha: head } });
+    expect(decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [] }), previews)).toMatchObject({
+      kind: 'ignore',
+      reason: expect.stringMatching(/fork/),
+    });
+    expect(
+      decide('workflow_run', workflowRunPayload(REPO, { ...run, pull_requests: [{ number: 7 }] }), config),
+    ).toMatchObject({ kind: 'ignore' });
   });
 });

@@ -13,7 +13,16 @@ import { git } from '../support/origin';
 import { freePort } from '../support/ports';
 import { OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
 import { startDevServer } from '../support/temporal';
-import { deliver, pullRequestPayload, pushPayload, randomSha, SECRET, sign, workflowRunPayload, type RunSpec } from './payloads';
+import {
+  deliver,
+  pullRequestPayload,
+  pushPayload,
+  randomSha,
+  SECRET,
+  sign,
+  workflowRunPayload,
+  type RunSpec,
+} from './payloads';
 
 const FULL = `${OWNER}/${REPO}`;
 let stack: Stack;
@@ -24,7 +33,14 @@ const logs: string[] = [];
 beforeAll(async () => {
   // Ten-minute CI polls: within a test, only the ciCompleted signal can move a waiting deploy on.
   ({ stack, worker } = await startRunningStack({ ci: { timeout: '30m', pollInitial: '10m', pollMax: '10m' } }));
-  relay = await startRelay({ client: stack.client, config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', log: (line) => logs.push(line) });
+  relay = await startRelay({
+    client: stack.client,
+    config: stack.config,
+    secret: SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    log: (line) => logs.push(line),
+  });
 }, 120_000);
 afterAll(async () => {
   await relay?.close();
@@ -32,14 +48,24 @@ afterAll(async () => {
 });
 
 const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(FULL, commit));
-const expectNoDeploy = (commit: string) => expect(handleOf(commit).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
+const expectNoDeploy = (commit: string) =>
+  expect(handleOf(commit).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
 const message = async (sha: string) => (await git(stack.origin.bareDir, ['log', '-1', '--format=%B', sha])).trim();
 
 /** A merge to main in the origin, and the push event GitHub would deliver for it. */
 async function merge(files: Record<string, string>, subject: string) {
   const before = await stack.origin.head();
   const commit = await stack.origin.commit(files, subject);
-  return { before, commit, push: pushPayload({ repository: FULL, before, after: commit, commits: [{ message: await message(commit), modified: Object.keys(files) }] }) };
+  return {
+    before,
+    commit,
+    push: pushPayload({
+      repository: FULL,
+      before,
+      after: commit,
+      commits: [{ message: await message(commit), modified: Object.keys(files) }],
+    }),
+  };
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -60,13 +86,20 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     const { runId } = await handleOf(commit).describe();
     expect(await (await handleOf(commit).describe()).staticDetails()).toContain(`requested by github push ${delivery}`);
 
-    expect(await deliver(relay.url, 'push', push, { delivery })).toEqual({ status: 202, body: { started: false, workflowId: first.body.workflowId } });
+    expect(await deliver(relay.url, 'push', push, { delivery })).toEqual({
+      status: 202,
+      body: { started: false, workflowId: first.body.workflowId },
+    });
     expect(await handleOf(commit).result()).toMatchObject({ phase: 'skipped' });
-    expect(await deliver(relay.url, 'push', push, { delivery })).toMatchObject({ status: 202, body: { started: false } });
+    expect(await deliver(relay.url, 'push', push, { delivery })).toMatchObject({
+      status: 202,
+      body: { started: false },
+    });
     expect((await handleOf(commit).describe()).runId).toBe(runId);
     const runs = await until('visibility', async () => {
       const found: string[] = [];
-      for await (const info of stack.client.workflow.list({ query: `WorkflowId = "${first.body.workflowId}"` })) found.push(info.runId);
+      for await (const info of stack.client.workflow.list({ query: `WorkflowId = "${first.body.workflowId}"` }))
+        found.push(info.runId);
       return found.length ? found : undefined;
     });
     expect(runs).toEqual([runId]);
@@ -76,7 +109,15 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     const { commit, push } = await merge({ 'services/api/main.py': 'print("unsigned")\n' }, 'feat(api): unsigned');
     const body = JSON.stringify(push);
     const tampered = body.replace(commit, randomSha());
-    for (const signature of [null, '', sign(body, 'not-the-secret'), sign(tampered), 'sha256=', 'sha1=0123456789abcdef0123456789abcdef01234567', sign(body).toUpperCase()]) {
+    for (const signature of [
+      null,
+      '',
+      sign(body, 'not-the-secret'),
+      sign(tampered),
+      'sha256=',
+      'sha1=0123456789abcdef0123456789abcdef01234567',
+      sign(body).toUpperCase(),
+    ]) {
       const reply = await deliver(relay.url, 'push', body, { signature });
       expect([signature, reply.status]).toEqual([signature, 401]);
       expect(reply.body.error).toMatch(/X-Hub-Signature-256/);
@@ -87,8 +128,17 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   });
 
   test('ping answers 200; other events, branches, tags and deletions are acknowledged with 202 and start nothing', async () => {
-    expect(await deliver(relay.url, 'ping', { zen: 'Design for failure.', hook_id: 512345678, hook: { type: 'Repository', events: ['push', 'workflow_run'] } })).toEqual({ status: 200, body: { pong: true } });
-    expect(await deliver(relay.url, 'issues', { action: 'opened', issue: { number: 1 } })).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringContaining('"issues" is not handled') } });
+    expect(
+      await deliver(relay.url, 'ping', {
+        zen: 'Design for failure.',
+        hook_id: 512345678,
+        hook: { type: 'Repository', events: ['push', 'workflow_run'] },
+      }),
+    ).toEqual({ status: 200, body: { pong: true } });
+    expect(await deliver(relay.url, 'issues', { action: 'opened', issue: { number: 1 } })).toMatchObject({
+      status: 202,
+      body: { ignored: true, reason: expect.stringContaining('"issues" is not handled') },
+    });
     const sha = randomSha();
     const before = await stack.origin.head();
     for (const [spec, reason] of [
@@ -97,7 +147,9 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
       [{ repository: 'someone-else/yt-summarizer' }, /not the configured repository/],
       [{ deleted: true }, /was deleted/],
     ] as const) {
-      expect(await deliver(relay.url, 'push', pushPayload({ repository: FULL, before, after: sha, ...spec }))).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringMatching(reason) } });
+      expect(
+        await deliver(relay.url, 'push', pushPayload({ repository: FULL, before, after: sha, ...spec })),
+      ).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringMatching(reason) } });
     }
     await expectNoDeploy(sha);
   });
@@ -109,19 +161,34 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
     expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { started: true } });
     const probes = () => stack.github.requests.filter((r) => r.query.head_sha === commit).length;
-    await until('the deploy to wait for CI', async () => ((await handleOf(commit).query('status')) as DeployStatus).phase === 'waiting-for-ci' && probes() > 0 || undefined);
+    await until(
+      'the deploy to wait for CI',
+      async () =>
+        (((await handleOf(commit).query('status')) as DeployStatus).phase === 'waiting-for-ci' && probes() > 0) ||
+        undefined,
+    );
 
     await stack.pushImages(shaTag(commit)); // CI builds and pushes...
     stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' }); // ...and GitHub delivers the completion.
     const started = Date.now();
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({ status: 202, body: { signalled: true, started: false, workflowId: deployWorkflowId(FULL, commit) } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: true, started: false, workflowId: deployWorkflowId(FULL, commit) },
+    });
     const result = (await handleOf(commit).result()) as DeployStatus;
 
-    expect(result).toMatchObject({ phase: 'succeeded', tag: shaTag(commit), ciRun: { id: run.id, conclusion: 'success' } });
+    expect(result).toMatchObject({
+      phase: 'succeeded',
+      tag: shaTag(commit),
+      ciRun: { id: run.id, conclusion: 'success' },
+    });
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(probes()).toBe(1); // the signal, not a poll, carried the outcome
     // A late redelivery finds no running deploy, and the one that ran succeeded: nothing starts; still a 2xx.
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({ status: 202, body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, commit) } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, commit) },
+    });
     expect((await handleOf(commit).describe()).status.name).toBe('COMPLETED');
     overlayCommit = result.overlayCommit ?? undefined;
   });
@@ -132,14 +199,25 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     const before = await stack.origin.head();
     await stack.origin.commit({ 'services/api/main.py': 'print("flaky ci")\n' }, 'feat(api): flaky ci');
     const commit = await stack.origin.commit({ 'docs/flaky.md': '# flaky\n' }, 'docs: flaky ci');
-    const push = pushPayload({ repository: FULL, before, after: commit, commits: [{ message: 'feat(api): flaky ci' }, { message: await message(commit) }] });
+    const push = pushPayload({
+      repository: FULL,
+      before,
+      after: commit,
+      commits: [{ message: 'feat(api): flaky ci' }, { message: await message(commit) }],
+    });
     const workflowId = deployWorkflowId(FULL, commit);
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
     expect(await deliver(relay.url, 'push', push)).toEqual({ status: 202, body: { started: true, workflowId } });
-    await until('the deploy to wait for CI', async () => ((await handleOf(commit).query('status')) as DeployStatus).phase === 'waiting-for-ci' || undefined);
+    await until(
+      'the deploy to wait for CI',
+      async () => ((await handleOf(commit).query('status')) as DeployStatus).phase === 'waiting-for-ci' || undefined,
+    );
 
     stack.github.setRun(run.id, { status: 'completed', conclusion: 'failure' });
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({ status: 202, body: { signalled: true, started: false, workflowId } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: true, started: false, workflowId },
+    });
     await expect(handleOf(commit).result()).rejects.toThrow();
     const failed = await handleOf(commit).describe();
     expect(failed.status.name).toBe('FAILED');
@@ -148,26 +226,57 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     await stack.pushImages(shaTag(commit));
     const rerun = stack.github.setRun(run.id, { status: 'completed', conclusion: 'success', run_attempt: 2 });
     const delivery = 'f0e1d2c3-0000-11ef-8000-relayrerun01';
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec), { delivery })).toEqual({ status: 202, body: { signalled: false, started: true, workflowId } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec), { delivery })).toEqual({
+      status: 202,
+      body: { signalled: false, started: true, workflowId },
+    });
     const restarted = await handleOf(commit).describe();
     expect(restarted.runId).not.toBe(failed.runId);
-    expect(await restarted.staticDetails()).toContain(`(main was ${before.slice(0, 7)}), requested by github workflow_run ${delivery} (CI run ${run.id} succeeded)`);
-    expect(await handleOf(commit).result()).toMatchObject({ phase: 'succeeded', path: 'code', tag: shaTag(commit), ciRun: { id: run.id, conclusion: 'success' } });
-    expect(logs.some((line) => line.includes(`delivery ${delivery} -> 202 CI run ${run.id} success: no deploy of ${commit.slice(0, 7)} was running: started ${workflowId}`))).toBe(true);
+    expect(await restarted.staticDetails()).toContain(
+      `(main was ${before.slice(0, 7)}), requested by github workflow_run ${delivery} (CI run ${run.id} succeeded)`,
+    );
+    expect(await handleOf(commit).result()).toMatchObject({
+      phase: 'succeeded',
+      path: 'code',
+      tag: shaTag(commit),
+      ciRun: { id: run.id, conclusion: 'success' },
+    });
+    expect(
+      logs.some((line) =>
+        line.includes(
+          `delivery ${delivery} -> 202 CI run ${run.id} success: no deploy of ${commit.slice(0, 7)} was running: started ${workflowId}`,
+        ),
+      ),
+    ).toBe(true);
 
     // Redelivered once the deploy succeeded: nothing runs twice.
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({ status: 202, body: { signalled: false, started: false, workflowId } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: false, started: false, workflowId },
+    });
     expect((await handleOf(commit).describe()).runId).toBe(restarted.runId);
   });
 
   test('a successful CI run of a merge whose push never arrived starts its deploy; the late push starts nothing', async () => {
-    const { commit, push } = await merge({ 'services/workers/transcribe.py': 'def transcribe(video_id):\n    return "lost push"\n' }, 'feat(workers): lost push');
+    const { commit, push } = await merge(
+      { 'services/workers/transcribe.py': 'def transcribe(video_id):\n    return "lost push"\n' },
+      'feat(workers): lost push',
+    );
     const workflowId = deployWorkflowId(FULL, commit);
     await stack.pushImages(shaTag(commit));
-    const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'completed', conclusion: 'success' });
+    const run = stack.github.addRun({
+      owner: OWNER,
+      repo: REPO,
+      headSha: commit,
+      status: 'completed',
+      conclusion: 'success',
+    });
     await expectNoDeploy(commit);
 
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({ status: 202, body: { signalled: false, started: true, workflowId } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: false, started: true, workflowId },
+    });
     expect(await handleOf(commit).result()).toMatchObject({ phase: 'succeeded', tag: shaTag(commit) });
     expect(await deliver(relay.url, 'push', push)).toEqual({ status: 202, body: { started: false, workflowId } });
   });
@@ -175,7 +284,13 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   test('a CI run that needs no deploy starts none, and does not even ask the environment', async () => {
     // A failed run of a commit with no deploy: nothing to start until a run succeeds.
     const sha = randomSha();
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 991, head_sha: sha, conclusion: 'failure' }))).toEqual({ status: 202, body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, sha) } });
+    expect(
+      await deliver(
+        relay.url,
+        'workflow_run',
+        workflowRunPayload(FULL, { id: 991, head_sha: sha, conclusion: 'failure' }),
+      ),
+    ).toEqual({ status: 202, body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, sha) } });
     await expectNoDeploy(sha);
 
     // CI runs for a docs-only merge too; its deploy ended `skipped`, which is not a failure to retry.
@@ -183,11 +298,16 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { started: true } });
     expect(await handleOf(commit).result()).toMatchObject({ phase: 'skipped' });
     const { runId } = await handleOf(commit).describe();
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 992, head_sha: commit }))).toEqual({ status: 202, body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, commit) } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 992, head_sha: commit }))).toEqual({
+      status: 202,
+      body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, commit) },
+    });
     expect((await handleOf(commit).describe()).runId).toBe(runId);
     // The environment's request log (deployctl status --env) holds the push, not every CI run as well.
     // Read from history: a signal is there once the relay's call returned, processed or not.
-    const { events } = await stack.client.workflow.getHandle(environmentWorkflowId(stack.config.environment.name)).fetchHistory();
+    const { events } = await stack.client.workflow
+      .getHandle(environmentWorkflowId(stack.config.environment.name))
+      .fetchHistory();
     const requests = (events ?? [])
       .map((event) => event.workflowExecutionSignaledEventAttributes)
       .filter((signal) => signal?.signalName === 'deployRequested')
@@ -199,35 +319,85 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   test("a pull request's successful CI re-run previews its head again when the first run failed", async () => {
     const pr = 31;
     const branch = 'feature/flaky-preview';
-    const head = await stack.origin.commitOn(branch, { 'services/api/main.py': 'print("flaky preview")\n' }, 'feat(api): flaky preview');
+    const head = await stack.origin.commitOn(
+      branch,
+      { 'services/api/main.py': 'print("flaky preview")\n' },
+      'feat(api): flaky preview',
+    );
     await stack.github.addPullRequest({ owner: OWNER, repo: REPO, number: pr, headRef: branch });
-    await stack.argo.addApplication({ name: `yt-summarizer-pr-${pr}`, targetRevision: branch, overlayPath: 'k8s/overlays/preview' });
-    const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: head, event: 'pull_request', branch, pullRequests: [pr], status: 'completed', conclusion: 'failure' });
+    await stack.argo.addApplication({
+      name: `yt-summarizer-pr-${pr}`,
+      targetRevision: branch,
+      overlayPath: 'k8s/overlays/preview',
+    });
+    const run = stack.github.addRun({
+      owner: OWNER,
+      repo: REPO,
+      headSha: head,
+      event: 'pull_request',
+      branch,
+      pullRequests: [pr],
+      status: 'completed',
+      conclusion: 'failure',
+    });
     const preview = stack.client.workflow.getHandle(previewDeployWorkflowId(FULL, pr, head));
 
-    expect(await deliver(relay.url, 'pull_request', pullRequestPayload(FULL, 'opened', { number: pr, headSha: head, headRef: branch }))).toMatchObject({ status: 202, body: { forwarded: true } });
+    expect(
+      await deliver(
+        relay.url,
+        'pull_request',
+        pullRequestPayload(FULL, 'opened', { number: pr, headSha: head, headRef: branch }),
+      ),
+    ).toMatchObject({ status: 202, body: { forwarded: true } });
     const failed = await until('the preview deploy to fail on its CI run', async () => {
       const info = await preview.describe();
       return info.status.name === 'FAILED' ? info : undefined;
     });
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({ status: 202, body: { signalled: [], requested: [] } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, run as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: [], requested: [] },
+    });
 
     await stack.pushImages(prTag(pr, head));
     const rerun = stack.github.setRun(run.id, { status: 'completed', conclusion: 'success', run_attempt: 2 });
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({ status: 202, body: { signalled: [], requested: [pr] } });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: [], requested: [pr] },
+    });
     const result = await until('the preview deploy to run again and succeed', async () => {
       const info = await preview.describe();
-      return info.runId !== failed.runId && info.status.name !== 'RUNNING' ? ((await preview.result()) as DeployStatus) : undefined;
+      return info.runId !== failed.runId && info.status.name !== 'RUNNING'
+        ? ((await preview.result()) as DeployStatus)
+        : undefined;
     });
-    expect(result).toMatchObject({ phase: 'succeeded', pr, tag: prTag(pr, head), ciRun: { id: run.id, conclusion: 'success' } });
-    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({ status: 202, body: { signalled: [], requested: [] } });
+    expect(result).toMatchObject({
+      phase: 'succeeded',
+      pr,
+      tag: prTag(pr, head),
+      ciRun: { id: run.id, conclusion: 'success' },
+    });
+    expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({
+      status: 202,
+      body: { signalled: [], requested: [] },
+    });
   });
 
   test("the push of the deployer's own overlay commit starts nothing (no deploy loop)", async () => {
     expect(overlayCommit).toBeDefined(); // made by the deploy in the test above
-    const [head, parent] = [overlayCommit!, (await git(stack.origin.bareDir, ['rev-parse', `${overlayCommit}^`])).trim()];
-    const push = pushPayload({ repository: FULL, before: parent, after: head, commits: [{ message: await message(head), modified: ['k8s/overlays/prod/kustomization.yaml'] }] });
-    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { ignored: true, reason: expect.stringMatching(/deployer's own overlay commit/) } });
+    const [head, parent] = [
+      overlayCommit!,
+      (await git(stack.origin.bareDir, ['rev-parse', `${overlayCommit}^`])).trim(),
+    ];
+    const push = pushPayload({
+      repository: FULL,
+      before: parent,
+      after: head,
+      commits: [{ message: await message(head), modified: ['k8s/overlays/prod/kustomization.yaml'] }],
+    });
+    expect(await deliver(relay.url, 'push', push)).toMatchObject({
+      status: 202,
+      body: { ignored: true, reason: expect.stringMatching(/deployer's own overlay commit/) },
+    });
     await expectNoDeploy(head);
   });
 
@@ -235,14 +405,29 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     const sha = randomSha();
     const payload = pushPayload({ repository: FULL, before: randomSha(), after: sha });
     const big = JSON.stringify({ ...payload, padding: 'x'.repeat(5 * 1024 * 1024) });
-    expect(await deliver(relay.url, 'push', big)).toMatchObject({ status: 413, body: { error: expect.stringContaining('5242880') } });
+    expect(await deliver(relay.url, 'push', big)).toMatchObject({
+      status: 413,
+      body: { error: expect.stringContaining('5242880') },
+    });
     await expectNoDeploy(sha);
 
     // Without a Content-Length (chunked), the limit applies while reading.
-    const small = await startRelay({ client: stack.client, config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', maxBodyBytes: 1024, log: () => {} });
+    const small = await startRelay({
+      client: stack.client,
+      config: stack.config,
+      secret: SECRET,
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: 1024,
+      log: () => {},
+    });
     try {
       const status = await new Promise<number>((done, fail) => {
-        const req = request(`${small.url}/webhooks/github`, { method: 'POST', headers: { 'x-github-event': 'push', 'content-type': 'application/json' } }, (res) => (res.resume(), done(res.statusCode!)));
+        const req = request(
+          `${small.url}/webhooks/github`,
+          { method: 'POST', headers: { 'x-github-event': 'push', 'content-type': 'application/json' } },
+          (res) => (res.resume(), done(res.statusCode!)),
+        );
         req.on('error', fail);
         for (let i = 0; i < 8; i++) req.write(Buffer.alloc(512, 0x20));
         req.end();
@@ -255,21 +440,44 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   });
 
   test('a signed but malformed body gets 400 naming the problem, and starts nothing', async () => {
-    expect(await deliver(relay.url, 'push', '{"ref": "refs/heads/main",')).toEqual({ status: 400, body: { error: 'the body is not valid JSON' } });
+    expect(await deliver(relay.url, 'push', '{"ref": "refs/heads/main",')).toEqual({
+      status: 400,
+      body: { error: 'the body is not valid JSON' },
+    });
     const sha = randomSha();
     const push = pushPayload({ repository: FULL, before: randomSha(), after: sha });
     const reply = await deliver(relay.url, 'push', { ...push, head_commit: { ...push.head_commit, message: 42 } });
-    expect(reply).toMatchObject({ status: 400, body: { field: 'head_commit.message', error: expect.stringContaining('head_commit.message') } });
-    expect(await deliver(relay.url, 'workflow_run', { action: 'completed', repository: { full_name: FULL } })).toMatchObject({ status: 400, body: { field: 'workflow_run' } });
-    expect((await deliver(relay.url, 'push', `payload=${encodeURIComponent(JSON.stringify(push))}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    expect(reply).toMatchObject({
+      status: 400,
+      body: { field: 'head_commit.message', error: expect.stringContaining('head_commit.message') },
+    });
+    expect(
+      await deliver(relay.url, 'workflow_run', { action: 'completed', repository: { full_name: FULL } }),
+    ).toMatchObject({ status: 400, body: { field: 'workflow_run' } });
+    expect(
+      (
+        await deliver(relay.url, 'push', `payload=${encodeURIComponent(JSON.stringify(push))}`, {
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+    ).toBe(415);
     await expectNoDeploy(sha);
   });
 
   test('an empty body: signed, 400 saying so; unsigned or signed for another body or secret, 401', async () => {
-    expect(await deliver(relay.url, 'push', '')).toEqual({ status: 400, body: { error: 'empty body: expected the JSON payload of a GitHub event' } });
-    expect(await deliver(relay.url, 'push', '', { signature: null })).toMatchObject({ status: 401, body: { error: expect.stringMatching(/^missing X-Hub-Signature-256/) } });
+    expect(await deliver(relay.url, 'push', '')).toEqual({
+      status: 400,
+      body: { error: 'empty body: expected the JSON payload of a GitHub event' },
+    });
+    expect(await deliver(relay.url, 'push', '', { signature: null })).toMatchObject({
+      status: 401,
+      body: { error: expect.stringMatching(/^missing X-Hub-Signature-256/) },
+    });
     for (const signature of [sign('', 'not-the-secret'), sign('{}'), 'sha256=', 'sha256=00']) {
-      expect(await deliver(relay.url, 'push', '', { signature })).toMatchObject({ status: 401, body: { error: expect.stringMatching(/does not match/) } });
+      expect(await deliver(relay.url, 'push', '', { signature })).toMatchObject({
+        status: 401,
+        body: { error: expect.stringMatching(/does not match/) },
+      });
     }
     expect(logs.some((line) => / push delivery \S+ -> 400 rejected: empty body$/.test(line))).toBe(true);
   });
@@ -286,7 +494,15 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     const temporal = await startDevServer();
     // The relay's own connection settings (fail fast, reconnect fast), as dist/relay/main.js makes it.
     const connection = await connectClient(temporalTarget({ address: temporal.address }));
-    const down = await startRelay({ client: new Client({ connection }), config: stack.config, secret: SECRET, port: 0, host: '127.0.0.1', temporalTimeoutMs: 3_000, log: () => {} });
+    const down = await startRelay({
+      client: new Client({ connection }),
+      config: stack.config,
+      secret: SECRET,
+      port: 0,
+      host: '127.0.0.1',
+      temporalTimeoutMs: 3_000,
+      log: () => {},
+    });
     try {
       expect((await fetch(`${down.url}/healthz`)).status).toBe(200);
       await temporal.stop();
@@ -306,7 +522,9 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   });
 
   test('one log line per delivery, never the secret or the body', () => {
-    const started = logs.filter((line) => / push delivery f0e1d2c3-0000-11ef-8000-relaytest001 -> 202 started /.test(line));
+    const started = logs.filter((line) =>
+      / push delivery f0e1d2c3-0000-11ef-8000-relaytest001 -> 202 started /.test(line),
+    );
     expect(started).toHaveLength(1);
     expect(logs.some((line) => /-> 401 rejected: bad signature/.test(line))).toBe(true);
     const text = logs.join('\n');
@@ -318,7 +536,10 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
 describe('relay entry point (node dist/relay/main.js)', () => {
   const main = resolve(__dirname, '../../dist/relay/main.js');
   const run = (env: Record<string, string | undefined>, args: string[] = []) => {
-    const child = spawn(process.execPath, [main, '--config', stack.configPath, '--host', '127.0.0.1', ...args], { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main, '--config', stack.configPath, '--host', '127.0.0.1', ...args], {
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -336,7 +557,10 @@ describe('relay entry point (node dist/relay/main.js)', () => {
     const port = await freePort();
     const relayProcess = run({ GITHUB_WEBHOOK_SECRET: SECRET }, ['--port', String(port)]);
     const url = `http://127.0.0.1:${port}`;
-    await until('the relay to listen', async () => relayProcess.output().includes(`${url}/webhooks/github`) || undefined);
+    await until(
+      'the relay to listen',
+      async () => relayProcess.output().includes(`${url}/webhooks/github`) || undefined,
+    );
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect(await deliver(url, 'ping', { zen: 'Speak like a human.' })).toEqual({ status: 200, body: { pong: true } });
     relayProcess.child.kill('SIGTERM');

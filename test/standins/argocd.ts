@@ -8,9 +8,16 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { git } from '../support/origin';
 
-export interface KustomizeImage { name: string; newName: string; newTag: string }
+export interface KustomizeImage {
+  name: string;
+  newName: string;
+  newTag: string;
+}
 export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Suspended' | 'Unknown';
-export interface Health { status: HealthStatus; message?: string }
+export interface Health {
+  status: HealthStatus;
+  message?: string;
+}
 export interface ArgoCdStandInOptions {
   token: string;
   application: string;
@@ -22,7 +29,12 @@ export interface ArgoCdStandInOptions {
   /** spec.source.repoURL (default: file:// URL of originBareDir). */
   repoURL?: string;
 }
-export interface LoggedRequest { method: string; path: string; query: Record<string, string>; status: number }
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  status: number;
+}
 export interface AddApplicationOptions {
   name: string;
   /** Branch to follow (`feature/x`). */
@@ -45,15 +57,26 @@ export interface ArgoCdStandIn {
 }
 
 interface Deployed {
-  sha: string; images: KustomizeImage[]; namespace: string; startedAt: string; finishedAt: string;
-  phase: 'Succeeded' | 'Failed'; message: string; health: Health; workloads: Array<{ name: string; image: string; health: Health; pod?: Health }>;
+  sha: string;
+  images: KustomizeImage[];
+  namespace: string;
+  startedAt: string;
+  finishedAt: string;
+  phase: 'Succeeded' | 'Failed';
+  message: string;
+  health: Health;
+  workloads: Array<{ name: string; image: string; health: Health; pod?: Health }>;
 }
 interface App {
-  name: string; overlayFile: string; uid: string; created: string;
+  name: string;
+  overlayFile: string;
+  uid: string;
+  created: string;
   source: { repoURL: string; path: string; targetRevision: string };
   destination: { server: string; namespace: string };
   history: Array<Record<string, unknown>>;
-  resourceVersion: number; reconciledAt: number;
+  resourceVersion: number;
+  reconciledAt: number;
   forced: Health | null;
   pending: { sha: string; detectedAt: number } | null;
   current?: Deployed; // last sync; absent until the branch first resolves
@@ -73,29 +96,70 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
 
   async function deploy(app: App, sha: string, startedMs: number): Promise<Deployed> {
     const { destination, current } = app;
-    const base = { sha, startedAt: ts(startedMs), images: [] as KustomizeImage[], namespace: destination.namespace, workloads: [] as Deployed['workloads'] };
+    const base = {
+      sha,
+      startedAt: ts(startedMs),
+      images: [] as KustomizeImage[],
+      namespace: destination.namespace,
+      workloads: [] as Deployed['workloads'],
+    };
     let doc: { namespace?: string; images?: KustomizeImage[] };
     try {
       doc = parse(await git(originBareDir, ['show', `${sha}:${app.overlayFile}`])) ?? {};
     } catch (err) {
       // Argo reports unrenderable manifests as a failed operation and leaves the cluster alone.
       const message = `ComparisonError: Failed to load target state: ${(err as Error).message.split('\n')[0]}`;
-      return { ...base, finishedAt: ts(), phase: 'Failed', message, health: current?.health ?? { status: 'Missing' }, workloads: current?.workloads ?? [] };
+      return {
+        ...base,
+        finishedAt: ts(),
+        phase: 'Failed',
+        message,
+        health: current?.health ?? { status: 'Missing' },
+        workloads: current?.workloads ?? [],
+      };
     }
-    const images = (doc.images ?? []).map((i) => ({ name: i.name, newName: i.newName ?? i.name, newTag: String(i.newTag ?? 'latest') }));
-    const workloads = await Promise.all(images.map(async (i) => {
-      if (await imageExists(i)) return { name: i.name, image: ref(i), health: { status: 'Healthy' as const } };
-      return { name: i.name, image: ref(i), health: { status: 'Degraded' as const, message: `Deployment "${i.name}" exceeded its progress deadline` },
-        pod: { status: 'Degraded' as const, message: `Back-off pulling image "${ref(i)}"` } };
+    const images = (doc.images ?? []).map((i) => ({
+      name: i.name,
+      newName: i.newName ?? i.name,
+      newTag: String(i.newTag ?? 'latest'),
     }));
+    const workloads = await Promise.all(
+      images.map(async (i) => {
+        if (await imageExists(i)) return { name: i.name, image: ref(i), health: { status: 'Healthy' as const } };
+        return {
+          name: i.name,
+          image: ref(i),
+          health: { status: 'Degraded' as const, message: `Deployment "${i.name}" exceeded its progress deadline` },
+          pod: { status: 'Degraded' as const, message: `Back-off pulling image "${ref(i)}"` },
+        };
+      }),
+    );
     const bad = workloads.find((w) => w.pod);
-    const health: Health = bad ? { status: 'Degraded', message: `${bad.health.message}: ${bad.pod!.message} (ImagePullBackOff)` } : { status: 'Healthy' };
+    const health: Health = bad
+      ? { status: 'Degraded', message: `${bad.health.message}: ${bad.pod!.message} (ImagePullBackOff)` }
+      : { status: 'Healthy' };
     destination.namespace = doc.namespace ?? destination.namespace;
-    return { ...base, images, namespace: destination.namespace, finishedAt: ts(), phase: 'Succeeded', message: 'successfully synced (all tasks run)', health, workloads };
+    return {
+      ...base,
+      images,
+      namespace: destination.namespace,
+      finishedAt: ts(),
+      phase: 'Succeeded',
+      message: 'successfully synced (all tasks run)',
+      health,
+      workloads,
+    };
   }
   const record = (app: App, d: Deployed) => {
     app.current = d;
-    app.history.push({ id: app.history.length, revision: d.sha, deployStartedAt: d.startedAt, deployedAt: d.finishedAt, source: app.source, initiatedBy: { automated: true } });
+    app.history.push({
+      id: app.history.length,
+      revision: d.sha,
+      deployStartedAt: d.startedAt,
+      deployedAt: d.finishedAt,
+      source: app.source,
+      initiatedBy: { automated: true },
+    });
     app.history.splice(0, Math.max(0, app.history.length - 10)); // revisionHistoryLimit
     app.resourceVersion++;
   };
@@ -105,7 +169,10 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     const branch = app.source.targetRevision;
     try {
       const sha = (await git(originBareDir, ['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`])).trim();
-      if (app.error) { app.error = undefined; app.resourceVersion++; }
+      if (app.error) {
+        app.error = undefined;
+        app.resourceVersion++;
+      }
       return sha;
     } catch {
       if (!app.error) {
@@ -121,12 +188,21 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
 
   async function create({ name, targetRevision, overlayPath }: AddApplicationOptions) {
     if (apps.has(name)) throw new Error(`application ${name} exists`);
-    const overlayFile = /\.ya?ml$/.test(overlayPath) ? overlayPath : `${overlayPath.replace(/\/$/, '')}/kustomization.yaml`;
+    const overlayFile = /\.ya?ml$/.test(overlayPath)
+      ? overlayPath
+      : `${overlayPath.replace(/\/$/, '')}/kustomization.yaml`;
     const app: App = {
-      name, overlayFile, uid: randomUUID(), created: ts(),
+      name,
+      overlayFile,
+      uid: randomUUID(),
+      created: ts(),
       source: { repoURL, path: overlayFile.replace(/\/[^/]+$/, ''), targetRevision },
       destination: { server: 'https://kubernetes.default.svc', namespace: 'default' },
-      history: [], resourceVersion: 1000, reconciledAt: Date.now(), forced: null, pending: null,
+      history: [],
+      resourceVersion: 1000,
+      reconciledAt: Date.now(),
+      forced: null,
+      pending: null,
     };
     apps.set(name, app);
     const sha = await head(app);
@@ -138,7 +214,11 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     const sha = await head(app);
     if (!sha) return;
     if (sha === app.current?.sha) app.pending = null;
-    else if (sha !== app.pending?.sha) { app.pending = { sha, detectedAt: Date.now() }; app.reconciledAt = Date.now(); app.resourceVersion++; }
+    else if (sha !== app.pending?.sha) {
+      app.pending = { sha, detectedAt: Date.now() };
+      app.reconciledAt = Date.now();
+      app.resourceVersion++;
+    }
     if (app.pending && Date.now() - app.pending.detectedAt >= syncDelayMs) {
       const next = await deploy(app, app.pending.sha, app.pending.detectedAt);
       app.pending = null;
@@ -150,10 +230,16 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
   let chain: Promise<void> = Promise.resolve();
   const after = <T>(step: () => Promise<T>) => {
     const done = chain.then(step);
-    chain = done.then(() => undefined, () => undefined);
+    chain = done.then(
+      () => undefined,
+      () => undefined,
+    );
     return done;
   };
-  const update = () => after(async () => { await Promise.all([...apps.values()].map((a) => poll(a).catch(() => undefined))); });
+  const update = () =>
+    after(async () => {
+      await Promise.all([...apps.values()].map((a) => poll(a).catch(() => undefined)));
+    });
 
   await create({ name: mainApp, targetRevision: 'main', overlayPath: opts.overlayPath });
   const timer = setInterval(update, Math.max(20, Math.min(100, syncDelayMs / 3)));
@@ -166,29 +252,88 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     const target = syncing?.sha ?? cur?.sha;
     const workloads = cur?.workloads ?? [];
     const namespace = cur?.namespace ?? destination.namespace;
-    const progressing: Health = { status: 'Progressing', message: 'Waiting for rollout to finish: 0 out of 2 new replicas have been updated...' };
+    const progressing: Health = {
+      status: 'Progressing',
+      message: 'Waiting for rollout to finish: 0 out of 2 new replicas have been updated...',
+    };
     // A ComparisonError leaves health as it was and sync Unknown without a revision, as Argo does.
     const syncStatus = app.error ? 'Unknown' : syncing ? 'OutOfSync' : 'Synced';
-    const appHealth = forced ?? (syncing ? { status: 'Progressing' as const } : cur?.health ?? { status: 'Missing' as const });
-    const operation = { sync: { revision: target, syncStrategy: { hook: {} } }, initiatedBy: { automated: true }, retry: { limit: 5 } };
+    const appHealth =
+      forced ?? (syncing ? { status: 'Progressing' as const } : (cur?.health ?? { status: 'Missing' as const }));
+    const operation = {
+      sync: { revision: target, syncStrategy: { hook: {} } },
+      initiatedBy: { automated: true },
+      retry: { limit: 5 },
+    };
     return {
-      metadata: { name: app.name, namespace: 'argocd', uid: app.uid, resourceVersion: String(app.resourceVersion), generation: history.length + 1,
-        creationTimestamp: app.created, finalizers: ['resources-finalizer.argocd.argoproj.io'] },
-      spec: { source, destination: { ...destination }, project: 'default',
-        syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] } },
+      metadata: {
+        name: app.name,
+        namespace: 'argocd',
+        uid: app.uid,
+        resourceVersion: String(app.resourceVersion),
+        generation: history.length + 1,
+        creationTimestamp: app.created,
+        finalizers: ['resources-finalizer.argocd.argoproj.io'],
+      },
+      spec: {
+        source,
+        destination: { ...destination },
+        project: 'default',
+        syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] },
+      },
       status: {
-        resources: workloads.map((w) => ({ group: 'apps', version: 'v1', kind: 'Deployment', namespace, name: w.name,
-          status: syncing ? 'OutOfSync' : 'Synced', health: forced ?? (syncing ? progressing : w.health) })),
-        sync: { status: syncStatus, comparedTo: { source, destination: { ...destination } }, ...(app.error ? {} : { revision: target }) },
+        resources: workloads.map((w) => ({
+          group: 'apps',
+          version: 'v1',
+          kind: 'Deployment',
+          namespace,
+          name: w.name,
+          status: syncing ? 'OutOfSync' : 'Synced',
+          health: forced ?? (syncing ? progressing : w.health),
+        })),
+        sync: {
+          status: syncStatus,
+          comparedTo: { source, destination: { ...destination } },
+          ...(app.error ? {} : { revision: target }),
+        },
         health: appHealth,
         history,
         reconciledAt: ts(app.reconciledAt),
-        ...(app.error && { conditions: [{ type: 'ComparisonError', message: app.error.message, lastTransitionTime: app.error.since }] }),
-        ...(cur && { operationState: syncing
-          ? { operation, phase: 'Running', message: 'one or more tasks are running', startedAt: ts(syncing.detectedAt), syncResult: { revision: target, source } }
-          : { operation, phase: cur.phase, message: cur.message, startedAt: cur.startedAt, finishedAt: cur.finishedAt,
-              syncResult: { revision: cur.sha, source, resources: workloads.map((w) => ({ group: 'apps', version: 'v1', kind: 'Deployment',
-                namespace, name: w.name, status: 'Synced', message: `deployment.apps/${w.name} configured`, hookPhase: 'Running', syncPhase: 'Sync' })) } } }),
+        ...(app.error && {
+          conditions: [{ type: 'ComparisonError', message: app.error.message, lastTransitionTime: app.error.since }],
+        }),
+        ...(cur && {
+          operationState: syncing
+            ? {
+                operation,
+                phase: 'Running',
+                message: 'one or more tasks are running',
+                startedAt: ts(syncing.detectedAt),
+                syncResult: { revision: target, source },
+              }
+            : {
+                operation,
+                phase: cur.phase,
+                message: cur.message,
+                startedAt: cur.startedAt,
+                finishedAt: cur.finishedAt,
+                syncResult: {
+                  revision: cur.sha,
+                  source,
+                  resources: workloads.map((w) => ({
+                    group: 'apps',
+                    version: 'v1',
+                    kind: 'Deployment',
+                    namespace,
+                    name: w.name,
+                    status: 'Synced',
+                    message: `deployment.apps/${w.name} configured`,
+                    hookPhase: 'Running',
+                    syncPhase: 'Sync',
+                  })),
+                },
+              },
+        }),
         sourceType: 'Kustomize',
         summary: { images: (cur?.images ?? []).map(ref) },
         controllerNamespace: 'argocd',
@@ -200,14 +345,43 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
   function resourceTree(app: App) {
     const cur = app.current;
     const nodes = (cur?.workloads ?? []).flatMap((w) => {
-      const dep = { group: 'apps', version: 'v1', kind: 'Deployment', namespace: cur!.namespace, name: w.name, uid: `${w.name}-uid` };
-      const rs = { group: 'apps', version: 'v1', kind: 'ReplicaSet', namespace: cur!.namespace, name: `${w.name}-${cur!.sha.slice(0, 10)}`, uid: `${w.name}-rs-uid` };
-      const pod = { version: 'v1', kind: 'Pod', namespace: cur!.namespace, name: `${rs.name}-x7k2p`, uid: `${w.name}-pod-uid` };
+      const dep = {
+        group: 'apps',
+        version: 'v1',
+        kind: 'Deployment',
+        namespace: cur!.namespace,
+        name: w.name,
+        uid: `${w.name}-uid`,
+      };
+      const rs = {
+        group: 'apps',
+        version: 'v1',
+        kind: 'ReplicaSet',
+        namespace: cur!.namespace,
+        name: `${w.name}-${cur!.sha.slice(0, 10)}`,
+        uid: `${w.name}-rs-uid`,
+      };
+      const pod = {
+        version: 'v1',
+        kind: 'Pod',
+        namespace: cur!.namespace,
+        name: `${rs.name}-x7k2p`,
+        uid: `${w.name}-pod-uid`,
+      };
       return [
         { ...dep, health: w.health, images: [w.image], createdAt: app.created },
         { ...rs, parentRefs: [dep], health: w.pod ?? { status: 'Healthy' }, createdAt: cur!.finishedAt },
-        { ...pod, parentRefs: [rs], images: [w.image], health: w.pod ?? { status: 'Healthy' }, createdAt: cur!.finishedAt,
-          info: [{ name: 'Status Reason', value: w.pod ? 'ImagePullBackOff' : 'Running' }, { name: 'Containers', value: w.pod ? '0/1' : '1/1' }] },
+        {
+          ...pod,
+          parentRefs: [rs],
+          images: [w.image],
+          health: w.pod ?? { status: 'Healthy' },
+          createdAt: cur!.finishedAt,
+          info: [
+            { name: 'Status Reason', value: w.pod ? 'ImagePullBackOff' : 'Running' },
+            { name: 'Containers', value: w.pod ? '0/1' : '1/1' },
+          ],
+        },
       ];
     });
     return { nodes };
@@ -218,16 +392,26 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     res.end(JSON.stringify(body));
   };
   // grpc-gateway error body: gRPC code + message (16 Unauthenticated, 7 PermissionDenied, 5 NotFound).
-  const grpcError = (res: ServerResponse, status: number, code: number, message: string) => send(res, status, { error: message, code, message });
+  const grpcError = (res: ServerResponse, status: number, code: number, message: string) =>
+    send(res, status, { error: message, code, message });
   // The gRPC code grpc-gateway maps each HTTP status from, for failNext's default body.
   const GRPC_CODES: Record<number, [number, string]> = {
-    400: [3, 'invalid argument'], 404: [5, 'not found'], 408: [4, 'context deadline exceeded'],
-    429: [8, 'too many requests'], 500: [13, 'internal error'], 503: [14, 'the server is currently unable to handle the request'],
+    400: [3, 'invalid argument'],
+    404: [5, 'not found'],
+    408: [4, 'context deadline exceeded'],
+    429: [8, 'too many requests'],
+    500: [13, 'internal error'],
+    503: [14, 'the server is currently unable to handle the request'],
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const u = new URL(req.url ?? '/', 'http://localhost');
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), status: 0 };
+    const entry: LoggedRequest = {
+      method: req.method ?? 'GET',
+      path: u.pathname,
+      query: Object.fromEntries(u.searchParams),
+      status: 0,
+    };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
 
@@ -273,11 +457,19 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
   };
 
   return {
-    url, requests,
-    forceHealth(status, message, application) { appNamed(application).forced = message === undefined ? { status } : { status, message }; },
-    clearForce(application) { appNamed(application).forced = null; },
+    url,
+    requests,
+    forceHealth(status, message, application) {
+      appNamed(application).forced = message === undefined ? { status } : { status, message };
+    },
+    clearForce(application) {
+      appNamed(application).forced = null;
+    },
     addApplication: (app) => after(() => create(app)),
-    removeApplication(name) { appNamed(name); apps.delete(name); },
+    removeApplication(name) {
+      appNamed(name);
+      apps.delete(name);
+    },
     failNext(n, status, headers = {}, body) {
       for (let i = 0; i < n; i++) failures.push({ status, headers, body });
     },

@@ -3,15 +3,30 @@
 import { git } from '../support/origin';
 
 export interface Pull {
-  owner: string; repo: string; number: number; headRef: string; baseRef: string; title: string;
+  owner: string;
+  repo: string;
+  number: number;
+  headRef: string;
+  baseRef: string;
+  title: string;
   fork?: { fullName: string; headSha: string };
-  id: number; nodeId: string; state: 'open' | 'closed'; merged: boolean;
-  createdAt: string; updatedAt: string; closedAt: string | null; mergedAt: string | null;
-  headSha: string; baseSha: string; // as last read from git; frozen once closed
+  id: number;
+  nodeId: string;
+  state: 'open' | 'closed';
+  merged: boolean;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+  mergedAt: string | null;
+  headSha: string;
+  baseSha: string; // as last read from git; frozen once closed
 }
 
 export type PullRequest = Record<string, any> & {
-  number: number; state: 'open' | 'closed'; merged: boolean; commits: number;
+  number: number;
+  state: 'open' | 'closed';
+  merged: boolean;
+  commits: number;
   head: Record<string, any> & { label: string; ref: string; sha: string };
   base: Record<string, any> & { label: string; ref: string; sha: string };
 };
@@ -35,7 +50,13 @@ export async function pullCommits(ctx: PullContext, pr: Pull) {
   let out: string;
   try {
     const base = (await git(origin(), ['merge-base', pr.baseSha, pr.headSha])).trim();
-    out = await git(origin(), ['log', '-z', '--reverse', '--format=%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B', `${base}..${pr.headSha}`]);
+    out = await git(origin(), [
+      'log',
+      '-z',
+      '--reverse',
+      '--format=%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B',
+      `${base}..${pr.headSha}`,
+    ]);
   } catch (err) {
     if (pr.fork) return []; // the fork's commits never reached this repository
     throw err;
@@ -47,20 +68,34 @@ export async function pullCommits(ctx: PullContext, pr: Pull) {
     const m = /^(?:(\d+)\+)?([^@]+)@users\.noreply\.github\.com$/.exec(email);
     return m ? { ...actor, login: m[2], id: Number(m[1] ?? 1) } : null;
   };
-  return out.split('\0').filter(Boolean).map((rec) => {
-    const [sha, tree, parents, an, ae, ad, cn, ce, cd, message] = rec.split('\x1f');
-    return {
-      sha, node_id: `C_kwDO${Buffer.from(sha.slice(0, 24), 'hex').toString('base64url')}`,
-      commit: {
-        author: { name: an, email: ae, date: ts(new Date(ad)) }, committer: { name: cn, email: ce, date: ts(new Date(cd)) },
-        message: message.replace(/\n+$/, ''), tree: { sha: tree, url: `${api}/git/trees/${tree}` }, url: `${api}/git/commits/${sha}`,
-        comment_count: 0, verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
-      },
-      url: `${api}/commits/${sha}`, html_url: `${web}/commit/${sha}`, comments_url: `${api}/commits/${sha}/comments`,
-      author: user(ae), committer: user(ce),
-      parents: parents.split(' ').filter(Boolean).map((p) => ({ sha: p, url: `${api}/commits/${p}`, html_url: `${web}/commit/${p}` })),
-    };
-  });
+  return out
+    .split('\0')
+    .filter(Boolean)
+    .map((rec) => {
+      const [sha, tree, parents, an, ae, ad, cn, ce, cd, message] = rec.split('\x1f');
+      return {
+        sha,
+        node_id: `C_kwDO${Buffer.from(sha.slice(0, 24), 'hex').toString('base64url')}`,
+        commit: {
+          author: { name: an, email: ae, date: ts(new Date(ad)) },
+          committer: { name: cn, email: ce, date: ts(new Date(cd)) },
+          message: message.replace(/\n+$/, ''),
+          tree: { sha: tree, url: `${api}/git/trees/${tree}` },
+          url: `${api}/git/commits/${sha}`,
+          comment_count: 0,
+          verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
+        },
+        url: `${api}/commits/${sha}`,
+        html_url: `${web}/commit/${sha}`,
+        comments_url: `${api}/commits/${sha}/comments`,
+        author: user(ae),
+        committer: user(ce),
+        parents: parents
+          .split(' ')
+          .filter(Boolean)
+          .map((p) => ({ sha: p, url: `${api}/commits/${p}`, html_url: `${web}/commit/${p}` })),
+      };
+    });
 }
 
 /** The pull request object of `GET /repos/{o}/{r}/pulls/{n}`, its head and base read fresh from git. */
@@ -72,18 +107,52 @@ export async function pullJson(ctx: PullContext, pr: Pull): Promise<PullRequest>
   const base = ctx.repoJson(pr.owner, pr.repo);
   const head = ctx.headRepo(pr);
   return {
-    url: `${api}/pulls/${pr.number}`, id: pr.id, node_id: pr.nodeId, html_url: `${base.html_url}/pull/${pr.number}`,
-    diff_url: `${base.html_url}/pull/${pr.number}.diff`, patch_url: `${base.html_url}/pull/${pr.number}.patch`,
-    issue_url: `${api}/issues/${pr.number}`, commits_url: `${api}/pulls/${pr.number}/commits`,
-    review_comments_url: `${api}/pulls/${pr.number}/comments`, comments_url: `${api}/issues/${pr.number}/comments`,
+    url: `${api}/pulls/${pr.number}`,
+    id: pr.id,
+    node_id: pr.nodeId,
+    html_url: `${base.html_url}/pull/${pr.number}`,
+    diff_url: `${base.html_url}/pull/${pr.number}.diff`,
+    patch_url: `${base.html_url}/pull/${pr.number}.patch`,
+    issue_url: `${api}/issues/${pr.number}`,
+    commits_url: `${api}/pulls/${pr.number}/commits`,
+    review_comments_url: `${api}/pulls/${pr.number}/comments`,
+    comments_url: `${api}/issues/${pr.number}/comments`,
     statuses_url: `${api}/statuses/${pr.headSha}`,
-    number: pr.number, state: pr.state, locked: false, title: pr.title, user: head.owner, body: null, labels: [],
-    created_at: pr.createdAt, updated_at: pr.updatedAt, closed_at: pr.closedAt, merged_at: pr.mergedAt, merge_commit_sha: null,
-    assignee: null, assignees: [], requested_reviewers: [], draft: false,
-    head: { label: `${head.owner.login}:${pr.headRef}`, ref: pr.headRef, sha: pr.headSha, user: head.owner, repo: head },
+    number: pr.number,
+    state: pr.state,
+    locked: false,
+    title: pr.title,
+    user: head.owner,
+    body: null,
+    labels: [],
+    created_at: pr.createdAt,
+    updated_at: pr.updatedAt,
+    closed_at: pr.closedAt,
+    merged_at: pr.mergedAt,
+    merge_commit_sha: null,
+    assignee: null,
+    assignees: [],
+    requested_reviewers: [],
+    draft: false,
+    head: {
+      label: `${head.owner.login}:${pr.headRef}`,
+      ref: pr.headRef,
+      sha: pr.headSha,
+      user: head.owner,
+      repo: head,
+    },
     base: { label: `${pr.owner}:${pr.baseRef}`, ref: pr.baseRef, sha: pr.baseSha, user: base.owner, repo: base },
-    author_association: pr.fork ? 'CONTRIBUTOR' : 'MEMBER', auto_merge: null, active_lock_reason: null,
-    merged: pr.merged, mergeable: null, rebaseable: null, mergeable_state: 'unknown', merged_by: pr.merged ? actor : null,
-    comments: 0, review_comments: 0, maintainer_can_modify: false, commits,
+    author_association: pr.fork ? 'CONTRIBUTOR' : 'MEMBER',
+    auto_merge: null,
+    active_lock_reason: null,
+    merged: pr.merged,
+    mergeable: null,
+    rebaseable: null,
+    mergeable_state: 'unknown',
+    merged_by: pr.merged ? actor : null,
+    comments: 0,
+    review_comments: 0,
+    maintainer_can_modify: false,
+    commits,
   };
 }

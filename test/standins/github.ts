@@ -4,33 +4,69 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { git } from '../support/origin';
-import { pullCommits as renderCommits, pullJson as renderPull, ts, type Pull, type PullContext, type PullRequest } from './github-pulls';
+import {
+  pullCommits as renderCommits,
+  pullJson as renderPull,
+  ts,
+  type Pull,
+  type PullContext,
+  type PullRequest,
+} from './github-pulls';
 
 export type { PullRequest };
 
 export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'requested' | 'waiting' | 'pending';
 export type RunConclusion =
-  | 'success' | 'failure' | 'cancelled' | 'timed_out' | 'neutral' | 'skipped' | 'stale' | 'action_required' | null;
+  'success' | 'failure' | 'cancelled' | 'timed_out' | 'neutral' | 'skipped' | 'stale' | 'action_required' | null;
 
 export interface AddRunInput {
-  owner: string; repo: string; workflowFile?: string; headSha: string;
-  branch?: string; event?: string; status?: RunStatus; conclusion?: RunConclusion; displayTitle?: string;
+  owner: string;
+  repo: string;
+  workflowFile?: string;
+  headSha: string;
+  branch?: string;
+  event?: string;
+  status?: RunStatus;
+  conclusion?: RunConclusion;
+  displayTitle?: string;
   /** PR numbers for `pull_requests`; a pull_request run of an open same-repo PR's head gets its PR unasked. */
   pullRequests?: number[];
 }
 export interface AddPullRequestInput {
-  owner: string; repo: string; number: number; headRef: string; baseRef?: string; title?: string;
+  owner: string;
+  repo: string;
+  number: number;
+  headRef: string;
+  baseRef?: string;
+  title?: string;
   /** A PR from a fork: its head commit need not exist in the origin. */
   fork?: { fullName: string; headSha: string };
 }
 export type WorkflowRun = Record<string, any> & {
-  id: number; head_sha: string; head_branch: string; event: string; status: RunStatus; conclusion: RunConclusion;
-  workflow_id: number; run_number: number; run_attempt: number; created_at: string; updated_at: string;
+  id: number;
+  head_sha: string;
+  head_branch: string;
+  event: string;
+  status: RunStatus;
+  conclusion: RunConclusion;
+  workflow_id: number;
+  run_number: number;
+  run_attempt: number;
+  created_at: string;
+  updated_at: string;
 };
-export interface LoggedRequest { method: string; path: string; query: Record<string, string>; status: number }
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  status: number;
+}
 export interface GitHubStandIn {
   url: string;
-  addWorkflow(input: { owner: string; repo: string; workflowFile?: string; name?: string }): { id: number; path: string };
+  addWorkflow(input: { owner: string; repo: string; workflowFile?: string; name?: string }): {
+    id: number;
+    path: string;
+  };
   addRun(input: AddRunInput): WorkflowRun;
   setRun(id: number, patch: { status?: RunStatus; conclusion?: RunConclusion; run_attempt?: number }): WorkflowRun;
   runs(): WorkflowRun[];
@@ -42,7 +78,14 @@ export interface GitHubStandIn {
   stop(): Promise<void>;
 }
 
-interface Workflow { id: number; owner: string; repo: string; file: string; name: string; runCount: number }
+interface Workflow {
+  id: number;
+  owner: string;
+  repo: string;
+  file: string;
+  name: string;
+  runCount: number;
+}
 
 const DOCS = 'https://docs.github.com/rest';
 const FAIL_MESSAGES: Record<number, string> = {
@@ -54,7 +97,8 @@ const FAIL_MESSAGES: Record<number, string> = {
 };
 
 export async function startGitHubStandIn(opts: {
-  token: string; workflows?: Array<{ owner: string; repo: string; workflowFile?: string }>;
+  token: string;
+  workflows?: Array<{ owner: string; repo: string; workflowFile?: string }>;
   /** Bare repo behind every owner/repo: pull request heads, bases and commits come from it. */
   originBareDir?: string;
 }): Promise<GitHubStandIn> {
@@ -72,19 +116,44 @@ export async function startGitHubStandIn(opts: {
 
   const actor = { login: 'octocat', id: 1, node_id: 'MDQ6VXNlcjE=', type: 'User', site_admin: false };
   const repoJson = (owner: string, repo: string) => ({
-    id: 1296269, node_id: 'MDEwOlJlcG9zaXRvcnkxMjk2MjY5', name: repo, full_name: `${owner}/${repo}`, private: true,
-    owner: { ...actor, login: owner }, html_url: `https://github.com/${owner}/${repo}`, fork: false, url: `${url}/repos/${owner}/${repo}`,
+    id: 1296269,
+    node_id: 'MDEwOlJlcG9zaXRvcnkxMjk2MjY5',
+    name: repo,
+    full_name: `${owner}/${repo}`,
+    private: true,
+    owner: { ...actor, login: owner },
+    html_url: `https://github.com/${owner}/${repo}`,
+    fork: false,
+    url: `${url}/repos/${owner}/${repo}`,
   });
   const forkJson = (fullName: string) => {
     const [owner, repo] = fullName.split('/');
     const id = 2_000_000 + (parseInt(createHash('sha1').update(fullName).digest('hex').slice(0, 6), 16) % 1_000_000);
-    return { ...repoJson(owner, repo), id, node_id: `R_kgDO${Buffer.from(String(id)).toString('base64url')}`, fork: true };
+    return {
+      ...repoJson(owner, repo),
+      id,
+      node_id: `R_kgDO${Buffer.from(String(id)).toString('base64url')}`,
+      fork: true,
+    };
   };
   const headRepo = (pr: Pull) => (pr.fork ? forkJson(pr.fork.fullName) : repoJson(pr.owner, pr.repo));
 
-  function addWorkflow({ owner, repo, workflowFile = 'ci.yml', name = 'CI' }: { owner: string; repo: string; workflowFile?: string; name?: string }) {
+  function addWorkflow({
+    owner,
+    repo,
+    workflowFile = 'ci.yml',
+    name = 'CI',
+  }: {
+    owner: string;
+    repo: string;
+    workflowFile?: string;
+    name?: string;
+  }) {
     let wf = workflows.find((w) => w.owner === owner && w.repo === repo && w.file === workflowFile);
-    if (!wf) workflows.push((wf = { id: 61_000_000 + workflows.length + 1, owner, repo, file: workflowFile, name, runCount: 0 }));
+    if (!wf)
+      workflows.push(
+        (wf = { id: 61_000_000 + workflows.length + 1, owner, repo, file: workflowFile, name, runCount: 0 }),
+      );
     return { id: wf.id, path: `.github/workflows/${wf.file}` };
   }
   for (const w of opts.workflows ?? []) addWorkflow(w);
@@ -104,19 +173,48 @@ export async function startGitHubStandIn(opts: {
     const now = ts();
     const api = `${url}/repos/${owner}/${repo}/actions`;
     const run: WorkflowRun = {
-      id, name: wf.name, node_id: `WFR_kwLO${randomBytes(9).toString('base64url')}`,
-      check_suite_id: id + 7, check_suite_node_id: `CS_kwDO${randomBytes(9).toString('base64url')}`,
-      head_branch: branch, head_sha: headSha, path: `.github/workflows/${wf.file}`, display_title: input.displayTitle ?? wf.name,
-      run_number: ++wf.runCount, event, status, conclusion: input.conclusion ?? null, workflow_id: wf.id,
-      url: `${api}/runs/${id}`, html_url: `https://github.com/${owner}/${repo}/actions/runs/${id}`,
-      pull_requests: [], created_at: now, updated_at: now, actor, run_attempt: 1, referenced_workflows: [],
-      run_started_at: now, triggering_actor: actor, jobs_url: `${api}/runs/${id}/jobs`, logs_url: `${api}/runs/${id}/logs`,
-      check_suite_url: `${url}/repos/${owner}/${repo}/check-suites/${id + 7}`, artifacts_url: `${api}/runs/${id}/artifacts`,
-      cancel_url: `${api}/runs/${id}/cancel`, rerun_url: `${api}/runs/${id}/rerun`, previous_attempt_url: null,
+      id,
+      name: wf.name,
+      node_id: `WFR_kwLO${randomBytes(9).toString('base64url')}`,
+      check_suite_id: id + 7,
+      check_suite_node_id: `CS_kwDO${randomBytes(9).toString('base64url')}`,
+      head_branch: branch,
+      head_sha: headSha,
+      path: `.github/workflows/${wf.file}`,
+      display_title: input.displayTitle ?? wf.name,
+      run_number: ++wf.runCount,
+      event,
+      status,
+      conclusion: input.conclusion ?? null,
+      workflow_id: wf.id,
+      url: `${api}/runs/${id}`,
+      html_url: `https://github.com/${owner}/${repo}/actions/runs/${id}`,
+      pull_requests: [],
+      created_at: now,
+      updated_at: now,
+      actor,
+      run_attempt: 1,
+      referenced_workflows: [],
+      run_started_at: now,
+      triggering_actor: actor,
+      jobs_url: `${api}/runs/${id}/jobs`,
+      logs_url: `${api}/runs/${id}/logs`,
+      check_suite_url: `${url}/repos/${owner}/${repo}/check-suites/${id + 7}`,
+      artifacts_url: `${api}/runs/${id}/artifacts`,
+      cancel_url: `${api}/runs/${id}/cancel`,
+      rerun_url: `${api}/runs/${id}/rerun`,
+      previous_attempt_url: null,
       workflow_url: `${api}/workflows/${wf.id}`,
-      head_commit: { id: headSha, tree_id: headSha, message: input.displayTitle ?? wf.name, timestamp: now,
-        author: { name: 'Test Author', email: 'author@example.com' }, committer: { name: 'Test Committer', email: 'committer@example.com' } },
-      repository: repoJson(owner, repo), head_repository: repoJson(owner, repo),
+      head_commit: {
+        id: headSha,
+        tree_id: headSha,
+        message: input.displayTitle ?? wf.name,
+        timestamp: now,
+        author: { name: 'Test Author', email: 'author@example.com' },
+        committer: { name: 'Test Committer', email: 'committer@example.com' },
+      },
+      repository: repoJson(owner, repo),
+      head_repository: repoJson(owner, repo),
     };
     allRuns.push(run);
     if (given || prs.length) link(run, prs, !!given, input.branch !== undefined);
@@ -130,11 +228,15 @@ export async function startGitHubStandIn(opts: {
   function link(run: WorkflowRun, prs: Pull[], explicit: boolean, branchGiven: boolean) {
     const mini = (r: { id: number; url: string; name: string }) => ({ id: r.id, url: r.url, name: r.name });
     // GitHub leaves pull_requests empty for runs from forks (github/docs#22501); only an explicit list overrides that.
-    run.pull_requests = prs.filter((p) => explicit || !p.fork).map((p) => ({
-      url: `${url}/repos/${p.owner}/${p.repo}/pulls/${p.number}`, id: p.id, number: p.number,
-      head: { ref: p.headRef, sha: run.head_sha, repo: mini(headRepo(p)) },
-      base: { ref: p.baseRef, sha: p.baseSha, repo: mini(repoJson(p.owner, p.repo)) },
-    }));
+    run.pull_requests = prs
+      .filter((p) => explicit || !p.fork)
+      .map((p) => ({
+        url: `${url}/repos/${p.owner}/${p.repo}/pulls/${p.number}`,
+        id: p.id,
+        number: p.number,
+        head: { ref: p.headRef, sha: run.head_sha, repo: mini(headRepo(p)) },
+        base: { ref: p.baseRef, sha: p.baseSha, repo: mini(repoJson(p.owner, p.repo)) },
+      }));
     if (run.event === 'pull_request' && prs[0]) {
       if (!branchGiven) run.head_branch = prs[0].headRef;
       run.head_repository = headRepo(prs[0]);
@@ -146,7 +248,10 @@ export async function startGitHubStandIn(opts: {
     await Promise.all(pulls.filter((p) => p.owner === owner && p.repo === repo).map(refresh));
     for (const u of waiting) {
       const prs = matchPulls(owner, repo, u.run.head_sha);
-      if (prs.length) { link(u.run, prs, false, u.branchGiven); unlinked.splice(unlinked.indexOf(u), 1); }
+      if (prs.length) {
+        link(u.run, prs, false, u.branchGiven);
+        unlinked.splice(unlinked.indexOf(u), 1);
+      }
     }
   }
 
@@ -155,32 +260,56 @@ export async function startGitHubStandIn(opts: {
     return opts.originBareDir;
   };
   const tip = (ref: string) =>
-    git(origin(), ['rev-parse', '--verify', '-q', `refs/heads/${ref}^{commit}`]).then((s) => s.trim(), () => undefined);
+    git(origin(), ['rev-parse', '--verify', '-q', `refs/heads/${ref}^{commit}`]).then(
+      (s) => s.trim(),
+      () => undefined,
+    );
   // GitHub moves an open PR's head (and base) with every push; a closed one keeps its last.
   async function refresh(pr: Pull) {
     if (pr.state !== 'open') return;
     const [head, base] = await Promise.all([pr.fork ? pr.fork.headSha : tip(pr.headRef), tip(pr.baseRef)]);
-    if (head && head !== pr.headSha) { pr.headSha = head; pr.updatedAt = ts(); }
+    if (head && head !== pr.headSha) {
+      pr.headSha = head;
+      pr.updatedAt = ts();
+    }
     if (base) pr.baseSha = base;
   }
 
   async function addPullRequest(input: AddPullRequestInput): Promise<PullRequest> {
     const { owner, repo, number, headRef, baseRef = 'main', title = headRef, fork } = input;
-    if (pulls.some((p) => p.owner === owner && p.repo === repo && p.number === number)) throw new Error(`${owner}/${repo}#${number} exists`);
+    if (pulls.some((p) => p.owner === owner && p.repo === repo && p.number === number))
+      throw new Error(`${owner}/${repo}#${number} exists`);
     const [head, base] = await Promise.all([fork ? fork.headSha : tip(headRef), tip(baseRef)]);
     // GitHub answers 422 "Validation Failed" for a PR between refs it does not have.
     if (!head || !base) throw new Error(`no branch ${head ? baseRef : headRef} in ${origin()}`);
     const now = ts();
-    const pr: Pull = { owner, repo, number, headRef, baseRef, title, fork, id: nextPullId++,
-      nodeId: `PR_kwDO${randomBytes(9).toString('base64url')}`, state: 'open', merged: false,
-      createdAt: now, updatedAt: now, closedAt: null, mergedAt: null, headSha: head, baseSha: base };
+    const pr: Pull = {
+      owner,
+      repo,
+      number,
+      headRef,
+      baseRef,
+      title,
+      fork,
+      id: nextPullId++,
+      nodeId: `PR_kwDO${randomBytes(9).toString('base64url')}`,
+      state: 'open',
+      merged: false,
+      createdAt: now,
+      updatedAt: now,
+      closedAt: null,
+      mergedAt: null,
+      headSha: head,
+      baseSha: base,
+    };
     pulls.push(pr);
     return pullJson(pr);
   }
 
   async function closePullRequest(number: number, { merged = false }: { merged?: boolean } = {}): Promise<PullRequest> {
     const found = pulls.filter((p) => p.number === number);
-    if (found.length !== 1) throw new Error(found.length ? `#${number} is ambiguous across repositories` : `no pull request #${number}`);
+    if (found.length !== 1)
+      throw new Error(found.length ? `#${number} is ambiguous across repositories` : `no pull request #${number}`);
     const pr = found[0];
     await refresh(pr); // freeze head and base as of closing
     const now = ts();
@@ -189,11 +318,23 @@ export async function startGitHubStandIn(opts: {
   }
 
   // The stand-in's URL is known once it listens: the context reads it when a PR is rendered.
-  const pullContext: PullContext = { get url() { return url; }, origin, actor, repoJson, headRepo, refresh };
+  const pullContext: PullContext = {
+    get url() {
+      return url;
+    },
+    origin,
+    actor,
+    repoJson,
+    headRepo,
+    refresh,
+  };
   const pullCommits = (pr: Pull) => renderCommits(pullContext, pr);
   const pullJson = (pr: Pull) => renderPull(pullContext, pr);
 
-  function setRun(id: number, patch: { status?: RunStatus; conclusion?: RunConclusion; run_attempt?: number }): WorkflowRun {
+  function setRun(
+    id: number,
+    patch: { status?: RunStatus; conclusion?: RunConclusion; run_attempt?: number },
+  ): WorkflowRun {
     const run = allRuns.find((r) => r.id === id);
     if (!run) throw new Error(`no run ${id}`);
     if (patch.run_attempt && patch.run_attempt !== run.run_attempt) {
@@ -216,8 +357,10 @@ export async function startGitHubStandIn(opts: {
       'x-github-api-version-selected': '2022-11-28',
       'x-github-media-type': 'github.v3; format=json',
       'x-github-request-id': randomBytes(8).toString('hex').toUpperCase(),
-      'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': String(Math.max(0, 5000 - used)),
-      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600), 'x-ratelimit-used': String(used),
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': String(Math.max(0, 5000 - used)),
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+      'x-ratelimit-used': String(used),
       'x-ratelimit-resource': 'core',
       ...extra,
     });
@@ -232,11 +375,17 @@ export async function startGitHubStandIn(opts: {
     const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
     const last = Math.max(1, Math.ceil(items.length / perPage));
     const link = (p: number, rel: string) => {
-      const u = new URLSearchParams(q); u.set('per_page', String(perPage)); u.set('page', String(p));
+      const u = new URLSearchParams(q);
+      u.set('per_page', String(perPage));
+      u.set('page', String(p));
       return `<${url}${path}?${u}>; rel="${rel}"`;
     };
-    const links = [page < last && link(page + 1, 'next'), page < last && link(last, 'last'),
-      page > 1 && link(page - 1, 'prev'), page > 1 && link(1, 'first')].filter(Boolean);
+    const links = [
+      page < last && link(page + 1, 'next'),
+      page < last && link(last, 'last'),
+      page > 1 && link(page - 1, 'prev'),
+      page > 1 && link(1, 'first'),
+    ].filter(Boolean);
     const headers: Record<string, string> = links.length ? { link: links.join(', ') } : {};
     return { items: items.slice((page - 1) * perPage, page * perPage), headers };
   }
@@ -255,14 +404,28 @@ export async function startGitHubStandIn(opts: {
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const u = new URL(req.url ?? '/', 'http://localhost');
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), status: 0 };
+    const entry: LoggedRequest = {
+      method: req.method ?? 'GET',
+      path: u.pathname,
+      query: Object.fromEntries(u.searchParams),
+      status: 0,
+    };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
 
     const fail = failures.shift();
     if (fail) {
-      const body = fail.body ?? { message: FAIL_MESSAGES[fail.status] ?? 'Server Error', documentation_url: DOCS, status: String(fail.status) };
-      return send(res, fail.status, body, fail.status === 429 && !fail.headers['retry-after'] ? { 'retry-after': '1', ...fail.headers } : fail.headers);
+      const body = fail.body ?? {
+        message: FAIL_MESSAGES[fail.status] ?? 'Server Error',
+        documentation_url: DOCS,
+        status: String(fail.status),
+      };
+      return send(
+        res,
+        fail.status,
+        body,
+        fail.status === 429 && !fail.headers['retry-after'] ? { 'retry-after': '1', ...fail.headers } : fail.headers,
+      );
     }
     const auth = /^(?:token|bearer)\s+(.+)$/i.exec(req.headers.authorization ?? '');
     // A wrong token is 401; no token at all makes GitHub treat a private repo as absent.
@@ -273,7 +436,9 @@ export async function startGitHubStandIn(opts: {
     let m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/workflows\/([^/]+)\/runs$/.exec(u.pathname);
     if (m) {
       const [, owner, repo, wfId] = m.map(decodeURIComponent);
-      const wf = workflows.find((w) => w.owner === owner && w.repo === repo && (w.file === wfId || String(w.id) === wfId));
+      const wf = workflows.find(
+        (w) => w.owner === owner && w.repo === repo && (w.file === wfId || String(w.id) === wfId),
+      );
       if (!wf) return error(res, 404, 'Not Found', `${DOCS}/actions/workflow-runs#list-workflow-runs-for-a-workflow`);
       await linkRuns(owner, repo);
       return listRuns(res, wf, u.searchParams, u.pathname);
@@ -283,13 +448,21 @@ export async function startGitHubStandIn(opts: {
       const [, owner, repo, id] = m.map(decodeURIComponent);
       await linkRuns(owner, repo);
       const run = allRuns.find((r) => r.id === Number(id) && r.repository.full_name === `${owner}/${repo}`);
-      return run ? send(res, 200, run) : error(res, 404, 'Not Found', `${DOCS}/actions/workflow-runs#get-a-workflow-run`);
+      return run
+        ? send(res, 200, run)
+        : error(res, 404, 'Not Found', `${DOCS}/actions/workflow-runs#get-a-workflow-run`);
     }
     m = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)(\/commits)?$/.exec(u.pathname);
     if (m) {
       const [, owner, repo, n, commits] = m.map((x) => x && decodeURIComponent(x));
       const pr = pulls.find((p) => p.owner === owner && p.repo === repo && p.number === Number(n));
-      if (!pr) return error(res, 404, 'Not Found', `${DOCS}/pulls/pulls#${commits ? 'list-commits-on-a-pull-request' : 'get-a-pull-request'}`);
+      if (!pr)
+        return error(
+          res,
+          404,
+          'Not Found',
+          `${DOCS}/pulls/pulls#${commits ? 'list-commits-on-a-pull-request' : 'get-a-pull-request'}`,
+        );
       if (!commits) return send(res, 200, await pullJson(pr));
       await refresh(pr);
       // This endpoint stops at 250 commits; GitHub points to the commits API for more.
@@ -300,20 +473,29 @@ export async function startGitHubStandIn(opts: {
   }
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => { if (!res.headersSent) error(res, 500, String(err)); });
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) error(res, 500, String(err));
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
-    url, addWorkflow, addRun, setRun, addPullRequest, closePullRequest, requests,
+    url,
+    addWorkflow,
+    addRun,
+    setRun,
+    addPullRequest,
+    closePullRequest,
+    requests,
     runs: () => [...allRuns],
     failNext(n, status, headers = {}, body) {
       for (let i = 0; i < n; i++) failures.push({ status, headers, body });
     },
-    stop: () => new Promise<void>((resolve, reject) => {
-      server.closeAllConnections();
-      server.close((err) => (err ? reject(err) : resolve()));
-    }),
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
   };
 }

@@ -4,7 +4,12 @@
 // optional pre-receive hook, so a push can be declined the way a server-side policy declines it.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -76,7 +81,9 @@ function basicCredentials(header: string | undefined): { user: string; password:
   if (!match) return null;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  return colon < 0 ? { user: decoded, password: '' } : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  return colon < 0
+    ? { user: decoded, password: '' }
+    : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 /** A pre-receive hook that hands its stdin to the server over a unix socket and declines with the answer. */
@@ -120,19 +127,24 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
   // The hook's way back to the function: a unix socket in the hooks dir, never a port.
   const bridge: HttpServer = createHttpServer((req, res) => {
     let body = '';
-    req.on('data', (d) => (body += d)).on('end', async () => {
-      const updates = body.split('\n').filter(Boolean).map((line) => {
-        const [oldSha, newSha, ref] = line.split(' ');
-        return { oldSha: oldSha!, newSha: newSha!, ref: ref! };
+    req
+      .on('data', (d) => (body += d))
+      .on('end', async () => {
+        const updates = body
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [oldSha, newSha, ref] = line.split(' ');
+            return { oldSha: oldSha!, newSha: newSha!, ref: ref! };
+          });
+        try {
+          const declined = hookFn ? await hookFn(updates) : undefined;
+          if (declined === undefined) res.writeHead(204).end();
+          else res.writeHead(403, { 'content-type': 'text/plain' }).end(declined);
+        } catch (err) {
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`pre-receive hook threw: ${(err as Error).message}`);
+        }
       });
-      try {
-        const declined = hookFn ? await hookFn(updates) : undefined;
-        if (declined === undefined) res.writeHead(204).end();
-        else res.writeHead(403, { 'content-type': 'text/plain' }).end(declined);
-      } catch (err) {
-        res.writeHead(500, { 'content-type': 'text/plain' }).end(`pre-receive hook threw: ${(err as Error).message}`);
-      }
-    });
   });
   await new Promise<void>((ready) => bridge.listen(socket, ready));
 
@@ -142,30 +154,47 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     ['core.hooksPath', hooksDir],
     ['uploadpack.allowReachableSHA1InWant', 'true'],
   ];
-  const configEnv = Object.fromEntries(gitConfig.flatMap(([key, value], i) => [[`GIT_CONFIG_KEY_${i}`, key], [`GIT_CONFIG_VALUE_${i}`, value]]));
+  const configEnv = Object.fromEntries(
+    gitConfig.flatMap(([key, value], i) => [
+      [`GIT_CONFIG_KEY_${i}`, key],
+      [`GIT_CONFIG_VALUE_${i}`, value],
+    ]),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://git.invalid');
     const credentials = basicCredentials(req.headers.authorization);
     const entry: GitRequest = {
-      method: req.method ?? 'GET', url: req.url ?? '/', status: 0, user: credentials?.user ?? null,
-      encoding: (req.headers['content-encoding'] as string | undefined) ?? null, bytes: 0,
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      status: 0,
+      user: credentials?.user ?? null,
+      encoding: (req.headers['content-encoding'] as string | undefined) ?? null,
+      bytes: 0,
     };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
     // unref: a delayed request must not keep the test process alive after the server stopped.
     if (server.delayMs > 0) await new Promise((r) => setTimeout(r, server.delayMs).unref());
 
-    const accepted = options.token === undefined || (credentials?.user === 'x-access-token' && credentials.password === options.token);
+    const accepted =
+      options.token === undefined || (credentials?.user === 'x-access-token' && credentials.password === options.token);
     if (!accepted) {
       req.resume();
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="GitHub"', 'content-type': 'text/plain' }).end('Invalid username or password.\n');
+      res
+        .writeHead(401, { 'www-authenticate': 'Basic realm="GitHub"', 'content-type': 'text/plain' })
+        .end('Invalid username or password.\n');
       return;
     }
-    if (server.access === 'read' && (url.searchParams.get('service') === 'git-receive-pack' || url.pathname.endsWith('/git-receive-pack'))) {
+    if (
+      server.access === 'read' &&
+      (url.searchParams.get('service') === 'git-receive-pack' || url.pathname.endsWith('/git-receive-pack'))
+    ) {
       req.resume();
       const repository = url.pathname.replace(/^\/|\/(info\/refs|git-receive-pack)$/g, '');
-      res.writeHead(403, { 'content-type': 'text/plain' }).end(`Permission to ${repository} denied to ${credentials?.user ?? 'anonymous'}.\n`);
+      res
+        .writeHead(403, { 'content-type': 'text/plain' })
+        .end(`Permission to ${repository} denied to ${credentials?.user ?? 'anonymous'}.\n`);
       return;
     }
 
@@ -226,13 +255,16 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     });
   }
 
-  const https = createHttpsServer({ cert: readFileSync(join(pki, 'server.pem')), key: readFileSync(join(pki, 'server-key.pem')) }, (req, res) => {
-    handle(req, res).catch((err: Error) => {
-      remember(`${err.stack}\n`);
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-  });
+  const https = createHttpsServer(
+    { cert: readFileSync(join(pki, 'server.pem')), key: readFileSync(join(pki, 'server-key.pem')) },
+    (req, res) => {
+      handle(req, res).catch((err: Error) => {
+        remember(`${err.stack}\n`);
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    },
+  );
   await new Promise<void>((ready) => https.listen(0, '127.0.0.1', ready));
   const base = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
 

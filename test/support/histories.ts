@@ -14,7 +14,22 @@ export async function recordHistories(stack: Stack | undefined, types: string[])
   mkdirSync(dir, { recursive: true });
   const query = types.map((type) => `WorkflowType="${type}"`).join(' OR ');
   for await (const execution of stack.client.workflow.list({ query })) {
-    const json = execFileSync(process.env.TEMPORAL_CLI_PATH!, ['workflow', 'show', '--address', stack.temporal.address, '-w', execution.workflowId, '-r', execution.runId, '-o', 'json'], { encoding: 'utf8' });
+    const json = execFileSync(
+      process.env.TEMPORAL_CLI_PATH!,
+      [
+        'workflow',
+        'show',
+        '--address',
+        stack.temporal.address,
+        '-w',
+        execution.workflowId,
+        '-r',
+        execution.runId,
+        '-o',
+        'json',
+      ],
+      { encoding: 'utf8' },
+    );
     writeFileSync(join(dir, `${execution.type}-${execution.runId}.json`), json);
   }
 }

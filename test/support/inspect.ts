@@ -78,10 +78,18 @@ export interface Ran {
  * Runs a Node entry point (dist/…) as a person or an init system would: a child process with
  * the given environment. Without TEMPORAL_* from the test's own environment, unless given.
  */
-export function runNode(script: string, args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<Ran> {
+export function runNode(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 30_000,
+): Promise<Ran> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TEMPORAL_')));
   const started = Date.now();
-  const child = spawn(process.execPath, [script, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let killed = false;

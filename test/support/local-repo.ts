@@ -13,6 +13,11 @@ export function localRepo(origin: Origin, dir: string): { config: DeployConfig; 
     images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
     argocd: { server: 'https://argocd.test', application: 'app' },
   });
-  const repo = new RepoCache({ cloneUrl: origin.url, cacheDir: join(dir, 'cache'), branch: 'main', author: { name: 'd', email: 'd@example.com' } });
+  const repo = new RepoCache({
+    cloneUrl: origin.url,
+    cacheDir: join(dir, 'cache'),
+    branch: 'main',
+    author: { name: 'd', email: 'd@example.com' },
+  });
   return { config, repo };
 }

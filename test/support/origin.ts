@@ -24,7 +24,11 @@ export interface OriginOptions {
   };
 }
 
-export interface LogEntry { sha: string; subject: string; body: string }
+export interface LogEntry {
+  sha: string;
+  subject: string;
+  body: string;
+}
 
 export interface Origin {
   bareDir: string;
@@ -48,17 +52,26 @@ export interface Origin {
 // Identity and config isolation so commits work without (and ignore) any global git config.
 const GIT_ENV = {
   ...process.env,
-  GIT_AUTHOR_NAME: 'Test Author', GIT_AUTHOR_EMAIL: 'author@example.com',
-  GIT_COMMITTER_NAME: 'Test Committer', GIT_COMMITTER_EMAIL: 'committer@example.com',
-  GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: 'Test Author',
+  GIT_AUTHOR_EMAIL: 'author@example.com',
+  GIT_COMMITTER_NAME: 'Test Committer',
+  GIT_COMMITTER_EMAIL: 'committer@example.com',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
 };
 
 export function git(cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'commit.gpgsign=false', ...args], { cwd, env: GIT_ENV, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`git ${args.join(' ')} failed in ${cwd}: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
+    execFile(
+      'git',
+      ['-c', 'commit.gpgsign=false', ...args],
+      { cwd, env: GIT_ENV, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`git ${args.join(' ')} failed in ${cwd}: ${stderr || err.message}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -90,15 +103,20 @@ ${port ? `          ports:\n            - containerPort: ${port}\n` : ''}       
   return {
     'README.md': '# yt-summarizer\n\nSummarises YouTube videos. See docs/api.md.\n',
     'docs/api.md': '# API\n\n`POST /summaries` queues a video for transcription and summary.\n',
-    'services/api/main.py': 'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/healthz")\ndef healthz():\n    return {"ok": True}\n',
-    'services/api/Dockerfile': 'FROM python:3.12-slim\nWORKDIR /app\nCOPY services/api services/shared ./\nCMD ["uvicorn", "main:app", "--host", "0.0.0.0"]\n',
+    'services/api/main.py':
+      'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/healthz")\ndef healthz():\n    return {"ok": True}\n',
+    'services/api/Dockerfile':
+      'FROM python:3.12-slim\nWORKDIR /app\nCOPY services/api services/shared ./\nCMD ["uvicorn", "main:app", "--host", "0.0.0.0"]\n',
     'services/workers/transcribe.py': 'def transcribe(video_id: str) -> str:\n    raise NotImplementedError\n',
-    'services/workers/Dockerfile': 'FROM python:3.12-slim\nWORKDIR /app\nCOPY services/workers services/shared ./\nCMD ["python", "-m", "transcribe"]\n',
-    'services/shared/db/models.py': 'from dataclasses import dataclass\n\n\n@dataclass\nclass Video:\n    id: str\n    title: str\n',
+    'services/workers/Dockerfile':
+      'FROM python:3.12-slim\nWORKDIR /app\nCOPY services/workers services/shared ./\nCMD ["python", "-m", "transcribe"]\n',
+    'services/shared/db/models.py':
+      'from dataclasses import dataclass\n\n\n@dataclass\nclass Video:\n    id: str\n    title: str\n',
     'apps/web/src/App.tsx': 'export default function App() {\n  return <h1>yt-summarizer</h1>;\n}\n',
     'apps/web/Dockerfile': 'FROM node:20-alpine\nWORKDIR /app\nCOPY apps/web ./\nRUN npm ci && npm run build\n',
     'k8s/base/deployment.yaml': `${deployment('yt-summarizer-api', 8000)}---\n${deployment('yt-summarizer-workers')}`,
-    'k8s/base/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\nconfigMapGenerator:\n  - name: yt-summarizer-config\n    literals:\n      - LOG_LEVEL=info\n',
+    'k8s/base/kustomization.yaml':
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\nconfigMapGenerator:\n  - name: yt-summarizer-config\n    literals:\n      - LOG_LEVEL=info\n',
     'k8s/overlays/prod/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 # Production overlay: image tags are written by gitops-deployer
@@ -115,7 +133,8 @@ images:
     newName: ${registryHost}/yt-summarizer-workers
     newTag: ${tag}
 `,
-    'k8s/overlays/prod/patches/configmap-patch.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yt-summarizer-config\ndata:\n  LOG_LEVEL: warning\n',
+    'k8s/overlays/prod/patches/configmap-patch.yaml':
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yt-summarizer-config\ndata:\n  LOG_LEVEL: warning\n',
     'k8s/overlays/preview/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 # Preview overlay: gitops-deployer sets the tags on each pull request's branch
@@ -130,7 +149,8 @@ images:
     newName: ${registryHost}/yt-summarizer-workers
     newTag: ${tag}
 `,
-    'infra/terraform/main.tf': 'resource "azurerm_container_registry" "acr" {\n  name = "acrytsummprd"\n  sku  = "Standard"\n}\n',
+    'infra/terraform/main.tf':
+      'resource "azurerm_container_registry" "acr" {\n  name = "acrytsummprd"\n  sku  = "Standard"\n}\n',
     '.github/workflows/ci.yml': `name: CI
 on:
   push:
@@ -183,7 +203,9 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
   await git(workDir, ['commit', '-q', '-m', 'Initial import of yt-summarizer']);
   await git(workDir, ['push', '-q', 'origin', 'HEAD:refs/heads/main']);
 
-  const server = o.https ? await startGitServer({ root: join(dir, 'served'), token: o.https.token, preReceive: o.https.preReceive }) : undefined;
+  const server = o.https
+    ? await startGitServer({ root: join(dir, 'served'), token: o.https.token, preReceive: o.https.preReceive })
+    : undefined;
   const head = async () => (await git(bareDir, ['rev-parse', 'refs/heads/main'])).trim();
 
   // Others (the deployer under test) push to the bare repo too, so every commit
@@ -218,14 +240,32 @@ export async function createOrigin(opts: string | OriginOptions = {}): Promise<O
   }
 
   return {
-    bareDir, workDir, url, httpsUrl: server?.urlFor(bareDir), server, registryHost, initialTag, commit, commitOn, head,
+    bareDir,
+    workDir,
+    url,
+    httpsUrl: server?.urlFor(bareDir),
+    server,
+    registryHost,
+    initialTag,
+    commit,
+    commitOn,
+    head,
     readAt: (rev, path) => git(bareDir, ['show', `${rev}:${path}`]),
     async log(path) {
-      const out = await git(bareDir, ['log', '--format=%H%x1f%s%x1f%b%x1e', 'refs/heads/main', ...(path ? ['--', path] : [])]);
-      return out.split('\x1e').map((r) => r.trim()).filter(Boolean).map((r) => {
-        const [sha, subject, body = ''] = r.split('\x1f');
-        return { sha, subject, body: body.trim() };
-      });
+      const out = await git(bareDir, [
+        'log',
+        '--format=%H%x1f%s%x1f%b%x1e',
+        'refs/heads/main',
+        ...(path ? ['--', path] : []),
+      ]);
+      return out
+        .split('\x1e')
+        .map((r) => r.trim())
+        .filter(Boolean)
+        .map((r) => {
+          const [sha, subject, body = ''] = r.split('\x1f');
+          return { sha, subject, body: body.trim() };
+        });
     },
     async cleanup() {
       await server?.stop();

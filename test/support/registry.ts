@@ -103,7 +103,9 @@ export async function startRegistry(): Promise<TestRegistry> {
       last = cause ? `${String(err)}: ${String(cause)}` : err;
       if (/CERT|SELF_SIGNED|VERIFY/.test(cause?.code ?? '')) {
         await stop();
-        throw new Error(`TLS to the test registry failed (${cause?.code}); NODE_EXTRA_CA_CERTS must name ${pki}/ca.pem`);
+        throw new Error(
+          `TLS to the test registry failed (${cause?.code}); NODE_EXTRA_CA_CERTS must name ${pki}/ca.pem`,
+        );
       }
     }
     if (Date.now() > deadline) {
@@ -128,16 +130,21 @@ export async function startRegistry(): Promise<TestRegistry> {
     const start = await call('POST', `/v2/${repository}/blobs/uploads/`, {}, [202]);
     const location = new URL(start.headers.get('location')!, endpoint);
     location.searchParams.set('digest', digest);
-    await call('PUT', location.href, {
-      body: data,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
-    }, [201]);
+    await call(
+      'PUT',
+      location.href,
+      {
+        body: data,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
+      },
+      [201],
+    );
     return digest;
   }
 
   async function manifestDigest(repository: string, tag: string): Promise<string | undefined> {
     const res = await call('HEAD', `/v2/${repository}/manifests/${tag}`, { headers: { accept: ACCEPT } }, [200, 404]);
-    return res.status === 200 ? res.headers.get('docker-content-digest') ?? undefined : undefined;
+    return res.status === 200 ? (res.headers.get('docker-content-digest') ?? undefined) : undefined;
   }
 
   return {
@@ -148,26 +155,38 @@ export async function startRegistry(): Promise<TestRegistry> {
       const nonce = randomUUID();
       const tar = tarOneFile('nonce.txt', Buffer.from(`${repository}:${tag} ${nonce}\n`));
       const layer = gzipSync(tar);
-      const cfg = Buffer.from(JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Labels: { 'test.nonce': nonce } },
-        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-      }));
+      const cfg = Buffer.from(
+        JSON.stringify({
+          architecture: 'amd64',
+          os: 'linux',
+          config: { Labels: { 'test.nonce': nonce } },
+          rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+        }),
+      );
       const cfgDigest = await uploadBlob(repository, cfg);
       const layerDigest = await uploadBlob(repository, layer);
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: cfg.length },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
-      }));
-      const res = await call('PUT', `/v2/${repository}/manifests/${tag}`, {
-        body: manifest,
-        headers: { 'content-type': OCI_MANIFEST },
-      }, [201]);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: cfg.length },
+          layers: [
+            { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length },
+          ],
+        }),
+      );
+      const res = await call(
+        'PUT',
+        `/v2/${repository}/manifests/${tag}`,
+        {
+          body: manifest,
+          headers: { 'content-type': OCI_MANIFEST },
+        },
+        [201],
+      );
       const digest = res.headers.get('docker-content-digest');
-      if (digest !== sha256(manifest)) throw new Error(`registry returned digest ${digest}, expected ${sha256(manifest)}`);
+      if (digest !== sha256(manifest))
+        throw new Error(`registry returned digest ${digest}, expected ${sha256(manifest)}`);
       return digest;
     },
     async hasImage(repository, tag) {

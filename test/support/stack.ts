@@ -72,13 +72,22 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
   const https = (options.origin ?? 'https') === 'https';
   const dir = mkdtempSync(join(tmpdir(), 'gitops-e2e-'));
   const registry = await startRegistry();
-  const origin = await createOrigin({ root: dir, registryHost: registry.host, initialTag: INITIAL_TAG, ...(https ? { https: { token: GITHUB_TOKEN, path: `${OWNER}/${REPO}.git` } } : {}) });
+  const origin = await createOrigin({
+    root: dir,
+    registryHost: registry.host,
+    initialTag: INITIAL_TAG,
+    ...(https ? { https: { token: GITHUB_TOKEN, path: `${OWNER}/${REPO}.git` } } : {}),
+  });
   // git trusts the test CA the way a worker is told of a private CA: GIT_SSL_CAINFO in its
   // environment (replacing any system bundle named there). Set here too for the steps tests that
   // run in this process (test/activities); Jest gives each test file its own process.env.
   const caFile = https ? testCaFile() : undefined;
   if (caFile) process.env.GIT_SSL_CAINFO = caFile;
-  const github = await startGitHubStandIn({ token: GITHUB_TOKEN, workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }], originBareDir: origin.bareDir });
+  const github = await startGitHubStandIn({
+    token: GITHUB_TOKEN,
+    workflows: [{ owner: OWNER, repo: REPO, workflowFile: 'ci.yml' }],
+    originBareDir: origin.bareDir,
+  });
   const argo = await startArgoCdStandIn({
     token: ARGOCD_TOKEN,
     application: APP,
@@ -88,7 +97,9 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
     imageExists: (image) => registry.hasImage(image.newName.slice(registry.host.length + 1), image.newTag),
   });
   // A restartable server keeps its state in a file of its own (tmpfs where there is one) and its port.
-  const temporalDb = options.restartableTemporal ? join(mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'temporal-chaos-')), 'temporal.db') : undefined;
+  const temporalDb = options.restartableTemporal
+    ? join(mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'temporal-chaos-')), 'temporal.db')
+    : undefined;
   let temporal = await startDevServer({ dbFile: temporalDb });
   const temporalPort = Number(temporal.address.split(':').pop());
   const connection = await Connection.connect({ address: temporal.address });
@@ -107,7 +118,8 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
     git: { cacheDir: join(dir, 'cache') },
     temporal: { taskQueue: 'gitops-deployer-e2e' },
   };
-  for (const [section, values] of Object.entries(overrides)) settings[section] = { ...(settings[section] as object | undefined), ...values };
+  for (const [section, values] of Object.entries(overrides))
+    settings[section] = { ...(settings[section] as object | undefined), ...values };
   writeFileSync(configPath, stringify(settings));
   const config = loadConfig(configPath);
   const workers: WorkerProcess[] = [];
@@ -115,9 +127,21 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
   async function startWorker(): Promise<WorkerProcess> {
     // Each worker process has a git cache of its own, as each pod has its own emptyDir.
     const workerConfig = join(dir, `deploy.config.worker-${workers.length + 1}.yaml`);
-    writeFileSync(workerConfig, stringify({ ...settings, git: { ...(settings.git as object), cacheDir: join(dir, `cache-worker-${workers.length + 1}`) } }));
+    writeFileSync(
+      workerConfig,
+      stringify({
+        ...settings,
+        git: { ...(settings.git as object), cacheDir: join(dir, `cache-worker-${workers.length + 1}`) },
+      }),
+    );
     const child = spawn(process.execPath, [resolve(__dirname, '../../dist/worker/main.js'), '--config', workerConfig], {
-      env: { ...process.env, ...(caFile ? { GIT_SSL_CAINFO: caFile } : {}), TEMPORAL_ADDRESS: temporal.address, GITHUB_TOKEN, ARGOCD_TOKEN },
+      env: {
+        ...process.env,
+        ...(caFile ? { GIT_SSL_CAINFO: caFile } : {}),
+        TEMPORAL_ADDRESS: temporal.address,
+        GITHUB_TOKEN,
+        ARGOCD_TOKEN,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a kill takes its git children too, as when a pod dies.
       detached: true,
@@ -138,7 +162,8 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
     await new Promise<void>((ready, fail) => {
       const poll = setInterval(() => {
         if (output.includes('worker polling')) (clearInterval(poll), ready());
-        if (child.exitCode !== null) (clearInterval(poll), fail(new Error(`worker exited ${child.exitCode}:\n${output}`)));
+        if (child.exitCode !== null)
+          (clearInterval(poll), fail(new Error(`worker exited ${child.exitCode}:\n${output}`)));
       }, 50);
     });
     const worker: WorkerProcess = {
@@ -158,12 +183,21 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
   }
 
   return {
-    dir, registry, origin, github, argo, client, config, configPath, startWorker,
+    dir,
+    registry,
+    origin,
+    github,
+    argo,
+    client,
+    config,
+    configPath,
+    startWorker,
     get temporal() {
       return temporal;
     },
     async restartTemporal({ downMs = 1_000 } = {}) {
-      if (!temporalDb) throw new Error('startStack({}, { restartableTemporal: true }) makes a restartable Temporal server');
+      if (!temporalDb)
+        throw new Error('startStack({}, { restartableTemporal: true }) makes a restartable Temporal server');
       await temporal.stop();
       await new Promise((r) => setTimeout(r, downMs));
       temporal = await startDevServer({ dbFile: temporalDb, port: temporalPort });
@@ -183,7 +217,10 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
 }
 
 /** A stack as production looks when a merge arrives: the running tag's images pushed and a worker polling. */
-export async function startRunningStack(overrides: StackOverrides = {}, options: StackOptions = {}): Promise<{ stack: Stack; worker: WorkerProcess }> {
+export async function startRunningStack(
+  overrides: StackOverrides = {},
+  options: StackOptions = {},
+): Promise<{ stack: Stack; worker: WorkerProcess }> {
   const stack = await startStack(overrides, options);
   await stack.pushImages(INITIAL_TAG);
   return { stack, worker: await stack.startWorker() };

@@ -21,10 +21,14 @@ export function timeSkippingServerPath(): string {
  * The product's own dev-server launcher, headless on a free port with a fresh SQLite file
  * (or `dbFile`, to test restarts against the same state).
  */
-export async function startDevServer(opts: { searchAttributes?: Record<string, string>; dbFile?: string; port?: number } = {}): Promise<DevServer> {
+export async function startDevServer(
+  opts: { searchAttributes?: Record<string, string>; dbFile?: string; port?: number } = {},
+): Promise<DevServer> {
   // tmpfs where there is one: the dev server syncs SQLite on every write, and on a disk that is
   // most of a test's time. A restart test passes its own dbFile, which survives the server.
-  const tmp = opts.dbFile ? undefined : mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'temporal-dev-'));
+  const tmp = opts.dbFile
+    ? undefined
+    : mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'temporal-dev-'));
   const server = await startProductDevServer({
     cli: env('TEMPORAL_CLI_PATH'),
     dbFile: opts.dbFile ?? join(tmp!, 'temporal.db'),

@@ -15,6 +15,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 /** Waits until the deploy of `commit` reports `phase` through its status query. */
 export function phaseOf(client: Client, repository: string, commit: string, phase: DeployPhase): Promise<true> {
   return eventually(`${commit.slice(0, 7)} to reach ${phase}`, async () =>
-    (await client.workflow.getHandle(deployWorkflowId(repository, commit)).query(statusQuery)).phase === phase ? true : undefined,
+    (await client.workflow.getHandle(deployWorkflowId(repository, commit)).query(statusQuery)).phase === phase
+      ? true
+      : undefined,
   );
 }

@@ -32,7 +32,12 @@ describe('classifyChanges: the spec\'s "When Images Are Built" table', () => {
 
 describe('classifyChanges: beyond the table', () => {
   test('a Dockerfile anywhere is code, including variants and the root', () => {
-    for (const file of ['Dockerfile', 'docker/base/Dockerfile', 'tools/migrate/Dockerfile.prod', 'docker/compose.yaml']) {
+    for (const file of [
+      'Dockerfile',
+      'docker/base/Dockerfile',
+      'tools/migrate/Dockerfile.prod',
+      'docker/compose.yaml',
+    ]) {
       expect(classify(paths(file)).path).toBe('code');
     }
   });

@@ -33,12 +33,25 @@ describe('configuration', () => {
     const config = parseConfig(valid);
     expect(config.github.apiUrl).toBe('https://api.github.com');
     expect(config.overlay.path).toBe('k8s/overlays/prod/kustomization.yaml');
-    expect(config.ci).toEqual({ workflow: 'ci.yml', timeout: 3_600_000, pollInitial: 15_000, pollMax: 120_000, rerunWindow: 0 });
+    expect(config.ci).toEqual({
+      workflow: 'ci.yml',
+      timeout: 3_600_000,
+      pollInitial: 15_000,
+      pollMax: 120_000,
+      rerunWindow: 0,
+    });
     expect(config.changeRules.code).toContain('**/Dockerfile*');
   });
 
   test('every problem is reported at once, each named by field', () => {
-    const found = problems({ ...valid, repository: { owner: '' }, ci: { workflow: 'ci.yml', timeout: 'soon' }, registry: { endpoint: 'http://acr.example.io' }, images: [], extra: 1 });
+    const found = problems({
+      ...valid,
+      repository: { owner: '' },
+      ci: { workflow: 'ci.yml', timeout: 'soon' },
+      registry: { endpoint: 'http://acr.example.io' },
+      images: [],
+      extra: 1,
+    });
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^repository\.owner: /),
@@ -52,17 +65,30 @@ describe('configuration', () => {
   });
 
   test('duplicate images and inverted poll bounds are refused', () => {
-    expect(problems({ ...valid, images: [valid.images[0], valid.images[0]] })).toEqual([expect.stringMatching(/^images\.1\.name: duplicate/)]);
-    expect(problems({ ...valid, ci: { workflow: 'ci.yml', pollInitial: '5m', pollMax: '1m' } })).toEqual([expect.stringMatching(/^ci\.pollMax: /)]);
+    expect(problems({ ...valid, images: [valid.images[0], valid.images[0]] })).toEqual([
+      expect.stringMatching(/^images\.1\.name: duplicate/),
+    ]);
+    expect(problems({ ...valid, ci: { workflow: 'ci.yml', pollInitial: '5m', pollMax: '1m' } })).toEqual([
+      expect.stringMatching(/^ci\.pollMax: /),
+    ]);
   });
 
   test('a secret in the file is refused, pointing at the environment', () => {
-    expect(problems({ ...valid, github: { token: 'ghp_x' } })).toEqual([expect.stringMatching(/^github\.token: secrets are read from the environment/)]);
-    expect(problems({ ...valid, argocd: { ...valid.argocd, authToken: 'x' } })).toEqual([expect.stringMatching(/^argocd\.authToken: /)]);
+    expect(problems({ ...valid, github: { token: 'ghp_x' } })).toEqual([
+      expect.stringMatching(/^github\.token: secrets are read from the environment/),
+    ]);
+    expect(problems({ ...valid, argocd: { ...valid.argocd, authToken: 'x' } })).toEqual([
+      expect.stringMatching(/^argocd\.authToken: /),
+    ]);
   });
 
   test('a secret key does not hide the other problems, and is named once', () => {
-    const found = problems({ ...valid, github: { token: 'ghp_x' }, ci: { workflow: 'ci.yml', timeout: 60 }, images: [] });
+    const found = problems({
+      ...valid,
+      github: { token: 'ghp_x' },
+      ci: { workflow: 'ci.yml', timeout: 60 },
+      images: [],
+    });
     expect(found).toEqual([
       expect.stringMatching(/^github\.token: secrets are read from the environment/),
       expect.stringMatching(/^ci\.timeout: 60 has no unit/),
@@ -98,7 +124,13 @@ describe('configuration', () => {
     });
 
     test('every duration field is checked the same way', () => {
-      expect(problems({ ...ci({ pollInitial: 5, pollMax: '10' }), argocd: { ...valid.argocd, syncTimeout: 900 }, preview: { application: 'app-pr-{number}', syncTimeout: 30 } })).toEqual([
+      expect(
+        problems({
+          ...ci({ pollInitial: 5, pollMax: '10' }),
+          argocd: { ...valid.argocd, syncTimeout: 900 },
+          preview: { application: 'app-pr-{number}', syncTimeout: 30 },
+        }),
+      ).toEqual([
         expect.stringMatching(/^ci\.pollInitial: 5 has no unit/),
         expect.stringMatching(/^ci\.pollMax: 10 has no unit/),
         expect.stringMatching(/^argocd\.syncTimeout: 900 has no unit/),
@@ -111,8 +143,12 @@ describe('configuration', () => {
       expect(parseConfig(ci({ rerunWindow: '0s' })).ci.rerunWindow).toBe(0);
       expect(parseConfig(ci({ rerunWindow: '30m' })).ci.rerunWindow).toBe(1_800_000);
       expect(problems(ci({ rerunWindow: 30 }))).toEqual([expect.stringMatching(/^ci\.rerunWindow: 30 has no unit/)]);
-      expect(problems(ci({ rerunWindow: '-1m' }))).toEqual([expect.stringMatching(/^ci\.rerunWindow: expected a positive duration/)]);
-      expect(problems(ci({ pollInitial: '0ms' }))).toEqual([expect.stringMatching(/^ci\.pollInitial: expected a positive duration/)]);
+      expect(problems(ci({ rerunWindow: '-1m' }))).toEqual([
+        expect.stringMatching(/^ci\.rerunWindow: expected a positive duration/),
+      ]);
+      expect(problems(ci({ pollInitial: '0ms' }))).toEqual([
+        expect.stringMatching(/^ci\.pollInitial: expected a positive duration/),
+      ]);
     });
   });
 
@@ -124,15 +160,26 @@ describe('configuration', () => {
       ['an unclosed paren', 'services/@(api|workers', '"(" is never closed (write \\( to match the character itself)'],
       ['an unopened paren', 'services/api)', '")" is never opened (write \\) to match the character itself)'],
     ])('refused: %s', (_name, pattern, reason) => {
-      expect(problems({ ...valid, changeRules: { code: ['services/**', pattern] } })).toEqual([`changeRules.code.1: ${JSON.stringify(pattern)} is not a valid glob: ${reason}`]);
+      expect(problems({ ...valid, changeRules: { code: ['services/**', pattern] } })).toEqual([
+        `changeRules.code.1: ${JSON.stringify(pattern)} is not a valid glob: ${reason}`,
+      ]);
     });
 
-    test.each(['**/Dockerfile*', 'apps/web/[abc]/**', 'services/{api,workers}/**', 'services/@(api|workers)/**', 'docs/[[:alpha:]]*.md', 'apps/web/\\[literal'])('accepted: %s', (pattern) => {
+    test.each([
+      '**/Dockerfile*',
+      'apps/web/[abc]/**',
+      'services/{api,workers}/**',
+      'services/@(api|workers)/**',
+      'docs/[[:alpha:]]*.md',
+      'apps/web/\\[literal',
+    ])('accepted: %s', (pattern) => {
       expect(parseConfig({ ...valid, changeRules: { k8s: [pattern] } }).changeRules.k8s).toEqual([pattern]);
     });
 
     test('every bad glob of every category is named', () => {
-      expect(problems({ ...valid, changeRules: { ignored: ['docs/['], infra: ['infra/**', 'infra/{a'], code: [''] } })).toEqual([
+      expect(
+        problems({ ...valid, changeRules: { ignored: ['docs/['], infra: ['infra/**', 'infra/{a'], code: [''] } }),
+      ).toEqual([
         expect.stringMatching(/^changeRules\.code\.0: must not be empty$/),
         expect.stringMatching(/^changeRules\.infra\.1: "infra\/\{a" is not a valid glob/),
         expect.stringMatching(/^changeRules\.ignored\.0: "docs\/\[" is not a valid glob/),
@@ -144,19 +191,37 @@ describe('configuration', () => {
     const cloneUrl = (url: string) => ({ ...valid, repository: { owner: 'o', name: 'r', cloneUrl: url } });
     const SECRET = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a';
 
-    test.each(['https://github.com/o/r.git', 'https://ghe.example.com/o/r', 'file:///srv/git/r.git', 'ssh://git@github.com/o/r.git', 'git@github.com:o/r.git'])('accepted: %s', (url) => {
+    test.each([
+      'https://github.com/o/r.git',
+      'https://ghe.example.com/o/r',
+      'file:///srv/git/r.git',
+      'ssh://git@github.com/o/r.git',
+      'git@github.com:o/r.git',
+    ])('accepted: %s', (url) => {
       expect(parseConfig(cloneUrl(url)).repository.cloneUrl).toBe(url);
     });
 
     test.each<[string, string, RegExp]>([
-      ['a token as user and password', `https://x-access-token:${SECRET}@github.com/o/r.git`, /\(use https:\/\/github\.com\/o\/r\.git\)$/],
+      [
+        'a token as user and password',
+        `https://x-access-token:${SECRET}@github.com/o/r.git`,
+        /\(use https:\/\/github\.com\/o\/r\.git\)$/,
+      ],
       ['a token as the user name', `https://${SECRET}@github.com/o/r.git`, /\(use https:\/\/github\.com\/o\/r\.git\)$/],
-      ['user and password', `https://deployer:${SECRET}@ghe.example.com/o/r`, /\(use https:\/\/ghe\.example\.com\/o\/r\)$/],
+      [
+        'user and password',
+        `https://deployer:${SECRET}@ghe.example.com/o/r`,
+        /\(use https:\/\/ghe\.example\.com\/o\/r\)$/,
+      ],
       ['a password in an ssh URL', `ssh://git:${SECRET}@github.com/o/r.git`, /carry credentials$/],
       ['a password in scp-like syntax', `git:${SECRET}@github.com:o/r.git`, /carry credentials$/],
     ])('credentials are refused without echoing them: %s', (_name, url, tail) => {
       const found = problems(cloneUrl(url));
-      expect(found).toEqual([expect.stringMatching(/^repository\.cloneUrl: put the token in GITHUB_TOKEN; the URL must not carry credentials/)]);
+      expect(found).toEqual([
+        expect.stringMatching(
+          /^repository\.cloneUrl: put the token in GITHUB_TOKEN; the URL must not carry credentials/,
+        ),
+      ]);
       expect(found[0]).toMatch(tail);
       expect(found.join('\n')).not.toContain(SECRET);
       expect(found.join('\n')).not.toMatch(/x-access-token|deployer/);
@@ -185,37 +250,109 @@ describe('configuration', () => {
       ['a missing section', { ...valid, argocd: undefined }, ['argocd: required']],
       ['an empty YAML value', { ...valid, ci: null }, ['ci: required (the value is empty)']],
       ['an empty string', { ...valid, repository: { owner: '', name: 'r' } }, ['repository.owner: must not be empty']],
-      ['text where a number goes', { ...valid, preview: { application: 'app-pr-{number}', searchDepth: 'many' } }, ['preview.searchDepth: expected a number, got text']],
-      ['a fraction where a whole number goes', { ...valid, environment: { continueAsNewAfter: 1.5 } }, ['environment.continueAsNewAfter: expected a whole number, got 1.5']],
-      ['a number out of range', { ...valid, preview: { application: 'app-pr-{number}', searchDepth: 1000 } }, ['preview.searchDepth: must be at most 250']],
-      ['text where true/false goes', { ...valid, environment: { autoRollback: 'yes' } }, ['environment.autoRollback: expected true or false, got text']],
+      [
+        'text where a number goes',
+        { ...valid, preview: { application: 'app-pr-{number}', searchDepth: 'many' } },
+        ['preview.searchDepth: expected a number, got text'],
+      ],
+      [
+        'a fraction where a whole number goes',
+        { ...valid, environment: { continueAsNewAfter: 1.5 } },
+        ['environment.continueAsNewAfter: expected a whole number, got 1.5'],
+      ],
+      [
+        'a number out of range',
+        { ...valid, preview: { application: 'app-pr-{number}', searchDepth: 1000 } },
+        ['preview.searchDepth: must be at most 250'],
+      ],
+      [
+        'text where true/false goes',
+        { ...valid, environment: { autoRollback: 'yes' } },
+        ['environment.autoRollback: expected true or false, got text'],
+      ],
       ['a scalar where a list goes', { ...valid, images: 'api' }, ['images: expected a list, got text']],
-      ['a list where a section goes', { ...valid, registry: ['https://acr.example.io'] }, ['registry: expected a section of fields, got a list']],
-      ['an unknown field', { ...valid, ci: { workflow: 'ci.yml', timout: '5m' } }, ['ci.timout: unknown field (this section takes workflow, timeout, pollInitial, pollMax, rerunWindow)']],
-      ['two unknown fields', { ...valid, extra: 1, git: { cache: 'x' } }, ['git.cache: unknown field (this section takes cacheDir, authorName, authorEmail)', expect.stringMatching(/^extra: unknown field \(this section takes repository, github, ci, /) as unknown as string]],
-      ['a bad URL', { ...valid, argocd: { ...valid.argocd, server: 'argocd' } }, ['argocd.server: expected an http:// or https:// URL']],
-      ['a missing URL', { ...valid, registry: {}, argocd: { application: 'app-prod' } }, ['registry.endpoint: required', 'argocd.server: required']],
-      ['an empty URL', { ...valid, registry: { endpoint: null } }, ['registry.endpoint: required (the value is empty)']],
+      [
+        'a list where a section goes',
+        { ...valid, registry: ['https://acr.example.io'] },
+        ['registry: expected a section of fields, got a list'],
+      ],
+      [
+        'an unknown field',
+        { ...valid, ci: { workflow: 'ci.yml', timout: '5m' } },
+        ['ci.timout: unknown field (this section takes workflow, timeout, pollInitial, pollMax, rerunWindow)'],
+      ],
+      [
+        'two unknown fields',
+        { ...valid, extra: 1, git: { cache: 'x' } },
+        [
+          'git.cache: unknown field (this section takes cacheDir, authorName, authorEmail)',
+          expect.stringMatching(
+            /^extra: unknown field \(this section takes repository, github, ci, /,
+          ) as unknown as string,
+        ],
+      ],
+      [
+        'a bad URL',
+        { ...valid, argocd: { ...valid.argocd, server: 'argocd' } },
+        ['argocd.server: expected an http:// or https:// URL'],
+      ],
+      [
+        'a missing URL',
+        { ...valid, registry: {}, argocd: { application: 'app-prod' } },
+        ['registry.endpoint: required', 'argocd.server: required'],
+      ],
+      [
+        'an empty URL',
+        { ...valid, registry: { endpoint: null } },
+        ['registry.endpoint: required (the value is empty)'],
+      ],
     ])('%s', (_name, raw, expected) => {
       expect(problems(raw)).toEqual(expected);
     });
 
     test('no zod jargon, whatever the mistakes', () => {
-      const found = problems({ repository: { owner: 7, extra: true }, ci: { timeout: [] }, registry: {}, images: [{}], argocd: { server: 1 }, environment: { autoRollback: 1 }, changeRules: { code: 'x' } });
+      const found = problems({
+        repository: { owner: 7, extra: true },
+        ci: { timeout: [] },
+        registry: {},
+        images: [{}],
+        argocd: { server: 1 },
+        environment: { autoRollback: 1 },
+        changeRules: { code: 'x' },
+      });
       expect(found.length).toBeGreaterThanOrEqual(10);
       for (const line of found) expect(line).toMatch(/^[a-zA-Z]+(\.[a-zA-Z0-9]+)*: /);
-      expect(found.join('\n')).not.toMatch(/Invalid input|received|Unrecognized key|Too small|expected string|expected int/);
+      expect(found.join('\n')).not.toMatch(
+        /Invalid input|received|Unrecognized key|Too small|expected string|expected int/,
+      );
     });
   });
 
   test('previews are off without a preview section; with one, the template and defaults are checked', () => {
     expect(parseConfig(valid).preview).toBeUndefined();
-    expect(parseConfig({ ...valid, preview: { application: 'app-pr-{number}' } }).preview).toEqual({ application: 'app-pr-{number}', overlayPath: 'k8s/overlays/preview/kustomization.yaml', searchDepth: 30 });
-    expect(problems({ ...valid, preview: { application: 'app-preview' } })).toEqual([expect.stringMatching(/^preview\.application: must contain \{number\}/)]);
-    expect(problems({ ...valid, preview: { application: 'App_PR_{number}' } })).toEqual([expect.stringMatching(/^preview\.application: must be a lower-case DNS-style name/)]);
-    expect(problems({ ...valid, preview: { application: 'app-pr-{number}', syncTimeout: 'never' } })).toEqual([expect.stringMatching(/^preview\.syncTimeout: /)]);
-    expect(problems({ ...valid, preview: { application: 'app-pr-{number}', overlayPath: 'k8s/overlays/prod/kustomization.yaml' } })).toEqual([expect.stringMatching(/^preview\.overlayPath: must differ from overlay\.path/)]);
-    expect(loadConfig(join(__dirname, '../../examples/deploy.config.yaml')).preview?.application).toBe('yt-summarizer-pr-{number}');
+    expect(parseConfig({ ...valid, preview: { application: 'app-pr-{number}' } }).preview).toEqual({
+      application: 'app-pr-{number}',
+      overlayPath: 'k8s/overlays/preview/kustomization.yaml',
+      searchDepth: 30,
+    });
+    expect(problems({ ...valid, preview: { application: 'app-preview' } })).toEqual([
+      expect.stringMatching(/^preview\.application: must contain \{number\}/),
+    ]);
+    expect(problems({ ...valid, preview: { application: 'App_PR_{number}' } })).toEqual([
+      expect.stringMatching(/^preview\.application: must be a lower-case DNS-style name/),
+    ]);
+    expect(problems({ ...valid, preview: { application: 'app-pr-{number}', syncTimeout: 'never' } })).toEqual([
+      expect.stringMatching(/^preview\.syncTimeout: /),
+    ]);
+    expect(
+      problems({
+        ...valid,
+        preview: { application: 'app-pr-{number}', overlayPath: 'k8s/overlays/prod/kustomization.yaml' },
+      }),
+    ).toEqual([expect.stringMatching(/^preview\.overlayPath: must differ from overlay\.path/)]);
+    expect(loadConfig(join(__dirname, '../../examples/deploy.config.yaml')).preview?.application).toBe(
+      'yt-summarizer-pr-{number}',
+    );
   });
 
   test('YAML syntax errors and unreadable files are ConfigErrors too', () => {

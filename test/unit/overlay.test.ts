@@ -27,14 +27,21 @@ describe('overlay edit', () => {
   test('reads the images', () => {
     expect(readOverlayImages(OVERLAY)).toEqual([
       { name: 'yt-summarizer-api', newName: 'acrytsummprd.azurecr.io/yt-summarizer-api', newTag: 'sha-e43f28a' },
-      { name: 'yt-summarizer-workers', newName: 'acrytsummprd.azurecr.io/yt-summarizer-workers', newTag: 'sha-e43f28a' },
+      {
+        name: 'yt-summarizer-workers',
+        newName: 'acrytsummprd.azurecr.io/yt-summarizer-workers',
+        newTag: 'sha-e43f28a',
+      },
     ]);
   });
 
   test('changes only the tag values, byte for byte: comments, spacing and quotes stay', () => {
     const { text, changed } = setOverlayImages(OVERLAY, update('sha-1234567'));
     expect(changed).toBe(true);
-    const expected = OVERLAY.replace('newTag: sha-e43f28a  #', 'newTag: sha-1234567  #').replace("newTag: 'sha-e43f28a'", "newTag: 'sha-1234567'");
+    const expected = OVERLAY.replace('newTag: sha-e43f28a  #', 'newTag: sha-1234567  #').replace(
+      "newTag: 'sha-e43f28a'",
+      "newTag: 'sha-1234567'",
+    );
     expect(text).toBe(expected);
   });
 
@@ -50,7 +57,8 @@ describe('overlay edit', () => {
   });
 
   test('missing newTag/newName are inserted under name with its indentation', () => {
-    const bare = 'images:\n  - name: yt-summarizer-api  # api\n  - name: yt-summarizer-workers\n    newTag: sha-0000000\n';
+    const bare =
+      'images:\n  - name: yt-summarizer-api  # api\n  - name: yt-summarizer-workers\n    newTag: sha-0000000\n';
     const { text } = setOverlayImages(bare, update('sha-1234567'));
     expect(text).toBe(
       'images:\n  - name: yt-summarizer-api  # api\n    newName: acrytsummprd.azurecr.io/yt-summarizer-api\n    newTag: sha-1234567\n' +
@@ -66,7 +74,9 @@ describe('overlay edit', () => {
 
   test('problems a person must fix are OverlayErrors that say what to do', () => {
     expect(() => setOverlayImages('kind: Kustomization\n', update('sha-1234567'))).toThrow(OverlayError);
-    expect(() => setOverlayImages('images:\n  - name: other\n', update('sha-1234567'))).toThrow(/no images entry named "yt-summarizer-api"/);
+    expect(() => setOverlayImages('images:\n  - name: other\n', update('sha-1234567'))).toThrow(
+      /no images entry named "yt-summarizer-api"/,
+    );
     expect(() => setOverlayImages('images: [\n', update('sha-1234567'))).toThrow(/not valid YAML/);
   });
 });

@@ -43,7 +43,9 @@ describe('CI outcome and polling', () => {
   ])('%p → %s', (r, outcome) => expect(ciOutcome(r)).toBe(outcome));
 
   test('poll delay grows from 15 s to 2 min and stays there', () => {
-    expect([0, 1, 2, 3, 4, 50].map((a) => pollDelay(a, 15_000, 120_000))).toEqual([15_000, 30_000, 60_000, 120_000, 120_000, 120_000]);
+    expect([0, 1, 2, 3, 4, 50].map((a) => pollDelay(a, 15_000, 120_000))).toEqual([
+      15_000, 30_000, 60_000, 120_000, 120_000, 120_000,
+    ]);
   });
 });
 
@@ -58,10 +60,13 @@ describe('commit messages', () => {
     expect(ciSkipMarker(message)).toBe(marker);
   });
 
-  test('a preview commit is the deployer\'s, but not a production overlay commit', () => {
-    const preview = 'preview: #7 to pr-7-abcdef0 [skip ci]\n\nSet it.\n\nDeployed-Commit: a\nDeploy-Workflow-Id: preview-o-r-pr-7-a\n';
+  test("a preview commit is the deployer's, but not a production overlay commit", () => {
+    const preview =
+      'preview: #7 to pr-7-abcdef0 [skip ci]\n\nSet it.\n\nDeployed-Commit: a\nDeploy-Workflow-Id: preview-o-r-pr-7-a\n';
     expect(hasDeployerTrailer(preview)).toBe(true);
     expect(isProductionOverlayCommit(preview)).toBe(false);
-    expect(isProductionOverlayCommit('deploy: production to sha-1234567 [skip ci]\n\nDeploy-Workflow-Id: deploy-o-r-a\n')).toBe(true);
+    expect(
+      isProductionOverlayCommit('deploy: production to sha-1234567 [skip ci]\n\nDeploy-Workflow-Id: deploy-o-r-a\n'),
+    ).toBe(true);
   });
 });

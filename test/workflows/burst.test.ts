@@ -3,7 +3,12 @@ import { Worker, NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
 import { deployWorkflowId } from '../../src/workflows/definitions';
-import { candidateReadySignal, environmentStatusQuery, pauseSignal, resumeSignal } from '../../src/workflows/environment-definitions';
+import {
+  candidateReadySignal,
+  environmentStatusQuery,
+  pauseSignal,
+  resumeSignal,
+} from '../../src/workflows/environment-definitions';
 import type { DeployPlan, DeployStatus } from '../../src/workflows/types';
 import { startDevServer, type DevServer } from '../support/temporal';
 import { workflowTestConfig } from '../support/workflow-config';
@@ -37,14 +42,31 @@ const indexOf = (commit: string) => parseInt(commit, 16);
 function linearHistory(beforeOrder?: () => Promise<void>) {
   const calls = { updateOverlay: [] as string[], orderCommits: [] as number[] };
   const plan = (commit: string): DeployPlan => ({
-    path: 'code', reason: 'code changed', images: ['api'], tag: `sha-${commit.slice(0, 7)}`, changedFiles: 1, repositoryUrl: 'https://github.test/o/r',
-    searchAttributes: false, ciTimeoutMs: 60 * MIN, ciPollInitialMs: 15_000, ciPollMaxMs: 2 * MIN, syncTimeoutMs: 15 * MIN,
+    path: 'code',
+    reason: 'code changed',
+    images: ['api'],
+    tag: `sha-${commit.slice(0, 7)}`,
+    changedFiles: 1,
+    repositoryUrl: 'https://github.test/o/r',
+    searchAttributes: false,
+    ciTimeoutMs: 60 * MIN,
+    ciPollInitialMs: 15_000,
+    ciPollMaxMs: 2 * MIN,
+    syncTimeoutMs: 15 * MIN,
   });
   let production = commitOf(0);
   const activities = {
     detectChanges: async ({ commit }: { commit: string }) => plan(commit),
-    findCiRun: async ({ commit }: { commit: string }) => ({ id: 1, status: 'completed', conclusion: 'success', url: 'https://github.test/run/1', headSha: commit }),
-    validateImages: async ({ tag }: { tag: string }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }],
+    findCiRun: async ({ commit }: { commit: string }) => ({
+      id: 1,
+      status: 'completed',
+      conclusion: 'success',
+      url: 'https://github.test/run/1',
+      headSha: commit,
+    }),
+    validateImages: async ({ tag }: { tag: string }) => [
+      { name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' },
+    ],
     // A linear main: commit i descends from every commit below i.
     orderCommits: async ({ commits }: { commits: string[] }) => {
       if (commits.length > 200) throw new Error('order-commits: bad input: at most 200 commits');
@@ -54,15 +76,31 @@ function linearHistory(beforeOrder?: () => Promise<void>) {
     },
     updateOverlay: async ({ commit }: { commit: string }) => {
       calls.updateOverlay.push(commit);
-      if (indexOf(commit) < indexOf(production)) return { outcome: 'superseded', overlayCommit: null, revision: production, current: { tag: `sha-${production.slice(0, 7)}`, commit: production } };
+      if (indexOf(commit) < indexOf(production))
+        return {
+          outcome: 'superseded',
+          overlayCommit: null,
+          revision: production,
+          current: { tag: `sha-${production.slice(0, 7)}`, commit: production },
+        };
       production = commit;
       return { outcome: 'committed', overlayCommit: 'f'.repeat(40), revision: 'f'.repeat(40) };
     },
     observeArgoApp: async () => ({
-      syncStatus: 'Synced', syncRevision: 'f'.repeat(40), revisionContainsTarget: true, healthStatus: 'Healthy',
-      operationPhase: 'Succeeded', operationFinishedAt: '2026-01-01T00:00:00Z', reconciledAt: '2026-01-01T00:00:01Z',
+      syncStatus: 'Synced',
+      syncRevision: 'f'.repeat(40),
+      revisionContainsTarget: true,
+      healthStatus: 'Healthy',
+      operationPhase: 'Succeeded',
+      operationFinishedAt: '2026-01-01T00:00:00Z',
+      reconciledAt: '2026-01-01T00:00:01Z',
     }),
-    environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: false, continueAsNewAfter: 100, searchAttributes: false }),
+    environmentSettings: async () => ({
+      syncTimeoutMs: 15 * MIN,
+      autoRollback: false,
+      continueAsNewAfter: 100,
+      searchAttributes: false,
+    }),
     listTargets: async () => [],
   } as unknown as Activities;
   return { activities, calls };
@@ -72,13 +110,21 @@ async function burst(size: number): Promise<void> {
   const taskQueue = `burst-${size}`;
   const config = workflowTestConfig(`burst${size}`, taskQueue);
   const { activities, calls } = linearHistory();
-  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities, maxConcurrentWorkflowTaskExecutions: 50 });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue,
+    workflowsPath: require.resolve('../../src/workflows'),
+    activities,
+    maxConcurrentWorkflowTaskExecutions: 50,
+  });
   await worker.runUntil(async () => {
     // Paused, the environment lets every deploy run its checks and queue: then all are ready at once.
     await signalEnvironment(client, config, pauseSignal, { reason: 'collect a burst', by: 'test' });
     const commits = Array.from({ length: size }, (_, i) => commitOf(i + 1));
     for (let i = 0; i < commits.length; i += 50) {
-      await Promise.all(commits.slice(i, i + 50).map((commit) => startDeploy(client, config, { commit, requestedBy: 'test' })));
+      await Promise.all(
+        commits.slice(i, i + 50).map((commit) => startDeploy(client, config, { commit, requestedBy: 'test' })),
+      );
     }
     const env = environmentHandle(client, config);
     await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === size ? true : undefined));
@@ -86,7 +132,15 @@ async function burst(size: number): Promise<void> {
 
     const results: DeployStatus[] = [];
     for (let i = 0; i < commits.length; i += 100) {
-      results.push(...(await Promise.all(commits.slice(i, i + 100).map((c) => client.workflow.getHandle(deployWorkflowId(`o/burst${size}`, c)).result() as Promise<DeployStatus>))));
+      results.push(
+        ...(await Promise.all(
+          commits
+            .slice(i, i + 100)
+            .map(
+              (c) => client.workflow.getHandle(deployWorkflowId(`o/burst${size}`, c)).result() as Promise<DeployStatus>,
+            ),
+        )),
+      );
     }
     const newest = commits.at(-1)!;
     expect(results.filter((r) => r.phase === 'succeeded').map((r) => r.commit)).toEqual([newest]);
@@ -112,16 +166,29 @@ async function burstAtEnvironment(size: number): Promise<void> {
   const taskQueue = `burst-env-${size}`;
   const config = workflowTestConfig(`env${size}`, taskQueue);
   const { activities, calls } = linearHistory();
-  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue,
+    workflowsPath: require.resolve('../../src/workflows'),
+    activities,
+  });
   await worker.runUntil(async () => {
     await signalEnvironment(client, config, pauseSignal, { reason: 'collect a burst', by: 'test' });
     const env = environmentHandle(client, config);
     const ids = Array.from({ length: size }, (_, i) => `deploy-o-env${size}-${commitOf(i + 1)}`);
     for (let i = 0; i < size; i += 100) {
       await Promise.all(
-        ids.slice(i, i + 100).map((workflowId, j) =>
-          env.signal(candidateReadySignal, { workflowId, commit: commitOf(i + j + 1), path: 'code', tag: `sha-${commitOf(i + j + 1).slice(0, 7)}`, readyAt: new Date().toISOString() }),
-        ),
+        ids
+          .slice(i, i + 100)
+          .map((workflowId, j) =>
+            env.signal(candidateReadySignal, {
+              workflowId,
+              commit: commitOf(i + j + 1),
+              path: 'code',
+              tag: `sha-${commitOf(i + j + 1).slice(0, 7)}`,
+              readyAt: new Date().toISOString(),
+            }),
+          ),
       );
     }
     await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === size ? true : undefined));
@@ -142,7 +209,8 @@ async function burstAtEnvironment(size: number): Promise<void> {
       const history = await client.workflow.getHandle(env.workflowId, execution.runId).fetchHistory();
       for (const event of history.events ?? []) {
         const attrs = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
-        if (attrs?.signalName === 'verdict') told.set(attrs.workflowExecution!.workflowId!, (told.get(attrs.workflowExecution!.workflowId!) ?? 0) + 1);
+        if (attrs?.signalName === 'verdict')
+          told.set(attrs.workflowExecution!.workflowId!, (told.get(attrs.workflowExecution!.workflowId!) ?? 0) + 1);
       }
     }
     expect(told.size).toBe(size);
@@ -150,47 +218,69 @@ async function burstAtEnvironment(size: number): Promise<void> {
   });
 }
 
-test('a deploy that becomes ready while the queue is being ordered is not superseded by an older head', async () => {
-  const taskQueue = 'burst-race';
-  const config = workflowTestConfig('race', taskQueue);
-  let ordering!: () => void;
-  const ordered = new Promise<void>((resolve) => (ordering = resolve));
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let first = true;
-  const { activities, calls } = linearHistory(async () => {
-    if (!first) return;
-    first = false;
-    ordering();
-    await released;
-  });
-  const candidate = (i: number) => ({ workflowId: `deploy-o-race-${commitOf(i)}`, commit: commitOf(i), path: 'code' as const, tag: `sha-${commitOf(i).slice(0, 7)}`, readyAt: new Date().toISOString() });
-  const worker = await Worker.create({ connection: native, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
-  await worker.runUntil(async () => {
-    await signalEnvironment(client, config, pauseSignal, { reason: 'collect', by: 'test' });
-    const env = environmentHandle(client, config);
-    for (const i of [1, 2, 3]) await env.signal(candidateReadySignal, candidate(i));
-    await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === 3 ? true : undefined));
-    await env.signal(resumeSignal, { by: 'test' });
-    // While git orders 1..3, the newest deploy (4) becomes ready.
-    await ordered;
-    await env.signal(candidateReadySignal, candidate(4));
-    await eventually(async () => ((await env.query(environmentStatusQuery)).queue.some((c) => c.commit === commitOf(4)) ? true : undefined));
-    release();
-    const view = await eventually(async () => {
-      const v = await env.query(environmentStatusQuery);
-      return v.queue.length === 0 && !v.applying && v.outcomes.some((o) => o.commit === commitOf(4)) ? v : undefined;
+test(
+  'a deploy that becomes ready while the queue is being ordered is not superseded by an older head',
+  async () => {
+    const taskQueue = 'burst-race';
+    const config = workflowTestConfig('race', taskQueue);
+    let ordering!: () => void;
+    const ordered = new Promise<void>((resolve) => (ordering = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    const { activities, calls } = linearHistory(async () => {
+      if (!first) return;
+      first = false;
+      ordering();
+      await released;
     });
-    expect(view.outcomes.find((o) => o.commit === commitOf(4))?.kind).toBe('deployed');
-    expect(view.production?.tag).toBe(`sha-${commitOf(4).slice(0, 7)}`);
-    expect(calls.updateOverlay).toEqual([commitOf(3), commitOf(4)]);
-    expect(view.outcomes.filter((o) => o.kind === 'superseded').map((o) => o.commit).sort()).toEqual([commitOf(1), commitOf(2)]);
-  });
-}, 5 * MIN);
+    const candidate = (i: number) => ({
+      workflowId: `deploy-o-race-${commitOf(i)}`,
+      commit: commitOf(i),
+      path: 'code' as const,
+      tag: `sha-${commitOf(i).slice(0, 7)}`,
+      readyAt: new Date().toISOString(),
+    });
+    const worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowsPath: require.resolve('../../src/workflows'),
+      activities,
+    });
+    await worker.runUntil(async () => {
+      await signalEnvironment(client, config, pauseSignal, { reason: 'collect', by: 'test' });
+      const env = environmentHandle(client, config);
+      for (const i of [1, 2, 3]) await env.signal(candidateReadySignal, candidate(i));
+      await eventually(async () => ((await env.query(environmentStatusQuery)).queue.length === 3 ? true : undefined));
+      await env.signal(resumeSignal, { by: 'test' });
+      // While git orders 1..3, the newest deploy (4) becomes ready.
+      await ordered;
+      await env.signal(candidateReadySignal, candidate(4));
+      await eventually(async () =>
+        (await env.query(environmentStatusQuery)).queue.some((c) => c.commit === commitOf(4)) ? true : undefined,
+      );
+      release();
+      const view = await eventually(async () => {
+        const v = await env.query(environmentStatusQuery);
+        return v.queue.length === 0 && !v.applying && v.outcomes.some((o) => o.commit === commitOf(4)) ? v : undefined;
+      });
+      expect(view.outcomes.find((o) => o.commit === commitOf(4))?.kind).toBe('deployed');
+      expect(view.production?.tag).toBe(`sha-${commitOf(4).slice(0, 7)}`);
+      expect(calls.updateOverlay).toEqual([commitOf(3), commitOf(4)]);
+      expect(
+        view.outcomes
+          .filter((o) => o.kind === 'superseded')
+          .map((o) => o.commit)
+          .sort(),
+      ).toEqual([commitOf(1), commitOf(2)]);
+    });
+  },
+  5 * MIN,
+);
 
 /** Polls until the probe answers (a busy worker may time a query out meanwhile). */
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10 * MIN): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     await new Promise((r) => setTimeout(r, 250));
@@ -198,5 +288,13 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10
   throw new Error('timed out');
 }
 
-test('100 deploys ready at once: the newest deploys, 99 are superseded, the environment goes on', () => burst(100), 5 * MIN);
-test('2,000 candidates at once: bounded batches, one overlay change, every one told its verdict', () => burstAtEnvironment(2000), 15 * MIN);
+test(
+  '100 deploys ready at once: the newest deploys, 99 are superseded, the environment goes on',
+  () => burst(100),
+  5 * MIN,
+);
+test(
+  '2,000 candidates at once: bounded batches, one overlay change, every one told its verdict',
+  () => burstAtEnvironment(2000),
+  15 * MIN,
+);

@@ -30,7 +30,13 @@ const plan = (path: DeployPlan['path']): DeployPlan => ({
   ciPollMaxMs: 2 * MIN,
   syncTimeoutMs: 15 * MIN,
 });
-const run = (status: string, conclusion: string | null): CiRun => ({ id: 7, status, conclusion, url: 'https://github.test/o/r/actions/runs/7', headSha: COMMIT });
+const run = (status: string, conclusion: string | null): CiRun => ({
+  id: 7,
+  status,
+  conclusion,
+  url: 'https://github.test/o/r/actions/runs/7',
+  headSha: COMMIT,
+});
 const argo = (over: Partial<ArgoObservation> = {}): ArgoObservation => ({
   syncStatus: 'Synced',
   syncRevision: OVERLAY_COMMIT,
@@ -49,18 +55,28 @@ const unused = async (): Promise<never> => {
 /** Activities replaced by recording fakes; each test overrides what its scenario needs. */
 function fakes(over: Partial<Activities> = {}) {
   const calls: Record<string, unknown[]> = {};
-  const record = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => async (...args: A) => {
-    (calls[name] ??= []).push(args[0]);
-    return fn(...args);
-  };
+  const record =
+    <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A) => {
+      (calls[name] ??= []).push(args[0]);
+      return fn(...args);
+    };
   const base: Activities = {
     detectChanges: async () => plan('code'),
     findCiRun: async () => run('completed', 'success'),
     readRunningTag: async () => ({ tag: 'sha-1111111' }),
-    validateImages: async ({ tag }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }, { name: 'workers', reference: `acr.test/workers:${tag}`, digest: 'sha256:bb' }],
+    validateImages: async ({ tag }) => [
+      { name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' },
+      { name: 'workers', reference: `acr.test/workers:${tag}`, digest: 'sha256:bb' },
+    ],
     updateOverlay: async () => ({ outcome: 'committed', overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
     observeArgoApp: async () => argo(),
-    environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: false, continueAsNewAfter: 100, searchAttributes: false }),
+    environmentSettings: async () => ({
+      syncTimeoutMs: 15 * MIN,
+      autoRollback: false,
+      continueAsNewAfter: 100,
+      searchAttributes: false,
+    }),
     listTargets: async () => [],
     orderCommits: async ({ commits }) => commits,
     // Preview steps: production deploys never call them.
@@ -72,24 +88,36 @@ function fakes(over: Partial<Activities> = {}) {
     removePreviewBranch: unused,
   };
   const merged = { ...base, ...over };
-  const activities = Object.fromEntries(Object.entries(merged).map(([name, fn]) => [name, record(name, fn as never)])) as unknown as Activities;
+  const activities = Object.fromEntries(
+    Object.entries(merged).map(([name, fn]) => [name, record(name, fn as never)]),
+  ) as unknown as Activities;
   return { activities, calls };
 }
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } } });
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } },
+  });
 });
 afterAll(() => env?.teardown());
 
 let counter = 0;
 let repository = '';
 /** Starts the deploy the way the relay does (through startDeploy, with a fresh environment) and awaits it. */
-async function deploy(activities: Activities, during?: (handle: WorkflowHandle) => Promise<void>): Promise<DeployStatus> {
+async function deploy(
+  activities: Activities,
+  during?: (handle: WorkflowHandle) => Promise<void>,
+): Promise<DeployStatus> {
   const taskQueue = `test-${++counter}`;
   repository = `o/r${counter}`;
   const config = workflowTestConfig(`r${counter}`, taskQueue);
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../../src/workflows'),
+    activities,
+  });
   return worker.runUntil(async () => {
     const { workflowId } = await startDeploy(env.client, config, { commit: COMMIT });
     const handle = env.client.workflow.getHandle(workflowId);
@@ -99,7 +127,12 @@ async function deploy(activities: Activities, during?: (handle: WorkflowHandle) 
 }
 
 async function failure(promise: Promise<unknown>): Promise<{ message: string; status: DeployStatus }> {
-  const err = await promise.then(() => { throw new Error('expected the deploy to fail'); }, (e: unknown) => e);
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the deploy to fail');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
   return { message: cause.message, status: cause.details?.[0] as DeployStatus };
@@ -109,17 +142,34 @@ describe('productionDeploy workflow', () => {
   test('a CI run that takes 45 minutes: polls on growing timers, then deploys sha-<commit>', async () => {
     const started = await env.currentTimeMs();
     const { activities, calls } = fakes({
-      findCiRun: async () => ((await env.currentTimeMs()) - started >= 45 * MIN ? run('completed', 'success') : run('in_progress', null)),
+      findCiRun: async () =>
+        (await env.currentTimeMs()) - started >= 45 * MIN ? run('completed', 'success') : run('in_progress', null),
     });
     const result = await deploy(activities);
-    expect(result).toMatchObject({ phase: 'succeeded', path: 'code', tag: 'sha-e43f28a', overlayCommit: OVERLAY_COMMIT, digests: { api: 'sha256:aa', workers: 'sha256:bb' } });
+    expect(result).toMatchObject({
+      phase: 'succeeded',
+      path: 'code',
+      tag: 'sha-e43f28a',
+      overlayCommit: OVERLAY_COMMIT,
+      digests: { api: 'sha256:aa', workers: 'sha256:bb' },
+    });
     expect(result.ciRun).toEqual({ id: 7, url: 'https://github.test/o/r/actions/runs/7', conclusion: 'success' });
     // 15 s growing to 2 min over 45 minutes is ~25 probes, not one every 15 s (180).
     expect(calls.findCiRun!.length).toBeGreaterThan(20);
     expect(calls.findCiRun!.length).toBeLessThan(30);
-    expect(calls.updateOverlay).toEqual([{ kind: 'deploy', tag: 'sha-e43f28a', commit: COMMIT, workflowId: deployWorkflowId(repository, COMMIT) }]);
+    expect(calls.updateOverlay).toEqual([
+      { kind: 'deploy', tag: 'sha-e43f28a', commit: COMMIT, workflowId: deployWorkflowId(repository, COMMIT) },
+    ]);
     expect(calls.observeArgoApp![0]).toEqual({ revision: OVERLAY_COMMIT, refresh: true });
-    expect(Object.keys(result.phases)).toEqual(['detecting', 'waiting-for-ci', 'validating', 'queued', 'committing', 'syncing', 'succeeded']);
+    expect(Object.keys(result.phases)).toEqual([
+      'detecting',
+      'waiting-for-ci',
+      'validating',
+      'queued',
+      'committing',
+      'syncing',
+      'succeeded',
+    ]);
   });
 
   test('the ciCompleted signal moves a waiting deploy on without another poll', async () => {
@@ -179,7 +229,8 @@ describe('productionDeploy workflow', () => {
       findCiRun: async () => ({ ...run('completed', 'failure'), attempt: 1 }),
     });
     const status = await deploy(activities, async (handle) => {
-      for (let i = 0; i < 100 && !(await handle.query(statusQuery)).note?.includes('re-run'); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && !(await handle.query(statusQuery)).note?.includes('re-run'); i++)
+        await new Promise((r) => setTimeout(r, 50));
       expect((await handle.query(statusQuery)).note).toMatch(/waiting 30 min \(ci\.rerunWindow\) for a re-run/);
       await handle.signal(ciCompletedSignal, { ...run('completed', 'success'), attempt: 2 });
       signalledRerun = true;
@@ -213,7 +264,8 @@ describe('productionDeploy workflow', () => {
       },
     });
     const status = await deploy(activities, async (handle) => {
-      for (let i = 0; i < 100 && !(await handle.query(statusQuery)).note?.includes('did not answer'); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && !(await handle.query(statusQuery)).note?.includes('did not answer'); i++)
+        await new Promise((r) => setTimeout(r, 50));
       expect((await handle.query(statusQuery)).note).toMatch(/GitHub did not answer the CI probe .*asking again/);
       await handle.signal(ciCompletedSignal, run('completed', 'success'));
     });
@@ -224,7 +276,10 @@ describe('productionDeploy workflow', () => {
   test('a CI probe that fails for good (a refused token) fails the deploy at once', async () => {
     const { activities, calls } = fakes({
       findCiRun: async () => {
-        throw ApplicationFailure.nonRetryable('GitHub refused GITHUB_TOKEN reading the CI runs (HTTP 401)', 'Unauthorized');
+        throw ApplicationFailure.nonRetryable(
+          'GitHub refused GITHUB_TOKEN reading the CI runs (HTTP 401)',
+          'Unauthorized',
+        );
       },
     });
     const { message } = await failure(deploy(activities));
@@ -241,16 +296,24 @@ describe('productionDeploy workflow', () => {
   });
 
   test('a merge commit whose message makes GitHub skip CI fails at once instead of waiting an hour', async () => {
-    const { activities, calls } = fakes({ detectChanges: async () => ({ ...plan('code'), ciSkipped: '[skip ci]' }), findCiRun: async () => null });
+    const { activities, calls } = fakes({
+      detectChanges: async () => ({ ...plan('code'), ciSkipped: '[skip ci]' }),
+      findCiRun: async () => null,
+    });
     const { message } = await failure(deploy(activities));
-    expect(message).toMatch(/CI does not run for e43f28a: its commit message contains "\[skip ci\]".*push a commit without the marker/);
+    expect(message).toMatch(
+      /CI does not run for e43f28a: its commit message contains "\[skip ci\]".*push a commit without the marker/,
+    );
     expect(calls.findCiRun).toHaveLength(2); // the first probe may come before GitHub created the run
 
     expect(calls.updateOverlay).toBeUndefined();
   });
 
   test('Path 2 (k8s only) reads the running tag, validates it and confirms the merge commit without a commit', async () => {
-    const { activities, calls } = fakes({ detectChanges: async () => plan('k8s'), observeArgoApp: async () => argo({ syncRevision: COMMIT }) });
+    const { activities, calls } = fakes({
+      detectChanges: async () => plan('k8s'),
+      observeArgoApp: async () => argo({ syncRevision: COMMIT }),
+    });
     const result = await deploy(activities);
     expect(result).toMatchObject({ phase: 'succeeded', path: 'k8s', tag: 'sha-1111111' });
     expect(calls.findCiRun).toBeUndefined();
@@ -263,12 +326,16 @@ describe('productionDeploy workflow', () => {
     const { activities, calls } = fakes({ detectChanges: async () => plan('none') });
     const result = await deploy(activities);
     expect(result).toMatchObject({ phase: 'skipped', path: 'none', reason: 'skipped' });
-    expect(Object.keys(calls).filter((name) => !['environmentSettings', 'listTargets'].includes(name))).toEqual(['detectChanges']);
+    expect(Object.keys(calls).filter((name) => !['environmentSettings', 'listTargets'].includes(name))).toEqual([
+      'detectChanges',
+    ]);
   });
 
   test('a missing image stops the deploy before the overlay', async () => {
     const { activities, calls } = fakes({
-      validateImages: async () => { throw ApplicationFailure.nonRetryable('image not found: acr.test/api:sha-e43f28a', 'ImageNotFound'); },
+      validateImages: async () => {
+        throw ApplicationFailure.nonRetryable('image not found: acr.test/api:sha-e43f28a', 'ImageNotFound');
+      },
     });
     const { message, status } = await failure(deploy(activities));
     expect(message).toBe('image not found: acr.test/api:sha-e43f28a');
@@ -279,13 +346,21 @@ describe('productionDeploy workflow', () => {
 
   test('transient step failures are retried', async () => {
     let attempts = 0;
-    const { activities } = fakes({ validateImages: async ({ tag }) => { if (++attempts < 3) throw new Error('registry 503'); return [{ name: 'api', reference: `r/api:${tag}`, digest: 'sha256:cc' }]; } });
+    const { activities } = fakes({
+      validateImages: async ({ tag }) => {
+        if (++attempts < 3) throw new Error('registry 503');
+        return [{ name: 'api', reference: `r/api:${tag}`, digest: 'sha256:cc' }];
+      },
+    });
     expect((await deploy(activities)).phase).toBe('succeeded');
     expect(attempts).toBe(3);
   });
 
   test('Argo CD Degraded fails the deploy with its message', async () => {
-    const { activities } = fakes({ observeArgoApp: async () => argo({ healthStatus: 'Degraded', healthMessage: 'Deployment "api" exceeded its progress deadline' }) });
+    const { activities } = fakes({
+      observeArgoApp: async () =>
+        argo({ healthStatus: 'Degraded', healthMessage: 'Deployment "api" exceeded its progress deadline' }),
+    });
     const { message } = await failure(deploy(activities));
     expect(message).toMatch(/Degraded .*Deployment "api" exceeded its progress deadline/);
   });
@@ -295,7 +370,12 @@ describe('productionDeploy workflow', () => {
     // time-skipping server does not skip, which it failed to do here for long timer chains under a full run.)
     const { activities, calls } = fakes({
       observeArgoApp: async () => argo({ healthStatus: 'Degraded', reconciledAt: '2025-12-31T23:59:59Z' }),
-      environmentSettings: async () => ({ syncTimeoutMs: 1 * MIN, autoRollback: false, continueAsNewAfter: 100, searchAttributes: false }),
+      environmentSettings: async () => ({
+        syncTimeoutMs: 1 * MIN,
+        autoRollback: false,
+        continueAsNewAfter: 100,
+        searchAttributes: false,
+      }),
     });
     const { message } = await failure(deploy(activities));
     expect(message).toMatch(/did not report the application synced and healthy within 1 min.*reconcile/);
@@ -305,19 +385,39 @@ describe('productionDeploy workflow', () => {
 
   test('automatic rollback (environment.autoRollback): a deploy Argo CD reports Degraded is rolled back to the previous tag and held', async () => {
     const ROLLBACK_COMMIT = 'b'.repeat(40);
-    const previous = { tag: 'sha-1111111', overlayCommit: 'c'.repeat(40), date: '2026-01-01T00:00:00Z', by: 'ci', subject: 'deploy', kind: 'deploy' as const, imagesExist: true };
+    const previous = {
+      tag: 'sha-1111111',
+      overlayCommit: 'c'.repeat(40),
+      date: '2026-01-01T00:00:00Z',
+      by: 'ci',
+      subject: 'deploy',
+      kind: 'deploy' as const,
+      imagesExist: true,
+    };
     const { activities, calls } = fakes({
-      environmentSettings: async () => ({ syncTimeoutMs: 15 * MIN, autoRollback: true, continueAsNewAfter: 100, searchAttributes: false }),
+      environmentSettings: async () => ({
+        syncTimeoutMs: 15 * MIN,
+        autoRollback: true,
+        continueAsNewAfter: 100,
+        searchAttributes: false,
+      }),
       listTargets: async () => [{ ...previous, tag: 'sha-e43f28a', overlayCommit: OVERLAY_COMMIT }, previous],
-      updateOverlay: async (change) => (change.kind === 'rollback' ? { outcome: 'committed', overlayCommit: ROLLBACK_COMMIT, revision: ROLLBACK_COMMIT } : { outcome: 'committed', overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT }),
+      updateOverlay: async (change) =>
+        change.kind === 'rollback'
+          ? { outcome: 'committed', overlayCommit: ROLLBACK_COMMIT, revision: ROLLBACK_COMMIT }
+          : { outcome: 'committed', overlayCommit: OVERLAY_COMMIT, revision: OVERLAY_COMMIT },
       observeArgoApp: async ({ revision }) =>
-        revision === ROLLBACK_COMMIT ? argo({ syncRevision: ROLLBACK_COMMIT }) : argo({ healthStatus: 'Degraded', healthMessage: 'Deployment "api" exceeded its progress deadline' }),
+        revision === ROLLBACK_COMMIT
+          ? argo({ syncRevision: ROLLBACK_COMMIT })
+          : argo({ healthStatus: 'Degraded', healthMessage: 'Deployment "api" exceeded its progress deadline' }),
     });
     let view: EnvironmentView | undefined;
     // Watched while the worker runs: the rollback happens in the environment after the deploy ended.
-    const { message } = await failure(deploy(activities, async () => {
-      view = await untilView(`env-test-${counter}`, (v) => v.outcomes.some((o) => o.kind === 'rolled-back'));
-    }));
+    const { message } = await failure(
+      deploy(activities, async () => {
+        view = await untilView(`env-test-${counter}`, (v) => v.outcomes.some((o) => o.kind === 'rolled-back'));
+      }),
+    );
     expect(message).toMatch(/Degraded/);
     if (!view) throw new Error('no environment view');
     expect(view.outcomes.map((o) => o.kind)).toEqual(['failed', 'rolled-back']);
@@ -333,7 +433,10 @@ describe('productionDeploy workflow', () => {
 /** Queries an environment until its view satisfies `done`. */
 async function untilView(workflowId: string, done: (view: EnvironmentView) => boolean): Promise<EnvironmentView> {
   for (let i = 0; i < 400; i++) {
-    const view = await env.client.workflow.getHandle(workflowId).query(environmentStatusQuery).catch(() => undefined);
+    const view = await env.client.workflow
+      .getHandle(workflowId)
+      .query(environmentStatusQuery)
+      .catch(() => undefined);
     if (view && done(view)) return view;
     await new Promise((r) => setTimeout(r, 25));
   }

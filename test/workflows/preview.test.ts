@@ -8,29 +8,69 @@ import { requestPreview } from '../../src/client/previews';
 import { workflowTestConfig } from '../support/workflow-config';
 import type { ArgoObservation } from '../../src/plan/argocd';
 import type { OverlayChange } from '../../src/activities/overlay';
-import { previewDeployWorkflowId, previewEnvironmentWorkflowId, previewRequestedSignal, previewStatusQuery, pullRequestClosedSignal, type PreviewView } from '../../src/workflows/preview-definitions';
+import {
+  previewDeployWorkflowId,
+  previewEnvironmentWorkflowId,
+  previewRequestedSignal,
+  previewStatusQuery,
+  pullRequestClosedSignal,
+  type PreviewView,
+} from '../../src/workflows/preview-definitions';
 import type { DeployStatus, OverlayUpdate } from '../../src/workflows/types';
 import { timeSkippingServerPath } from '../support/temporal';
 
 /** The PR's preview workflow on the time-skipping server, with the steps replaced: the races E2E cannot stage. */
 const MIN = 60_000;
-const [HEAD, HEAD2, OVERLAY, OVERLAY2] = ['a', 'b', 'c', 'd'].map((c) => c.repeat(40)) as [string, string, string, string];
+const [HEAD, HEAD2, OVERLAY, OVERLAY2] = ['a', 'b', 'c', 'd'].map((c) => c.repeat(40)) as [
+  string,
+  string,
+  string,
+  string,
+];
 const overlayOf: Record<string, string> = { [HEAD]: OVERLAY, [HEAD2]: OVERLAY2 };
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } } });
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } },
+  });
 });
 afterAll(() => env?.teardown());
 
-const pull = (headSha: string): PullRequestInfo => ({ number: 5, state: prState, merged: false, headSha, headRef: 'feature/x', baseRef: 'main', fork: false, headRepository: 'o/r', headIsMain: false, url: 'https://github.test/o/r/pull/5' });
+const pull = (headSha: string): PullRequestInfo => ({
+  number: 5,
+  state: prState,
+  merged: false,
+  headSha,
+  headRef: 'feature/x',
+  baseRef: 'main',
+  fork: false,
+  headRepository: 'o/r',
+  headIsMain: false,
+  url: 'https://github.test/o/r/pull/5',
+});
 const plan = (): PreviewPlan => ({
-  path: 'code', reason: 'pull request #5: code changed', images: ['api'], sameCode: [HEAD], headRef: 'feature/x', changedFiles: 1,
-  repositoryUrl: 'https://github.test/o/r', searchAttributes: false, ciTimeoutMs: 60 * MIN, ciPollInitialMs: 15_000, ciPollMaxMs: 2 * MIN, syncTimeoutMs: 15 * MIN,
+  path: 'code',
+  reason: 'pull request #5: code changed',
+  images: ['api'],
+  sameCode: [HEAD],
+  headRef: 'feature/x',
+  changedFiles: 1,
+  repositoryUrl: 'https://github.test/o/r',
+  searchAttributes: false,
+  ciTimeoutMs: 60 * MIN,
+  ciPollInitialMs: 15_000,
+  ciPollMaxMs: 2 * MIN,
+  syncTimeoutMs: 15 * MIN,
 });
 const healthy = (revision: string): ArgoObservation => ({
-  syncStatus: 'Synced', syncRevision: revision, revisionContainsTarget: true, healthStatus: 'Healthy',
-  operationPhase: 'Succeeded', operationFinishedAt: '2026-01-01T00:00:00Z', reconciledAt: '2026-01-01T00:00:01Z',
+  syncStatus: 'Synced',
+  syncRevision: revision,
+  revisionContainsTarget: true,
+  healthStatus: 'Healthy',
+  operationPhase: 'Succeeded',
+  operationFinishedAt: '2026-01-01T00:00:00Z',
+  reconciledAt: '2026-01-01T00:00:01Z',
 });
 const unused = async (): Promise<never> => {
   throw new Error('not a preview step');
@@ -45,8 +85,21 @@ function fakes(over: Partial<Activities> = {}, settings: Partial<PreviewSettings
     listPullCommits: async () => [{ sha: head, overlay: false }],
     detectPreview: async ({ commit }) => ({ ...plan(), sameCode: [commit] }),
     findPreviewImages: async () => null,
-    previewSettings: async () => ({ application: 'app-pr-5', branch: null, syncTimeoutMs: 15 * MIN, searchAttributes: false, continueAsNewAfter: 100, ...settings }),
-    findCiRun: async ({ commit }) => ({ id: 9, status: 'completed', conclusion: 'success', url: 'https://github.test/run/9', headSha: commit }),
+    previewSettings: async () => ({
+      application: 'app-pr-5',
+      branch: null,
+      syncTimeoutMs: 15 * MIN,
+      searchAttributes: false,
+      continueAsNewAfter: 100,
+      ...settings,
+    }),
+    findCiRun: async ({ commit }) => ({
+      id: 9,
+      status: 'completed',
+      conclusion: 'success',
+      url: 'https://github.test/run/9',
+      headSha: commit,
+    }),
     validateImages: async ({ tag }) => [{ name: 'api', reference: `acr.test/api:${tag}`, digest: 'sha256:aa' }],
     updateOverlay: async (change: OverlayChange): Promise<OverlayUpdate> => {
       const commit = overlayOf[(change as { commit: string }).commit]!;
@@ -65,16 +118,33 @@ function fakes(over: Partial<Activities> = {}, settings: Partial<PreviewSettings
 }
 
 let counter = 0;
-async function withPreview<T>(activities: Activities, work: (ctx: { client: Client; repository: string; request: (commit?: string, before?: string) => Promise<void> }) => Promise<T>): Promise<T> {
+async function withPreview<T>(
+  activities: Activities,
+  work: (ctx: {
+    client: Client;
+    repository: string;
+    request: (commit?: string, before?: string) => Promise<void>;
+  }) => Promise<T>,
+): Promise<T> {
   const taskQueue = `preview-${++counter}`;
   const config = workflowTestConfig(`r${counter}`, taskQueue, { preview: { application: 'app-pr-{number}' } });
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
-  const request = async (commit?: string, before?: string) => void (await requestPreview(env.client, config, 5, { commit, before, requestedBy: 'test' }));
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../../src/workflows'),
+    activities,
+  });
+  const request = async (commit?: string, before?: string) =>
+    void (await requestPreview(env.client, config, 5, { commit, before, requestedBy: 'test' }));
   return worker.runUntil(work({ client: env.client, repository: `o/r${counter}`, request }));
 }
 
-const view = (client: Client, repository: string) => client.workflow.getHandle(previewEnvironmentWorkflowId(repository, 5)).query(previewStatusQuery) as Promise<PreviewView>;
-const deployOf = (client: Client, repository: string, commit: string) => client.workflow.getHandle(previewDeployWorkflowId(repository, 5, commit));
+const view = (client: Client, repository: string) =>
+  client.workflow
+    .getHandle(previewEnvironmentWorkflowId(repository, 5))
+    .query(previewStatusQuery) as Promise<PreviewView>;
+const deployOf = (client: Client, repository: string, commit: string) =>
+  client.workflow.getHandle(previewDeployWorkflowId(repository, 5, commit));
 /** The preview's workflow starts the deploy a moment after the request: wait for it, then for its result. */
 async function resultOf(client: Client, repository: string, commit: string): Promise<DeployStatus> {
   await until(() => deployOf(client, repository, commit).describe());
@@ -86,7 +156,13 @@ function gate(): { opened: Promise<void>; open(): void; readonly isOpen: boolean
   let open!: () => void;
   let isOpen = false;
   const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open: () => ((isOpen = true), open()), get isOpen() { return isOpen; } };
+  return {
+    opened,
+    open: () => ((isOpen = true), open()),
+    get isOpen() {
+      return isOpen;
+    },
+  };
 }
 
 async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
@@ -104,12 +180,14 @@ beforeEach(() => {
 });
 
 describe('previewEnvironment workflow', () => {
-  test("the synchronize of its own overlay push, arriving before the commit step returned, starts nothing", async () => {
+  test('the synchronize of its own overlay push, arriving before the commit step returned, starts nothing', async () => {
     let signalled!: Promise<void>;
     const activities = fakes({
       updateOverlay: async () => {
         head = OVERLAY; // pushed: GitHub sends synchronize(before=HEAD, after=OVERLAY) at once...
-        signalled = env.client.workflow.getHandle(previewEnvironmentWorkflowId(repository, 5)).signal(previewRequestedSignal, { commit: OVERLAY, before: HEAD, requestedBy: 'github' });
+        signalled = env.client.workflow
+          .getHandle(previewEnvironmentWorkflowId(repository, 5))
+          .signal(previewRequestedSignal, { commit: OVERLAY, before: HEAD, requestedBy: 'github' });
         await signalled;
         await new Promise((r) => setTimeout(r, 300)); // ...and it reaches the workflow before this step returns
         return { outcome: 'committed', overlayCommit: OVERLAY, revision: OVERLAY };
@@ -119,14 +197,22 @@ describe('previewEnvironment workflow', () => {
     const final = await withPreview(activities, async (ctx) => {
       repository = ctx.repository;
       await ctx.request(HEAD);
-      expect(await resultOf(ctx.client, repository, HEAD)).toMatchObject({ phase: 'succeeded', pr: 5, rule: 'ci', overlayCommit: OVERLAY });
+      expect(await resultOf(ctx.client, repository, HEAD)).toMatchObject({
+        phase: 'succeeded',
+        pr: 5,
+        rule: 'ci',
+        overlayCommit: OVERLAY,
+      });
       return until(async () => {
         const v = await view(ctx.client, repository);
         return v.outcomes.some((o) => o.kind === 'ignored') ? v : undefined;
       });
     });
     // Its own push is recognised as soon as the commit step returns, before Argo CD confirms the deploy.
-    expect(final.outcomes.map((o) => [o.kind, o.commit])).toEqual([['ignored', OVERLAY], ['deployed', HEAD]]);
+    expect(final.outcomes.map((o) => [o.kind, o.commit])).toEqual([
+      ['ignored', OVERLAY],
+      ['deployed', HEAD],
+    ]);
     expect(final.latest?.commit).toBe(HEAD);
     await expect(deployOf(env.client, repository, OVERLAY).describe()).rejects.toThrow(/not found/i);
   });
@@ -158,7 +244,10 @@ describe('previewEnvironment workflow', () => {
     });
     expect(first).toMatchObject({ phase: 'superseded', note: expect.stringContaining(HEAD2.slice(0, 7)) });
     expect(second).toMatchObject({ phase: 'succeeded', overlayCommit: OVERLAY2 });
-    expect(final.outcomes.map((o) => [o.kind, o.commit])).toEqual([['superseded', HEAD], ['deployed', HEAD2]]);
+    expect(final.outcomes.map((o) => [o.kind, o.commit])).toEqual([
+      ['superseded', HEAD],
+      ['deployed', HEAD2],
+    ]);
     expect(final.preview).toMatchObject({ commit: HEAD2, overlayCommit: OVERLAY2 });
   });
 
@@ -166,7 +255,9 @@ describe('previewEnvironment workflow', () => {
     // The first run continues as new after one request; the next keeps going (read at each run's start).
     let runs = 0;
     const settings = fakes().previewSettings;
-    const activities = fakes({ previewSettings: async (raw) => ({ ...(await settings(raw)), continueAsNewAfter: ++runs === 1 ? 1 : 100 }) });
+    const activities = fakes({
+      previewSettings: async (raw) => ({ ...(await settings(raw)), continueAsNewAfter: ++runs === 1 ? 1 : 100 }),
+    });
     const final = await withPreview(activities, async (ctx) => {
       const handle = ctx.client.workflow.getHandle(previewEnvironmentWorkflowId(ctx.repository, 5));
       await ctx.request(HEAD);
@@ -185,7 +276,10 @@ describe('previewEnvironment workflow', () => {
         return current.outcomes.some((o) => o.kind === 'ignored') ? { ...current, carried: v } : undefined;
       });
     });
-    expect(final.carried).toMatchObject({ latest: { commit: HEAD }, preview: { commit: HEAD, overlayCommit: OVERLAY } });
+    expect(final.carried).toMatchObject({
+      latest: { commit: HEAD },
+      preview: { commit: HEAD, overlayCommit: OVERLAY },
+    });
     expect(final.outcomes.at(-1)).toMatchObject({ kind: 'ignored', commit: OVERLAY });
   });
 
@@ -219,14 +313,19 @@ describe('previewEnvironment workflow', () => {
     const final = await withPreview(fakes(), async (ctx) => {
       await ctx.request(HEAD);
       expect(await resultOf(ctx.client, ctx.repository, HEAD)).toMatchObject({ phase: 'succeeded' });
-      await ctx.client.workflow.getHandle(previewEnvironmentWorkflowId(ctx.repository, 5)).signal(pullRequestClosedSignal, { by: 'a redelivery' });
+      await ctx.client.workflow
+        .getHandle(previewEnvironmentWorkflowId(ctx.repository, 5))
+        .signal(pullRequestClosedSignal, { by: 'a redelivery' });
       return until(async () => {
         const v = await view(ctx.client, ctx.repository);
         return v.outcomes.some((o) => o.kind === 'ignored') ? v : undefined;
       });
     });
     expect(final.closed).toBeUndefined();
-    expect(final.outcomes.at(-1)).toMatchObject({ kind: 'ignored', message: expect.stringMatching(/reports the pull request open/) });
+    expect(final.outcomes.at(-1)).toMatchObject({
+      kind: 'ignored',
+      message: expect.stringMatching(/reports the pull request open/),
+    });
   });
 
   test('a head superseded earlier deploys again when a force-push makes it the head once more', async () => {
@@ -240,7 +339,9 @@ describe('previewEnvironment workflow', () => {
     });
     const result = await withPreview(activities, async (ctx) => {
       await ctx.request(HEAD); // waits for CI
-      await until(async () => ((await deployOf(ctx.client, ctx.repository, HEAD).describe()).status.name === 'RUNNING' ? true : undefined));
+      await until(async () =>
+        (await deployOf(ctx.client, ctx.repository, HEAD).describe()).status.name === 'RUNNING' ? true : undefined,
+      );
       head = HEAD2;
       await ctx.request(HEAD2, HEAD);
       expect(await resultOf(ctx.client, ctx.repository, HEAD)).toMatchObject({ phase: 'superseded' });
@@ -249,7 +350,9 @@ describe('previewEnvironment workflow', () => {
       held.open();
       const runs = (await deployOf(ctx.client, ctx.repository, HEAD).describe()).runId;
       await ctx.request(HEAD);
-      await until(async () => ((await deployOf(ctx.client, ctx.repository, HEAD).describe()).runId !== runs ? true : undefined));
+      await until(async () =>
+        (await deployOf(ctx.client, ctx.repository, HEAD).describe()).runId !== runs ? true : undefined,
+      );
       return deployOf(ctx.client, ctx.repository, HEAD).result();
     });
     expect(result).toMatchObject({ phase: 'succeeded', overlayCommit: OVERLAY });

@@ -3,7 +3,15 @@ import type { DeployConfig } from '../../config/schema';
 import type { RollbackRequest } from '../../plan/environment';
 import { environmentWorkflowId } from '../../workflows/environment-definitions';
 import { parseDuration } from '../connect';
-import { inspectEnvironment, listTargets, pauseEnvironment, resumeEnvironment, rollbackEnvironment, rollbackProblem, type EnvironmentSnapshot } from '../environment';
+import {
+  inspectEnvironment,
+  listTargets,
+  pauseEnvironment,
+  resumeEnvironment,
+  rollbackEnvironment,
+  rollbackProblem,
+  type EnvironmentSnapshot,
+} from '../environment';
 import { formatEnvironment, formatRollbackEvent, formatTargets } from '../format';
 import { currentUser, EXIT, type CommandContext } from './context';
 
@@ -18,7 +26,11 @@ function targetLimit(value: string): number {
 /** `--env` names the environment this configuration deploys; any other is a usage error naming the right one. */
 export function checkEnvironment(cmd: Command, cfg: DeployConfig, env: string): void {
   const configured = cfg.environment.name;
-  if (env !== configured) usage(cmd, `--env ${env}: this configuration deploys the "${configured}" environment (environment.name); use --env ${configured}`);
+  if (env !== configured)
+    usage(
+      cmd,
+      `--env ${env}: this configuration deploys the "${configured}" environment (environment.name); use --env ${configured}`,
+    );
 }
 
 /** Prints the problem and the command's usage line, then exits 2 (commander's path for usage errors). */
@@ -36,7 +48,9 @@ export async function showEnvironment(ctx: CommandContext, cmd: Command, env: st
     const found = await inspectEnvironment(temporal.client, cfg);
     if (found) return found;
     const where = `in namespace ${temporal.target.namespace} at ${temporal.target.address}`;
-    throw new Error(`${environmentWorkflowId(env)} is not running ${where}: nothing was deployed, paused or rolled back yet`);
+    throw new Error(
+      `${environmentWorkflowId(env)} is not running ${where}: nothing was deployed, paused or rolled back yet`,
+    );
   });
   ctx.show(snapshotJson(snapshot), () => formatEnvironment(snapshot));
 }
@@ -44,7 +58,9 @@ export async function showEnvironment(ctx: CommandContext, cmd: Command, env: st
 export function environmentCommands(cli: Command, ctx: CommandContext): void {
   cli
     .command('rollback')
-    .description('roll production back to an earlier tag (its images are checked first), then hold it there until `deployctl resume`; waits for the outcome: exit 0 rolled back, 1 refused or failed')
+    .description(
+      'roll production back to an earlier tag (its images are checked first), then hold it there until `deployctl resume`; waits for the outcome: exit 0 rolled back, 1 refused or failed',
+    )
     .usage('--env <name> --to <sha-xxxxxxx|previous> --reason <text> [--by <name>] [--no-wait]')
     .requiredOption('--env <name>', ENV_HELP)
     .requiredOption('--to <target>', '"previous", or a production tag like sha-abc1234 (see deployctl targets)')
@@ -53,28 +69,38 @@ export function environmentCommands(cli: Command, ctx: CommandContext): void {
     .option('--wait', 'wait for the outcome', true)
     .option('--no-wait', 'only send the rollback; see it with `deployctl status --env`')
     .option('--interval <duration>', 'how often to ask the environment while waiting', '1s')
-    .action(async (opts: { env: string; to: string; reason: string; by?: string; wait: boolean; interval: string }, cmd: Command) => {
-      const cfg = ctx.config();
-      checkEnvironment(cmd, cfg, opts.env);
-      const request: RollbackRequest = { to: opts.to, reason: opts.reason.trim(), requestedBy: (opts.by ?? currentUser()).trim() };
-      const problem = rollbackProblem(request);
-      if (problem) usage(cmd, problem);
-      const intervalMs = parseDuration(opts.interval, '--interval');
-      const json = ctx.globals().json;
-      const workflowId = environmentWorkflowId(opts.env);
-      const outcome = await ctx.withClient(cfg, ({ client }) =>
-        rollbackEnvironment(client, cfg, request, {
-          wait: opts.wait,
-          intervalMs,
-          emit: (event) => {
-            if (!json) ctx.write(formatRollbackEvent(event, opts.env));
-          },
-        }),
-      );
-      if (json) ctx.write(JSON.stringify({ workflowId, request, ...(outcome ? { outcome } : { sent: true }) }, null, 2));
-      else if (!outcome) ctx.write(`follow it with: deployctl status --env ${opts.env}`);
-      ctx.setExitCode(!outcome || outcome.kind === 'rolled-back' ? EXIT.ok : EXIT.failed);
-    });
+    .action(
+      async (
+        opts: { env: string; to: string; reason: string; by?: string; wait: boolean; interval: string },
+        cmd: Command,
+      ) => {
+        const cfg = ctx.config();
+        checkEnvironment(cmd, cfg, opts.env);
+        const request: RollbackRequest = {
+          to: opts.to,
+          reason: opts.reason.trim(),
+          requestedBy: (opts.by ?? currentUser()).trim(),
+        };
+        const problem = rollbackProblem(request);
+        if (problem) usage(cmd, problem);
+        const intervalMs = parseDuration(opts.interval, '--interval');
+        const json = ctx.globals().json;
+        const workflowId = environmentWorkflowId(opts.env);
+        const outcome = await ctx.withClient(cfg, ({ client }) =>
+          rollbackEnvironment(client, cfg, request, {
+            wait: opts.wait,
+            intervalMs,
+            emit: (event) => {
+              if (!json) ctx.write(formatRollbackEvent(event, opts.env));
+            },
+          }),
+        );
+        if (json)
+          ctx.write(JSON.stringify({ workflowId, request, ...(outcome ? { outcome } : { sent: true }) }, null, 2));
+        else if (!outcome) ctx.write(`follow it with: deployctl status --env ${opts.env}`);
+        ctx.setExitCode(!outcome || outcome.kind === 'rolled-back' ? EXIT.ok : EXIT.failed);
+      },
+    );
 
   cli
     .command('pause')
@@ -88,13 +114,15 @@ export function environmentCommands(cli: Command, ctx: CommandContext): void {
       checkEnvironment(cmd, cfg, opts.env);
       if (!opts.reason.trim()) usage(cmd, 'a pause needs a --reason');
       const by = (opts.by ?? currentUser()).trim();
-      const snapshot = await ctx.withClient(cfg, ({ client }) => pauseEnvironment(client, cfg, { reason: opts.reason.trim(), by }));
+      const snapshot = await ctx.withClient(cfg, ({ client }) =>
+        pauseEnvironment(client, cfg, { reason: opts.reason.trim(), by }),
+      );
       ctx.show(snapshotJson(snapshot), () => formatEnvironment(snapshot));
     });
 
   cli
     .command('resume')
-    .description('lift a pause and a rollback\'s hold: queued deploys take their turns again')
+    .description("lift a pause and a rollback's hold: queued deploys take their turns again")
     .usage('--env <name> [--by <name>]')
     .requiredOption('--env <name>', ENV_HELP)
     .option('--by <name>', 'who resumes, for the record (default: $USER)')
@@ -108,7 +136,9 @@ export function environmentCommands(cli: Command, ctx: CommandContext): void {
 
   cli
     .command('targets')
-    .description("production's previous tags from the overlay history, newest first, with whether their images still exist")
+    .description(
+      "production's previous tags from the overlay history, newest first, with whether their images still exist",
+    )
     .usage('[--env <name>] [--limit <n>]')
     .option('--env <name>', `${ENV_HELP}; default: that one`)
     .option('--limit <n>', 'at most this many tags (1 to 100)', targetLimit, 10)
