@@ -10,13 +10,11 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { RepoCache } from '../src/activities/git';
 import { historySteps } from '../src/activities/history';
-import { deployStatus, signalCiCompleted, startDeploy } from '../src/client/deploys';
-import { requestPreview, signalPreviewCi } from '../src/client/previews';
+import { historyDeps } from '../src/activities/index';
+import { deployIdOf, deployStatus, requestPreview, signalCiCompleted, startDeploy } from '../src/client/deploys';
+import { statusQuery, type DeployStatus } from '../src/contract/deploy';
 import { prTag, shaTag } from '../src/plan/tags';
-import { statusQuery } from '../src/workflows/definitions';
-import { previewDeployWorkflowId } from '../src/workflows/preview-definitions';
-import type { DeployStatus } from '../src/workflows/types';
-import { INITIAL_TAG, OWNER, REPO, startStack } from '../test/support/stack';
+import { INITIAL_TAG, OWNER, REPO, startStack } from '../harness/stack';
 
 const merges = Number(process.argv[process.argv.indexOf('--merges') + 1]) || 10;
 // `--origin file` measures against a file:// origin: the deployer's own cost without the test git server's.
@@ -43,7 +41,9 @@ async function main(): Promise<void> {
       const sha = await stack.origin.commit({ 'services/api/main.py': `print(${i})\n` }, `feat: change ${i}`);
       await stack.pushImages(shaTag(sha));
       const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: sha, status: 'in_progress' });
-      await startDeploy(stack.client, stack.config, { commit: sha, before });
+      // Update-with-start of the environment, which starts the deploy as its child before it answers.
+      const started = await startDeploy(stack.client, stack.config, { commit: sha, before });
+      if (!started.started) throw new Error(`no deploy of ${sha.slice(0, 7)} was started: ${started.note}`);
       while ((await deployStatus(stack.client, stack.config, sha)).phase !== 'waiting-for-ci')
         await new Promise((r) => setTimeout(r, 5));
 
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       const at = (phase: keyof DeployStatus['phases']) => Date.parse(status.phases[phase]!);
       validate.push(at('committing') - at('validating'));
       commit.push(at('syncing') - at('committing'));
-      await stack.client.workflow.getHandle(`deploy-${OWNER}-${REPO}-${sha}`).result();
+      await stack.client.workflow.getHandle(deployIdOf(stack.config, sha)).result();
     }
     console.log(
       `\nEvent path over ${merges} merges (2 images, git origin over ${origin === 'https' ? 'HTTPS' : 'file://'}, HTTPS registry), load average ${loadavg()
@@ -101,20 +101,20 @@ async function main(): Promise<void> {
         pullRequests: [PR],
         status: 'in_progress',
       });
-      await requestPreview(stack.client, stack.config, PR, { commit: sha });
-      const handle = stack.client.workflow.getHandle(previewDeployWorkflowId(`${OWNER}/${REPO}`, PR, sha));
+      const requested = await requestPreview(stack.client, stack.config, PR, { commit: sha });
+      if (!requested.started) throw new Error(`no preview deploy of ${sha.slice(0, 7)} was started: ${requested.note}`);
+      const handle = stack.client.workflow.getHandle(deployIdOf(stack.config, sha, PR));
       while ((await handle.query(statusQuery).catch(() => undefined))?.phase !== 'waiting-for-ci')
         await new Promise((r) => setTimeout(r, 5));
 
       stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
       const t0 = performance.now();
-      await signalPreviewCi(stack.client, stack.config, PR, {
-        id: run.id,
-        status: 'completed',
-        conclusion: 'success',
-        url: run.html_url,
-        headSha: sha,
-      });
+      await signalCiCompleted(
+        stack.client,
+        stack.config,
+        { id: run.id, status: 'completed', conclusion: 'success', url: run.html_url, headSha: sha },
+        PR,
+      );
       while ((await handle.query(statusQuery)).overlayCommit === undefined) await new Promise((r) => setTimeout(r, 2));
       preview.push(performance.now() - t0);
     }
@@ -123,14 +123,16 @@ async function main(): Promise<void> {
 
     // Ordering a queue: the step the environment runs before a turn, over 40 and 200 queued commits of main.
     const { orderCommits } = historySteps(
-      stack.config,
-      new RepoCache({
-        cloneUrl: stack.origin.url,
-        cacheDir: `${stack.dir}/bench-cache`,
-        branch: 'main',
-        author: { name: 'bench', email: 'bench@example.com' },
-      }),
-      async () => true,
+      historyDeps(
+        stack.config,
+        new RepoCache({
+          cloneUrl: stack.origin.url,
+          cacheDir: `${stack.dir}/bench-cache`,
+          branch: 'main',
+          author: { name: 'bench', email: 'bench@example.com' },
+        }),
+        async () => true,
+      ),
     );
     const queued: string[] = [];
     for (let i = 0; i < 200; i++)

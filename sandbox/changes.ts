@@ -1,6 +1,6 @@
 // The change each kind of merge makes to the seeded yt-summarizer repository: small, believable
 // edits of real files, different every time, so each merge is a new commit with a new diff.
-import type { Origin } from '../test/support/origin';
+import type { Origin } from '../harness/origin';
 import type { ChangeKind } from './state';
 
 export interface Change {

@@ -3,9 +3,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { prTag, shaTag } from '../src/plan/tags';
-import { deployWorkflowId } from '../src/workflows/definitions';
-import { previewDeployWorkflowId } from '../src/workflows/preview-definitions';
-import type { Origin } from '../test/support/origin';
+import { deployWorkflowId } from '../src/contract/ids';
+import type { Origin } from '../harness/origin';
 import { makeChange } from './changes';
 import type { GitHubSide } from './github';
 import type { ChangeKind, MergeRequest, MergeResult, SandboxState } from './state';
@@ -15,6 +14,8 @@ export interface ControlOptions {
   origin: Origin;
   side: GitHubSide;
   repository: string;
+  /** The production environment's name (environment.name of the config). */
+  environment: string;
   state(): SandboxState | undefined;
   /** What the ApplicationSet's pull-request generator does for a new PR: an Argo CD application tracking its branch. */
   previewApp(pr: number, branch: string): Promise<void>;
@@ -97,7 +98,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       before: pushed.before,
       subject,
       files: Object.keys(change.files),
-      workflowId: previewDeployWorkflowId(repository, request.pr, sha),
+      workflowId: deployWorkflowId(repository, { kind: 'preview', pr: request.pr }, sha),
       push: pushed.delivered,
     };
     if (request.kind === 'code') {
@@ -126,7 +127,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       before: pushed.before,
       subject,
       files: Object.keys(change.files),
-      workflowId: deployWorkflowId(repository, sha),
+      workflowId: deployWorkflowId(repository, { kind: 'production', name: opts.environment }, sha),
       push: pushed.delivered,
     };
     if (request.kind === 'code') {

@@ -11,9 +11,9 @@ import {
   workflowRunPayload,
   ZERO,
   type Delivered,
-} from '../test/relay/payloads';
-import type { GitHubStandIn } from '../test/standins/github';
-import { git, type Origin } from '../test/support/origin';
+} from '../harness/standins/github-webhooks';
+import type { GitHubStandIn } from '../harness/standins/github';
+import { git, type Origin } from '../harness/origin';
 
 export interface GitHubSideOptions {
   origin: Origin;

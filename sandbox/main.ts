@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the real worker and webhook relay against local stand-ins, so a deploy can
  * be watched end to end in the Temporal Web UI with no cloud account. Real: Temporal dev server,
- * git, an OCI registry over HTTPS. Test stand-ins (borrowed from test/): GitHub's and Argo CD's
+ * git, an OCI registry over HTTPS. Stand-ins (from harness/standins/): GitHub's and Argo CD's
  * HTTP APIs. `npm run sandbox:merge -- --code` (sandbox/merge.ts) makes a merge. Ctrl-C stops all.
  */
 import './esm-interop'; // first: the relay's imports need it
@@ -18,12 +18,12 @@ import { startRelay, WEBHOOK_PATH } from '../src/relay/server';
 import { connectClient, temporalTarget } from '../src/temporal/connection';
 import { findTemporalCli, startDevServer } from '../src/temporal/devserver';
 import { createDeployWorker } from '../src/worker/run';
-import { SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes';
-import { startArgoCdStandIn } from '../test/standins/argocd';
-import { startGitHubStandIn } from '../test/standins/github';
-import { createOrigin } from '../test/support/origin';
-import { startRegistry } from '../test/support/registry';
-import { APP, IMAGES, INITIAL_TAG, OWNER, PREVIEW_APP, REPO } from '../test/support/stack';
+import { SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { startArgoCdStandIn } from '../harness/standins/argocd';
+import { startGitHubStandIn } from '../harness/standins/github';
+import { createOrigin } from '../harness/origin';
+import { startRegistry } from '../harness/registry';
+import { APP, IMAGES, INITIAL_TAG, OWNER, PREVIEW_APP, REPO } from '../harness/stack';
 import { startControl } from './control';
 import { startGitHubSide } from './github';
 import { dataDir, readState, statePath, type SandboxState } from './state';
@@ -139,9 +139,9 @@ async function main(): Promise<number> {
       `  registry   ${registry.endpoint}  (CNCF distribution over HTTPS, images ${IMAGES.join(', ')} at ${INITIAL_TAG})`,
     );
     log(`  origin     ${shown(origin.bareDir)}  (the ${OWNER}/${REPO} monorepo; clone it to look around)`);
-    log(`  GitHub     ${github.url}  (test stand-in from test/standins/github.ts: Actions runs and pull requests API)`);
+    log(`  GitHub     ${github.url}  (stand-in from harness/standins/github.ts: Actions runs and pull requests API)`);
     log(
-      `  Argo CD    ${argo.url}  (test stand-in from test/standins/argocd.ts: auto-syncs main of the origin, and each PR's branch)`,
+      `  Argo CD    ${argo.url}  (stand-in from harness/standins/argocd.ts: auto-syncs main of the origin, and each PR's branch)`,
     );
 
     const temporal = await startDevServer({
@@ -195,7 +195,8 @@ async function main(): Promise<number> {
     const side = startGitHubSide({ origin, github, repository, relayUrl: relay.url, secret, pushImages, log });
     const stopSide = once(() => side.stop());
     stops.push(stopSide);
-    let state: SandboxState | undefined;
+    // Filled in once the control endpoint listens (it answers `starting` until then).
+    const ready: { state?: SandboxState } = {};
     // The ApplicationSet's pull-request generator: one application per PR, tracking its branch.
     const previewApp = (pr: number, branch: string) =>
       argo.addApplication({
@@ -208,13 +209,14 @@ async function main(): Promise<number> {
       origin,
       side,
       repository,
-      state: () => state,
+      environment: config.environment.name,
+      state: () => ready.state,
       previewApp,
       log,
     });
     const closeControl = once(() => control.close());
     stops.push(closeControl);
-    state = {
+    const state: SandboxState = {
       pid: process.pid,
       controlUrl: control.url,
       relayUrl: relay.url,
@@ -225,6 +227,7 @@ async function main(): Promise<number> {
       configPath,
       originDir: origin.bareDir,
     };
+    ready.state = state;
     writeFileSync(statePath(dir), `${JSON.stringify(state, null, 2)}\n`);
     stops.push(async () => rmSync(statePath(dir), { force: true }));
 

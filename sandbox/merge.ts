@@ -85,16 +85,16 @@ function report(result: MergeResult, state: SandboxState): void {
   const config = relative(process.cwd(), state.configPath).startsWith('..')
     ? state.configPath
     : relative(process.cwd(), state.configPath);
-  const deployctl = `TEMPORAL_ADDRESS=${state.temporalAddress} node dist/client/deployctl.js --config ${config}`;
+  const deployctl = `TEMPORAL_ADDRESS=${state.temporalAddress} node dist/cli/deployctl.js --config ${config}`;
   const relay = result.push.body;
   const lines = result.pr
     ? [
         `Pushed ${sha7} "${result.subject}" to ${result.branch}, the branch of pull request #${result.pr} (${result.files.join(', ')}).`,
-        `pull_request webhook -> relay: ${result.push.status} ${relay.forwarded === true ? `forwarded to ${relay.workflowId}` : JSON.stringify(relay)}`,
+        `pull_request webhook -> relay: ${result.push.status} ${relay.forwarded === true ? `forwarded to ${relay.workflowId}, which starts ${relay.deployWorkflowId ?? "the head's deploy"}` : JSON.stringify(relay)}`,
       ]
     : [
         `Merged ${sha7} "${result.subject}" into main (${result.files.join(', ')}).`,
-        `push webhook -> relay: ${result.push.status} ${relay.started === true ? `started ${relay.workflowId}` : JSON.stringify(relay)}`,
+        `push webhook -> relay: ${result.push.status} ${relay.requested === true ? `requested ${relay.workflowId} (the production environment starts it)` : JSON.stringify(relay)}`,
       ];
   if (result.ci) {
     lines.push(

@@ -1,9 +1,9 @@
-// `npm run chaos`: the chaos run on the real local stack (see test/chaos/chaos.ts).
+// `npm run chaos`: the chaos run on the real local stack (see harness/chaos/chaos.ts).
 import { spawn } from 'node:child_process';
 import { prepareHarness, ROOT } from './harness.mjs';
 
 const env = await prepareHarness({ label: 'chaos' });
-const chaos = spawn('npx', ['tsx', 'test/chaos/main.ts', ...process.argv.slice(2)], {
+const chaos = spawn('npx', ['tsx', 'harness/chaos/main.ts', ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: 'inherit',
   env,

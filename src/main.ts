@@ -7,7 +7,7 @@ import { startRelay } from './relay/server';
 import { connectClient, temporalTarget } from './temporal/connection';
 import { findTemporalCli, startDevServer, type DevServer } from './temporal/devserver';
 import { createDeployWorker } from './worker/run';
-import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from './contract/search-attributes';
 
 /**
  * `npm start`: the whole local stack in one process and one log stream. Without TEMPORAL_ADDRESS

@@ -1,6 +1,6 @@
 import { ContainerRegistryContentClient } from '@azure/container-registry';
 import { DefaultAzureCredential } from '@azure/identity';
-import { startRegistry, type TestRegistry } from './support/registry';
+import { startRegistry, type TestRegistry } from '../harness/registry';
 
 let registry: TestRegistry;
 

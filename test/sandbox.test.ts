@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { readState, statePath, type MergeResult, type SandboxState } from '../sandbox/state';
-import type { DeployStatus } from '../src/workflows/types';
-import { git } from './support/origin';
-import { freePort } from './support/ports';
+import type { DeployStatus } from '../src/contract/deploy';
+import { environmentWorkflowId } from '../src/contract/ids';
+import { git } from '../harness/origin';
+import { freePort } from '../harness/ports';
 
 const ROOT = resolve(__dirname, '..');
 let dir: string;
@@ -54,9 +55,22 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
   throw new Error(`timed out after ${ms / 1000}s waiting for ${what}\n--- sandbox ---\n${output.slice(-4000)}`);
 }
 
-/** The deploy's result, bounded so a stuck deploy fails the test with the sandbox's log. */
+/**
+ * The deploy's result, bounded so a stuck deploy fails the test with the sandbox's log. The relay
+ * only asks the environment, which starts the deploy a moment after the webhook was answered.
+ */
 async function deployResult(workflowId: string): Promise<DeployStatus> {
-  const result = client.workflow.getHandle(workflowId).result() as Promise<DeployStatus>;
+  const handle = client.workflow.getHandle(workflowId);
+  await until(
+    `${workflowId} to be started by its environment`,
+    () =>
+      handle.describe().then(
+        () => true,
+        () => undefined,
+      ),
+    10_000,
+  );
+  const result = handle.result() as Promise<DeployStatus>;
   const timeout = new Promise<never>((_, reject) =>
     setTimeout(() => reject(new Error(`${workflowId} did not end within 60s\n${output.slice(-4000)}`)), 60_000).unref(),
   );
@@ -129,7 +143,7 @@ describe('npm run sandbox', () => {
     expect(merged).toMatchObject({
       kind: 'code',
       files: ['services/api/main.py'],
-      push: { status: 202, body: { started: true } },
+      push: { status: 202, body: { requested: true, workflowId: merged.workflowId } },
       ci: { conclusion: 'success', seconds: 1 },
     });
 
@@ -155,7 +169,7 @@ describe('npm run sandbox', () => {
 
     // The command `sandbox:merge` prints to watch it works against the sandbox as printed.
     const status = await run(
-      ['dist/client/deployctl.js', '--config', state.configPath, 'status', merged.sha.slice(0, 7)],
+      ['dist/cli/deployctl.js', '--config', state.configPath, 'status', merged.sha.slice(0, 7)],
       { TEMPORAL_ADDRESS: state.temporalAddress },
     );
     expect(status).toMatchObject({ code: 0 });
@@ -174,22 +188,17 @@ describe('npm run sandbox', () => {
     expect(pushed).toMatchObject({
       pr: 3,
       branch: 'sandbox/pr-3',
-      push: { status: 202, body: { forwarded: true } },
+      push: {
+        status: 202,
+        body: {
+          forwarded: true,
+          workflowId: environmentWorkflowId(state.repository, { kind: 'preview', pr: 3 }),
+          deployWorkflowId: pushed.workflowId,
+        },
+      },
       ci: { conclusion: 'success', tag: `pr-3-${pushed.sha.slice(0, 7)}` },
     });
-    // The PR's workflow starts the deploy a moment after the webhook.
-    await until(
-      'the preview deploy to start',
-      () =>
-        client.workflow
-          .getHandle(pushed.workflowId)
-          .describe()
-          .then(
-            () => true,
-            () => undefined,
-          ),
-      10_000,
-    );
+    // The PR's environment starts the deploy a moment after the webhook (deployResult waits for it).
     const result = await deployResult(pushed.workflowId);
     expect(result).toMatchObject({ phase: 'succeeded', pr: 3, rule: 'ci', tag: `pr-3-${pushed.sha.slice(0, 7)}` });
     expect((await git(state.originDir, ['rev-parse', 'refs/heads/sandbox/pr-3'])).trim()).toBe(result.overlayCommit);
@@ -200,7 +209,7 @@ describe('npm run sandbox', () => {
         output.includes(`#3 head ${result.overlayCommit!.slice(0, 7)} -> pull_request synchronize`) ? true : undefined,
       10_000,
     );
-    const status = await run(['dist/client/deployctl.js', '--config', state.configPath, 'status', '--pr', '3'], {
+    const status = await run(['dist/cli/deployctl.js', '--config', state.configPath, 'status', '--pr', '3'], {
       TEMPORAL_ADDRESS: state.temporalAddress,
     });
     expect(status.stdout).toMatch(/runs\s+pr-3-\w{7} \(rule ci/);
@@ -208,7 +217,7 @@ describe('npm run sandbox', () => {
       'the ignored outcome',
       async () => {
         const again = await run(
-          ['dist/client/deployctl.js', '--config', state.configPath, '--json', 'status', '--pr', '3'],
+          ['dist/cli/deployctl.js', '--config', state.configPath, '--json', 'status', '--pr', '3'],
           { TEMPORAL_ADDRESS: state.temporalAddress },
         );
         return (JSON.parse(again.stdout) as { outcomes: Array<{ kind: string }> }).outcomes.some(

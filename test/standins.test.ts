@@ -4,9 +4,9 @@ import { Octokit } from '@octokit/rest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { createOrigin, git, Origin } from './support/origin';
-import { startGitHubStandIn, GitHubStandIn } from './standins/github';
-import { startArgoCdStandIn, ArgoCdStandIn, KustomizeImage } from './standins/argocd';
+import { createOrigin, git, Origin } from '../harness/origin';
+import { startGitHubStandIn, GitHubStandIn } from '../harness/standins/github';
+import { startArgoCdStandIn, ArgoCdStandIn, KustomizeImage } from '../harness/standins/argocd';
 
 const TOKEN = 'ghp_test_token';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

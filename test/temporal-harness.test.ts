@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, WorkflowClient } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startDevServer, timeSkippingServerPath } from './support/temporal';
+import { startDevServer, timeSkippingServerPath } from '../harness/temporal';
 
 // Enum values from grpc.health.v1 and temporal.api.enums.v1 (@temporalio/proto is only a transitive dependency).
 const SERVING = 1;

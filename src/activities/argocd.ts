@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
 import type { ArgoObservation } from '../plan/argocd';
 import { requestFailure, responseFailure } from './failures';
 import { REQUEST_TIMEOUT_MS } from './faults';
@@ -30,21 +29,28 @@ interface Application {
   };
 }
 
+export interface ArgoDeps {
+  /** To tell whether the revision Argo CD reports contains the one asked for. */
+  repo: RepoCache;
+  /** Argo CD's URL. */
+  server: string;
+  /** Production's application, read when the input names none. */
+  application: string;
+  /** ARGOCD_TOKEN */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
 /** Step `confirm-sync`'s probe: one read of the Argo CD application; the workflow decides and waits. */
-export function argoSteps(
-  config: DeployConfig,
-  repo: RepoCache,
-  token: string | undefined,
-  fetchImpl: typeof fetch = fetch,
-) {
-  const base = config.argocd.server.replace(/\/+$/, '');
+export function argoSteps({ repo, server, application: production, token, fetch: fetchImpl = fetch }: ArgoDeps) {
+  const base = server.replace(/\/+$/, '');
   const host = new URL(base).host;
 
   async function observeArgoApp(raw: z.input<typeof observeInput>): Promise<ArgoObservation> {
     const {
       revision,
       refresh,
-      application = config.argocd.application,
+      application = production,
       branch,
       missingIsWaiting,
     } = checkInput(observeInput, raw, 'confirm-sync');

@@ -1,17 +1,18 @@
-import type { Octokit } from '@octokit/rest';
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 import { requestFailure } from './failures';
+import type { GitHubDeps } from './github';
 import { checkInput, fullSha } from './input';
 
 const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_request']).default('push') });
 
-/** Step `wait-for-ci`'s probe: the newest CI run for the commit (a push to main, or a pull request's), or null if CI has not started. */
-export function ciSteps(config: DeployConfig, octokit: Octokit) {
-  const { owner, name: repo, mainBranch } = config.repository;
-  const host = new URL(config.github.apiUrl).host;
+export interface CiDeps extends GitHubDeps {
+  /** The CI workflow's file name (`ci.yml`), id, or display name (`CI`). */
+  workflow: string;
+}
 
+/** Step `wait-for-ci`'s probe: the newest CI run for the commit (a push to main, or a pull request's), or null if CI has not started. */
+export function ciSteps({ octokit, owner, repo, mainBranch, apiHost: host, workflow }: CiDeps) {
   async function findCiRun(raw: { commit: string; event?: 'push' | 'pull_request' }): Promise<CiRun | null> {
     const { commit, event } = checkInput(findInput, raw, 'wait-for-ci');
     try {
@@ -25,11 +26,11 @@ export function ciSteps(config: DeployConfig, octokit: Octokit) {
         ...(event === 'push' ? { branch: mainBranch } : {}),
       };
       // The API filters by workflow file or id; a display name ("CI") is matched on the repository's runs.
-      const byFile = /\.ya?ml$|^\d+$/.test(config.ci.workflow);
+      const byFile = /\.ya?ml$|^\d+$/.test(workflow);
       const { data } = byFile
-        ? await octokit.rest.actions.listWorkflowRuns({ ...query, workflow_id: config.ci.workflow })
+        ? await octokit.rest.actions.listWorkflowRuns({ ...query, workflow_id: workflow })
         : await octokit.rest.actions.listWorkflowRunsForRepo(query);
-      const runs = byFile ? data.workflow_runs : data.workflow_runs.filter((r) => r.name === config.ci.workflow);
+      const runs = byFile ? data.workflow_runs : data.workflow_runs.filter((r) => r.name === workflow);
       // Newest first; a re-run keeps its id and bumps run_attempt.
       const run = runs.find((r) => r.head_sha.toLowerCase() === commit.toLowerCase());
       return run
@@ -44,8 +45,8 @@ export function ciSteps(config: DeployConfig, octokit: Octokit) {
         : null;
     } catch (err) {
       throw requestFailure('GitHub', host, err, {
-        subject: `the CI runs of ${config.ci.workflow} in ${owner}/${repo}`,
-        notFound: `CI workflow "${config.ci.workflow}" not found in ${owner}/${repo}; check ci.workflow (and that GITHUB_TOKEN can see the repository: GitHub answers 404 to a token that cannot)`,
+        subject: `the CI runs of ${workflow} in ${owner}/${repo}`,
+        notFound: `CI workflow "${workflow}" not found in ${owner}/${repo}; check ci.workflow (and that GITHUB_TOKEN can see the repository: GitHub answers 404 to a token that cannot)`,
       });
     }
   }

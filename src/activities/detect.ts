@@ -1,19 +1,47 @@
+import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
-import { classifyChanges, compileRules, type ChangedFile } from '../plan/classify';
-import { productionTagProblem, shaTag } from '../plan/tags';
+import type { DeployPlan } from '../contract/deploy';
+import {
+  classifyChanges,
+  compileRules,
+  type ChangedFile,
+  type ChangeRules,
+  type Classification,
+} from '../plan/classify';
+import { sameCodeCommits } from '../plan/preview';
 import { ciSkipMarker } from '../plan/trailers';
-import type { DeployPlan } from '../workflows/types';
-import { permanent } from './failures';
-import { overlayImages } from './overlay-file';
+import { previewsConfigured } from './failures';
 import { commitMessage, EMPTY_TREE, type RepoCache } from './git';
-import { checkInput, fullSha } from './input';
+import { branchName, checkInput, fullSha, previewTarget, productionTarget, targetInput } from './input';
 
-const detectInput = z.object({ commit: fullSha, before: fullSha.optional() });
-const commitInput = z.object({ commit: fullSha.optional() });
+const productionInput = z.object({ target: productionTarget, commit: fullSha, before: fullSha.optional() });
+const previewInput = z.object({
+  target: previewTarget,
+  commit: fullSha,
+  baseRef: branchName,
+  headRef: branchName,
+  /** The PR's commits, newest first, from GitHub. */
+  commits: z.array(z.object({ sha: fullSha, overlay: z.boolean() })).max(250),
+});
+/** Production: a push to main (`before` as the push reports it); a preview: the pull request's head. */
+export type DetectInput = z.input<typeof productionInput> | z.input<typeof previewInput>;
+
+export interface DetectDeps {
+  repo: RepoCache;
+  rules: ChangeRules;
+  images: Array<{ name: string }>;
+  /** The repository's web page, for links in the Web UI. */
+  repositoryUrl: string;
+  searchAttributes: boolean;
+  ci: { timeoutMs: number; pollInitialMs: number; pollMaxMs: number; rerunWindowMs: number };
+  reannounceMs: number;
+  production: { syncTimeoutMs: number };
+  /** Absent: previews are not configured. */
+  preview?: { syncTimeoutMs: number; searchDepth: number };
+}
 
 /** Parses `git diff --name-status -z` output: renames and copies carry the old path too. */
-export function parseNameStatus(output: string): ChangedFile[] {
+function parseNameStatus(output: string): ChangedFile[] {
   const fields = output.split('\0').filter((field) => field !== '');
   const changes: ChangedFile[] = [];
   for (let i = 0; i < fields.length;) {
@@ -28,25 +56,51 @@ export function parseNameStatus(output: string): ChangedFile[] {
 }
 
 /** `{ ciSkipped }` when the message makes GitHub skip CI for the commit, else nothing. */
-export function ciSkipped(message: string): { ciSkipped?: string } {
+function ciSkipped(message: string): { ciSkipped?: string } {
   const marker = ciSkipMarker(message);
   return marker ? { ciSkipped: marker } : {};
 }
 
-/** api.github.com → github.com; GitHub Enterprise's https://host/api/v3 → https://host. */
-export function repositoryWebUrl(config: DeployConfig): string {
-  const api = new URL(config.github.apiUrl);
-  const web = api.hostname === 'api.github.com' ? 'https://github.com' : `${api.protocol}//${api.host}`;
-  return `${web}/${config.repository.owner}/${config.repository.name}`;
-}
+/** Where the walk back starts: at the head, or (GitHub not listing it yet) at the newest commit listed. */
+const headAt = (input: { commit: string; commits: Array<{ sha: string }> }) =>
+  Math.max(
+    0,
+    input.commits.findIndex((c) => c.sha === input.commit),
+  );
 
-export function detectSteps(config: DeployConfig, repo: RepoCache) {
-  const matchers = compileRules(config.changeRules);
-  const imageNames = config.images.map((image) => image.name);
+export function detectSteps(deps: DetectDeps) {
+  const { repo, ci } = deps;
+  const matchers = compileRules(deps.rules);
+  const imageNames = deps.images.map((image) => image.name);
+  const classify = (changes: ChangedFile[]) => classifyChanges(changes, matchers, imageNames);
+  const diff = async (git: SimpleGit, from: string, to: string) =>
+    parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', from, to]));
 
-  /** Step `detect`: what the push changed and which path it takes. */
-  async function detectChanges(raw: { commit: string; before?: string }): Promise<DeployPlan> {
-    const { commit, before } = checkInput(detectInput, raw, 'detect');
+  /** What every target's plan holds: the classification, the commit's CI marker, the worker's timing. */
+  function plan(
+    classification: Classification,
+    changes: ChangedFile[],
+    message: string,
+    own: Pick<DeployPlan, 'reason' | 'syncTimeoutMs' | 'sameCode' | 'headRef'>,
+  ): DeployPlan {
+    return {
+      path: classification.path,
+      images: classification.images,
+      ...ciSkipped(message),
+      changedFiles: changes.length,
+      repositoryUrl: deps.repositoryUrl,
+      searchAttributes: deps.searchAttributes,
+      ciTimeoutMs: ci.timeoutMs,
+      ciPollInitialMs: ci.pollInitialMs,
+      ciPollMaxMs: ci.pollMaxMs,
+      ciRerunWindowMs: ci.rerunWindowMs,
+      reannounceMs: deps.reannounceMs,
+      ...own,
+    };
+  }
+
+  /** Production: what the push changed. */
+  async function production({ commit, before }: z.output<typeof productionInput>): Promise<DeployPlan> {
     const { changes, message } = await repo.exclusive(async (git) => {
       await repo.ensureCommit(git, commit);
       let base: string | undefined;
@@ -58,56 +112,64 @@ export function detectSteps(config: DeployConfig, repo: RepoCache) {
       }
       // A new branch (all-zero before) or a before that vanished (force push) compares with the parent.
       base ??= await git.revparse([`${commit}^`]).catch(() => EMPTY_TREE);
+      return { changes: await diff(git, base, commit), message: await commitMessage(git, commit) };
+    });
+    const classification = classify(changes);
+    return plan(classification, changes, message, {
+      reason: classification.reason,
+      syncTimeoutMs: deps.production.syncTimeoutMs,
+    });
+  }
+
+  /** A preview: the PR against its merge base, and which of its commits have the head's code. */
+  async function preview(input: z.output<typeof previewInput>): Promise<DeployPlan> {
+    const { searchDepth, syncTimeoutMs } = previewsConfigured(deps.preview);
+    const { prChanges, differs, message } = await repo.exclusive(async (git) => {
+      await repo.fetchBranch(git, input.headRef);
+      await repo.ensureCommit(git, input.commit);
+      const base = await repo.fetchBranch(git, input.baseRef);
+      const mergeBase = (await git.raw(['merge-base', base, input.commit]).catch(() => '')).trim() || EMPTY_TREE;
+      // Walk back from the head until a commit's code differs; that is as far as its builds can be reused.
+      const differs = new Map<string, boolean>();
+      for (const commit of input.commits.slice(headAt(input))) {
+        if (commit.overlay || commit.sha === input.commit) continue;
+        if (differs.size >= searchDepth) break;
+        const other =
+          !(await repo.hasCommit(git, commit.sha)) ||
+          classify(await diff(git, commit.sha, input.commit)).path === 'code';
+        differs.set(commit.sha, other);
+        if (other) break;
+      }
       return {
-        changes: parseNameStatus(await git.raw(['diff', '--name-status', '-z', '-M', base, commit])),
-        message: await commitMessage(git, commit),
+        prChanges: await diff(git, mergeBase, input.commit),
+        differs,
+        message: await commitMessage(git, input.commit),
       };
     });
-    const classification = classifyChanges(changes, matchers, imageNames);
-    return {
-      path: classification.path,
-      reason: classification.reason,
-      images: classification.images,
-      tag: classification.path === 'code' ? shaTag(commit) : undefined,
-      ...ciSkipped(message),
-      changedFiles: changes.length,
-      repositoryUrl: repositoryWebUrl(config),
-      searchAttributes: config.temporal.searchAttributes,
-      ciTimeoutMs: config.ci.timeout,
-      ciPollInitialMs: config.ci.pollInitial,
-      ciPollMaxMs: config.ci.pollMax,
-      ciRerunWindowMs: config.ci.rerunWindow,
-      syncTimeoutMs: config.argocd.syncTimeout,
-    };
-  }
-
-  /** Step `read-running-tag` (Path 2): the tag the production overlay names at the merge commit, or on main's tip. */
-  async function readRunningTag(raw: { commit?: string }): Promise<{ tag: string }> {
-    const { commit } = checkInput(commitInput, raw, 'read-running-tag');
-    const text = await repo.exclusive(async (git) => {
-      if (commit) await repo.ensureCommit(git, commit);
-      else await repo.fetchMain(git);
-      return repo.show(git, commit ?? repo.remoteMain, config.overlay.path);
+    const classification = classify(prChanges);
+    return plan(classification, prChanges, message, {
+      reason:
+        classification.path === 'none'
+          ? `the pull request changes nothing deployable (${classification.reason})`
+          : `pull request #${input.target.pr}: ${classification.reason}`,
+      syncTimeoutMs,
+      sameCode: sameCodeCommits(
+        input.commits.slice(headAt(input)),
+        input.commit,
+        (sha) => differs.get(sha) ?? true,
+        searchDepth,
+      ),
+      headRef: input.headRef,
     });
-    const images = overlayImages(
-      text,
-      `${config.overlay.path} at ${commit ? commit.slice(0, 7) : config.repository.mainBranch}`,
-    );
-    const tags = new Set<string>();
-    for (const name of imageNames) {
-      const tag = images.find((image) => image.name === name)?.newTag;
-      const problem = productionTagProblem(name, tag);
-      if (problem) throw permanent(problem, 'InvalidProductionTag');
-      tags.add(tag!);
-    }
-    if (tags.size > 1) {
-      throw permanent(
-        `Production images run different tags (${[...tags].join(', ')}); CI builds all images at one tag, so set every newTag in ${config.overlay.path} to the same sha-<commit>.`,
-        'InvalidProductionTag',
-      );
-    }
-    return { tag: [...tags][0]! };
   }
 
-  return { detectChanges, readRunningTag };
+  /** Step `detect`: what the change deploys (production: the push; a preview: the pull request) and with what timing. */
+  async function detect(raw: DetectInput): Promise<DeployPlan> {
+    const { target } = checkInput(z.object({ target: targetInput }), raw, 'detect');
+    return target.kind === 'preview'
+      ? preview(checkInput(previewInput, raw, 'detect'))
+      : production(checkInput(productionInput, raw, 'detect'));
+  }
+
+  return { detect };
 }

@@ -9,6 +9,16 @@ export function permanent(message: string, type = 'DeployStepFailed'): Applicati
   return ApplicationFailure.nonRetryable(message, type);
 }
 
+/** A preview step's part of the configuration; a worker without a preview section refuses previews for good. */
+export function previewsConfigured<T>(preview: T | undefined): T {
+  if (preview === undefined)
+    throw permanent(
+      'previews are not configured: add a preview section (overlayPath, application) to the configuration',
+      'PreviewNotConfigured',
+    );
+  return preview;
+}
+
 /** What the request was for, for the table's messages. */
 export interface RequestContext {
   subject?: string;

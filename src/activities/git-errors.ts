@@ -8,6 +8,7 @@ import { withoutSecrets } from './faults';
 /** The text git printed, with CRs and colour codes gone (GitHub colours some `remote:` lines). */
 function gitText(err: unknown): string {
   const text = typeof err === 'string' ? err : String((err as Error)?.message ?? err);
+  // eslint-disable-next-line no-control-regex -- colour codes start with ESC
   return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r\n?/g, '\n');
 }
 

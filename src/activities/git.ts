@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { permanent } from './failures';
-import { gitFailure, isMissingRef, withoutCredentials } from './git-errors';
+import { gitFailure, isLostPushRace, isMissingRef, withoutCredentials } from './git-errors';
 
 /**
  * What git inherits from the worker's environment; nothing else (no secrets of the worker). A
@@ -33,6 +33,8 @@ const NETWORK_TIMEOUTS: Array<[string, string]> = [
   ['http.lowSpeedLimit', '1000'],
   ['http.lowSpeedTime', '20'],
 ];
+/** Pushes that lose a race with other pushes before a step gives up and leaves it to its retry policy. */
+const PUSH_ATTEMPTS = 5;
 /** Cache dirs whose stale locks this process has cleared; see `removeStaleLocks`. */
 const recovered = new Set<string>();
 
@@ -50,6 +52,14 @@ export interface RepoOptions {
   /** GITHUB_TOKEN, sent as an HTTP header through the environment: never in a URL, argv or .git/config. */
   token?: string;
 }
+
+/**
+ * One decision of `pushWithRetry`: nothing (more) to push, or a push and what the step answers
+ * once it lands. `push` is a local commit to set the branch to, or '' to delete the branch;
+ * `lease` forces it only if the branch is still at that commit ('' = absent), otherwise it must
+ * fast-forward.
+ */
+export type PushDecision<T> = { done: T } | { push: string; lease?: string; result: T };
 
 /** git configuration as environment variables (GIT_CONFIG_COUNT, GIT_CONFIG_KEY_n, GIT_CONFIG_VALUE_n). */
 function configEnv(entries: Array<[string, string]>): Record<string, string> {
@@ -272,6 +282,30 @@ export class RepoCache {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Every push of the deployer: decide (fetching what it reads), push; when the push lost a race
+   * with another push, decide again on where the branch is now. Any other failure is gitFailure's:
+   * permanent when the token or the server's policy refused it, else thrown for the step's retry.
+   */
+  async pushWithRetry<T>(git: SimpleGit, branch: string, decide: () => Promise<PushDecision<T>>): Promise<T> {
+    for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
+      const decision = await decide();
+      if ('done' in decision) return decision.done;
+      const lease = decision.lease === undefined ? [] : [`--force-with-lease=refs/heads/${branch}:${decision.lease}`];
+      try {
+        await git.raw(['push', ...lease, 'origin', `${decision.push}:refs/heads/${branch}`]);
+        return decision.result;
+      } catch (err) {
+        // A branch to delete that is gone already lost the race to whoever deleted it.
+        const lost = isLostPushRace(err) || (decision.push === '' && isMissingRef(err));
+        if (!lost) gitFailure(err, { origin: this.options.cloneUrl, branch, action: 'push' });
+      }
+    }
+    throw new Error(
+      `${branch} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`,
+    );
   }
 
   async show(git: SimpleGit, rev: string, path: string): Promise<string> {

@@ -1,20 +1,56 @@
 import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
 import type { ProductionTarget } from '../plan/environment';
+import { productionTagProblem } from '../plan/tags';
 import { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW } from '../plan/trailers';
+import { permanent } from './failures';
 import type { RepoCache } from './git';
 import { overlayImages, overlayImagesOrNone } from './overlay-file';
 import { checkInput, fullSha } from './input';
 
 const listInput = z.object({ limit: z.number().int().min(1).max(100).default(20) });
 const orderInput = z.object({ commits: z.array(fullSha).max(200) });
+const commitInput = z.object({ commit: fullSha.optional() });
 const SEP = '\x1f';
 
+export interface HistoryDeps {
+  repo: RepoCache;
+  /** The production overlay, on the main branch. */
+  overlayPath: string;
+  mainBranch: string;
+  images: Array<{ name: string }>;
+  /** Whether the registry has every image at the tag. */
+  imagesExist: (tag: string) => Promise<boolean>;
+}
+
 /** Reads production's history from git: the overlay's log is the deployment log (GitOps). */
-export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist: (tag: string) => Promise<boolean>) {
-  const path = config.overlay.path;
-  const first = config.images[0]!.name;
+export function historySteps({ repo, overlayPath: path, mainBranch, images, imagesExist }: HistoryDeps) {
+  const first = images[0]!.name;
+
+  /** Step `read-running-tag` (Path 2): the tag the production overlay names at the merge commit, or on main's tip. */
+  async function readRunningTag(raw: { commit?: string }): Promise<{ tag: string }> {
+    const { commit } = checkInput(commitInput, raw, 'read-running-tag');
+    const text = await repo.exclusive(async (git) => {
+      if (commit) await repo.ensureCommit(git, commit);
+      else await repo.fetchMain(git);
+      return repo.show(git, commit ?? repo.remoteMain, path);
+    });
+    const named = overlayImages(text, `${path} at ${commit ? commit.slice(0, 7) : mainBranch}`);
+    const tags = new Set<string>();
+    for (const { name } of images) {
+      const tag = named.find((image) => image.name === name)?.newTag;
+      const problem = productionTagProblem(name, tag);
+      if (problem) throw permanent(problem, 'InvalidProductionTag');
+      tags.add(tag!);
+    }
+    if (tags.size > 1) {
+      throw permanent(
+        `Production images run different tags (${[...tags].join(', ')}); CI builds all images at one tag, so set every newTag in ${path} to the same sha-<commit>.`,
+        'InvalidProductionTag',
+      );
+    }
+    return { tag: [...tags][0]! };
+  }
 
   /** Step `list-targets`: previous production tags, newest first, each checked against the registry. */
   async function listTargets(raw: { limit?: number }): Promise<ProductionTarget[]> {
@@ -32,7 +68,7 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
       ].join(SEP);
       // Several commits of the overlay may share a tag (config edits): read enough to find `limit` tags.
       // The overlay as it is now must be readable (a rollback edits it); old versions are only read.
-      overlayImages(await repo.show(git, repo.remoteMain, path), `${path} on ${config.repository.mainBranch}`);
+      overlayImages(await repo.show(git, repo.remoteMain, path), `${path} on ${mainBranch}`);
       const log = await git.raw(['log', repo.remoteMain, `-n${limit * 5}`, `--format=${format}%x1e`, '--', path]);
       const found: ProductionTarget[] = [];
       for (const record of log
@@ -99,5 +135,5 @@ export function historySteps(config: DeployConfig, repo: RepoCache, imagesExist:
     return heads.length && heads.every((h) => commits.includes(h)) ? heads : undefined;
   }
 
-  return { listTargets, orderCommits };
+  return { readRunningTag, listTargets, orderCommits };
 }

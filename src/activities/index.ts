@@ -1,17 +1,17 @@
 import type { TokenCredential } from '@azure/identity';
 import type { Octokit } from '@octokit/rest';
 import type { DeployConfig } from '../config/schema';
-import { argoSteps } from './argocd';
+import { argoSteps, type ArgoDeps } from './argocd';
 import { ciSteps } from './ci';
-import { detectSteps } from './detect';
-import { RepoCache } from './git';
-import { overlaySteps } from './overlay';
-import { previewSteps } from './preview';
-import { pullSteps } from './pulls';
+import { detectSteps, type DetectDeps } from './detect';
+import type { RepoCache } from './git';
+import type { GitHubDeps } from './github';
 import { withHeartbeats } from './heartbeat';
-import { historySteps } from './history';
-import { registrySteps } from './registry';
-import { settingsSteps } from './settings';
+import { historySteps, type HistoryDeps } from './history';
+import { overlaySteps, type OverlayDeps } from './overlay';
+import { pullSteps } from './pulls';
+import { registryHost, registrySteps, type RegistryDeps } from './registry';
+import { settingsSteps, type SettingsDeps } from './settings';
 
 /** What the steps need from outside; the worker builds the real ones (see worker/deps.ts), tests may pass their own. */
 export interface ActivityDeps {
@@ -23,23 +23,106 @@ export interface ActivityDeps {
   fetch?: typeof fetch;
 }
 
+// Each family of steps gets only what it reads: this is the one place that knows the configuration's shape
+// (the exported builders are for tests that run one family against a config).
+
+function settingsDeps(config: DeployConfig): SettingsDeps {
+  const { argocd, environment, preview, temporal } = config;
+  return {
+    production: {
+      application: argocd.application,
+      syncTimeoutMs: argocd.syncTimeout,
+      autoRollback: environment.autoRollback,
+    },
+    preview: preview && {
+      application: preview.application,
+      branch: preview.branch,
+      syncTimeoutMs: preview.syncTimeout ?? argocd.syncTimeout,
+    },
+    continueAsNewAfter: environment.continueAsNewAfter,
+    searchAttributes: temporal.searchAttributes,
+    taskQueue: temporal.taskQueue,
+  };
+}
+
+function detectDeps(config: DeployConfig, repo: RepoCache): DetectDeps {
+  const { ci, argocd, preview } = config;
+  return {
+    repo,
+    rules: config.changeRules,
+    images: config.images,
+    repositoryUrl: repositoryWebUrl(config),
+    searchAttributes: config.temporal.searchAttributes,
+    ci: { timeoutMs: ci.timeout, pollInitialMs: ci.pollInitial, pollMaxMs: ci.pollMax, rerunWindowMs: ci.rerunWindow },
+    reannounceMs: config.environment.reannounceAfter,
+    production: { syncTimeoutMs: argocd.syncTimeout },
+    preview: preview && { syncTimeoutMs: preview.syncTimeout ?? argocd.syncTimeout, searchDepth: preview.searchDepth },
+  };
+}
+
+export function registryDeps(config: DeployConfig, credential: TokenCredential): RegistryDeps {
+  return { endpoint: config.registry.endpoint, images: config.images, credential };
+}
+
+export function overlayDeps(config: DeployConfig, repo: RepoCache): OverlayDeps {
+  const host = registryHost(config.registry.endpoint);
+  return {
+    repo,
+    images: config.images.map((image) => ({ name: image.name, newName: `${host}/${image.repository}` })),
+    overlayPath: config.overlay.path,
+    mainBranch: config.repository.mainBranch,
+    preview: config.preview && { overlayPath: config.preview.overlayPath },
+  };
+}
+
+export function historyDeps(
+  config: DeployConfig,
+  repo: RepoCache,
+  imagesExist: HistoryDeps['imagesExist'],
+): HistoryDeps {
+  return {
+    repo,
+    overlayPath: config.overlay.path,
+    mainBranch: config.repository.mainBranch,
+    images: config.images,
+    imagesExist,
+  };
+}
+
+function gitHubDeps(config: DeployConfig, octokit: Octokit): GitHubDeps {
+  const { owner, name, mainBranch } = config.repository;
+  return { octokit, owner, repo: name, mainBranch, apiHost: new URL(config.github.apiUrl).host };
+}
+
+function argoDeps(config: DeployConfig, repo: RepoCache, token?: string, fetchImpl?: typeof fetch): ArgoDeps {
+  return { repo, server: config.argocd.server, application: config.argocd.application, token, fetch: fetchImpl };
+}
+
+/** api.github.com → github.com; GitHub Enterprise's https://host/api/v3 → https://host. */
+function repositoryWebUrl(config: DeployConfig): string {
+  const api = new URL(config.github.apiUrl);
+  const web = api.hostname === 'api.github.com' ? 'https://github.com' : `${api.protocol}//${api.host}`;
+  return `${web}/${config.repository.owner}/${config.repository.name}`;
+}
+
 /**
- * The steps, one small unit each: detect, wait-for-ci, read-running-tag, validate-images,
- * update-overlay, confirm-sync, and for the environment list-targets, order-commits and its settings;
- * previews add read-pull-request, their own detect and search-images.
+ * The steps, one small unit each: for a target's environment its settings, update-overlay,
+ * confirm-sync, list-targets, order-commits and remove-preview-branch; for a deploy detect,
+ * read-pull-request, search-images, wait-for-ci, read-running-tag and validate-images.
  */
 export function createActivities(deps: ActivityDeps) {
-  const { validateImages, imagesExist } = registrySteps(deps.config, deps.credential);
+  const { config, repo } = deps;
+  const { imagesExist, ...registry } = registrySteps(registryDeps(config, deps.credential));
+  const github = gitHubDeps(config, deps.octokit);
   return withHeartbeats({
-    ...detectSteps(deps.config, deps.repo),
-    ...ciSteps(deps.config, deps.octokit),
-    validateImages,
-    ...overlaySteps(deps.config, deps.repo),
-    ...argoSteps(deps.config, deps.repo, deps.argocdToken, deps.fetch),
-    ...historySteps(deps.config, deps.repo, imagesExist),
-    ...settingsSteps(deps.config),
-    ...pullSteps(deps.config, deps.octokit),
-    ...previewSteps(deps.config, deps.repo, imagesExist),
+    ...settingsSteps(settingsDeps(config)),
+    ...detectSteps(detectDeps(config, repo)),
+    ...pullSteps(github),
+    ...ciSteps({ ...github, workflow: config.ci.workflow }),
+    ...registry,
+    ...historySteps(historyDeps(config, repo, imagesExist)),
+    ...overlaySteps(overlayDeps(config, repo)),
+    ...argoSteps(argoDeps(config, repo, deps.argocdToken, deps.fetch)),
   });
 }
 

@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
+import type { OverlayUpdate } from '../contract/deploy';
 import { OverlayError, setOverlayImages } from '../plan/overlay';
+import type { TagRule } from '../plan/tag-rule';
 import { SHA_TAG } from '../plan/tags';
 import {
   deployerWorkflowId,
@@ -12,13 +13,10 @@ import {
   TRAILER_RULE,
   TRAILER_WORKFLOW,
 } from '../plan/trailers';
-import type { OverlayUpdate } from '../workflows/types';
-import { permanent } from './failures';
-import { commitMessage, type RepoCache } from './git';
+import { permanent, previewsConfigured } from './failures';
+import { commitMessage, type PushDecision, type RepoCache } from './git';
 import { overlayImages, overlayImagesOrNone } from './overlay-file';
-import { gitFailure, isLostPushRace, isMissingRef } from './git-errors';
-import { branchName, checkInput, fullSha, imageTag } from './input';
-import { registryHost } from './registry';
+import { branchName, checkInput, fullSha, imageTag, prNumber } from './input';
 
 export { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW };
 
@@ -28,6 +26,15 @@ const sameLine = (max: number) =>
     .min(1)
     .max(max)
     .regex(/^[^\r\n]*$/, 'must be one line');
+/** Every rule of plan/tag-rule.ts, checked by the compiler both ways. */
+const TAG_RULES = {
+  ci: 'ci',
+  running: 'running',
+  'pr-history': 'pr-history',
+  production: 'production',
+} as const satisfies {
+  [R in TagRule]: R;
+};
 const updateInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deploy'), tag: imageTag, workflowId: z.string().min(1), commit: fullSha }),
   z.object({
@@ -42,9 +49,9 @@ const updateInput = z.discriminatedUnion('kind', [
     tag: imageTag,
     workflowId: z.string().min(1),
     commit: fullSha,
-    pr: z.number().int().positive(),
+    pr: prNumber,
     branch: branchName,
-    rule: z.enum(['ci', 'pr-history', 'production']),
+    rule: z.enum(TAG_RULES),
     /** The deployer's own preview branch (preview.branch, as the PR's workflow read it), or null: the PR branch. */
     target: branchName.nullable().default(null),
   }),
@@ -52,7 +59,17 @@ const updateInput = z.discriminatedUnion('kind', [
 export type OverlayChange = z.input<typeof updateInput>;
 type Change = z.output<typeof updateInput>;
 type PreviewChange = Extract<Change, { kind: 'preview' }>;
-const PUSH_ATTEMPTS = 5;
+
+export interface OverlayDeps {
+  repo: RepoCache;
+  /** What the deployer sets in an overlay: each image's kustomize name and its full name (registry host/repository). */
+  images: Array<{ name: string; newName: string }>;
+  /** The production overlay, on the main branch. */
+  overlayPath: string;
+  mainBranch: string;
+  /** Absent: previews are not configured. */
+  preview?: { overlayPath: string };
+}
 
 /** `[skip ci]` ends the subject: GitHub skips CI for it, and trailers must stay the last paragraph. */
 export function overlayCommitMessage(change: Change): string {
@@ -70,10 +87,14 @@ export function overlayCommitMessage(change: Change): string {
 type Attempt = { done: OverlayUpdate } | { text: string };
 
 /** Step `update-overlay`: commit a tag into an overlay (production on main, a preview on its PR branch), at most once per change. */
-export function overlaySteps(config: DeployConfig, repo: RepoCache) {
-  const host = registryHost(config.registry.endpoint);
-  const updatesFor = (tag: string) =>
-    config.images.map((image) => ({ name: image.name, newName: `${host}/${image.repository}`, newTag: tag }));
+export function overlaySteps({ repo, images, overlayPath, mainBranch, preview: previews }: OverlayDeps) {
+  const first = images[0]!.name;
+  const updatesFor = (tag: string) => images.map((image) => ({ ...image, newTag: tag }));
+  const committed = (overlayCommit: string): OverlayUpdate => ({
+    outcome: 'committed',
+    overlayCommit,
+    revision: overlayCommit,
+  });
 
   function edit(text: string, tag: string, where: string): { text: string; changed: boolean } {
     try {
@@ -84,41 +105,20 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
     }
   }
 
-  /** Commits the overlay text on top of `base` and pushes it to `branch`; with `lease`, forced if the branch is still there ('' = absent). */
-  async function commitAndPush(
-    git: SimpleGit,
-    change: Change,
-    base: string,
-    branch: string,
-    path: string,
-    text: string,
-    lease?: string,
-  ): Promise<string> {
+  /** Commits the overlay text on top of `base`, locally; the push is pushWithRetry's. */
+  async function commitOverlay(git: SimpleGit, change: Change, base: string, path: string, text: string) {
     await git.raw(['checkout', '--force', '-B', 'gitops-deployer', base]);
     writeFileSync(join(repo.dir, path), text);
     await git.add(path);
     // Empty when the overlay already names the tag: the commit still marks the branch as the deployer's.
     await git.raw(['commit', '--allow-empty', '-m', overlayCommitMessage(change)]);
-    const overlayCommit = (await git.revparse(['HEAD'])).trim();
-    const force = lease === undefined ? [] : [`--force-with-lease=refs/heads/${branch}:${lease}`];
-    await git.raw(['push', ...force, 'origin', `HEAD:refs/heads/${branch}`]);
-    return overlayCommit;
-  }
-
-  /**
-   * Only a lost race with another push is worth a fetch and a new decision here; any other push
-   * failure is thrown: permanent when the token or the server's policy refused it, else retried.
-   */
-  function unlessLostRace(err: unknown, branch: string): void {
-    if (isLostPushRace(err)) return; // someone pushed meanwhile: fetch and decide again on the new tip
-    gitFailure(err, { origin: repo.origin, branch, action: 'push' });
+    return (await git.revparse(['HEAD'])).trim();
   }
 
   /** The tag the overlay names at a revision (the first image's). */
   async function tagAt(git: SimpleGit, rev: string, path: string): Promise<string | undefined> {
-    return overlayImagesOrNone(await git.show([`${rev}:${path}`]).catch(() => '')).find(
-      (image) => image.name === config.images[0]!.name,
-    )?.newTag;
+    return overlayImagesOrNone(await git.show([`${rev}:${path}`]).catch(() => '')).find((image) => image.name === first)
+      ?.newTag;
   }
 
   /**
@@ -155,32 +155,25 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   }
 
   /**
-   * Fetch, decide, commit, push; on a lost race fetch and decide again. A retry after a crash
+   * Fetch, decide, commit, push (on a lost race: fetch and decide again). A retry after a crash
    * finds the commit it already pushed by its workflow-id trailer: one change, at most one commit.
    */
-  async function commitOnBranch(
+  function commitOnBranch(
     git: SimpleGit,
     change: Change,
     branch: string,
     path: string,
     decide: (text: string, remote: string) => Promise<Attempt>,
   ): Promise<OverlayUpdate> {
-    for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
+    return repo.pushWithRetry(git, branch, async (): Promise<PushDecision<OverlayUpdate>> => {
       const remote = await repo.fetchBranch(git, branch);
       const mine = await mineOn(git, remote, change, path);
-      if (mine) return { outcome: 'committed', overlayCommit: mine, revision: mine };
+      if (mine) return { done: committed(mine) };
       const decided = await decide(await repo.show(git, remote, path), remote);
-      if ('done' in decided) return decided.done;
-      try {
-        const overlayCommit = await commitAndPush(git, change, remote, branch, path, decided.text);
-        return { outcome: 'committed', overlayCommit, revision: overlayCommit };
-      } catch (err) {
-        unlessLostRace(err, branch);
-      }
-    }
-    throw new Error(
-      `${branch} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`,
-    );
+      if ('done' in decided) return decided;
+      const overlayCommit = await commitOverlay(git, change, remote, path, decided.text);
+      return { push: overlayCommit, result: committed(overlayCommit) };
+    });
   }
 
   /** The commit a `sha-<7 hex>` tag was built from, if the clone knows it. */
@@ -194,12 +187,9 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
 
   /** Production: main's overlay, whose tag only moves forward in git history unless a person rolls back. */
   function production(git: SimpleGit, change: Exclude<Change, { kind: 'preview' }>): Promise<OverlayUpdate> {
-    const { path } = config.overlay;
-    const main = config.repository.mainBranch;
-    return commitOnBranch(git, change, main, path, async (text, remote) => {
-      const currentTag = overlayImages(text, `${path} on ${main}`).find(
-        (image) => image.name === config.images[0]!.name,
-      )?.newTag;
+    const where = `${overlayPath} on ${mainBranch}`;
+    return commitOnBranch(git, change, mainBranch, overlayPath, async (text, remote) => {
+      const currentTag = overlayImages(text, where).find((image) => image.name === first)?.newTag;
       const current = await tagCommit(git, currentTag);
       if (
         change.kind === 'deploy' &&
@@ -216,7 +206,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
           },
         };
       }
-      const edited = edit(text, change.tag, `${path} on ${main}`);
+      const edited = edit(text, change.tag, where);
       if (edited.changed) return { text: edited.text };
       return {
         done: {
@@ -248,7 +238,7 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
    * commit, force-pushed there, so the PR branch never sees a deployer commit. Forced only over the
    * deployer's own commit and only if the branch is where this attempt found it (a lease).
    */
-  async function previewOnOwnBranch(
+  function previewOnOwnBranch(
     git: SimpleGit,
     change: PreviewChange,
     target: string,
@@ -259,32 +249,25 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
         `preview.branch ${target} is the pull request's own branch; choose another template`,
         'PreviewBranchClash',
       );
-    for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
+    return repo.pushWithRetry(git, target, async (): Promise<PushDecision<OverlayUpdate>> => {
       const head = await repo.fetchBranch(git, change.branch);
       const tip = (await git.revparse([head])).trim();
-      if (tip !== change.commit) return movedOn(await repo.show(git, head, path), tip);
+      if (tip !== change.commit) return { done: movedOn(await repo.show(git, head, path), tip) };
       const current = await ownBranchTip(git, target);
       // A retry after a crash: the branch is already this change's commit on top of the previewed head.
       if (current && (await commitMessage(git, current)).includes(`${TRAILER_WORKFLOW}: ${change.workflowId}`)) {
         const parent = (await git.revparse([`${current}^`])).trim();
         if (parent === change.commit && (await tagAt(git, current, path)) === change.tag)
-          return { outcome: 'committed', overlayCommit: current, revision: current };
+          return { done: committed(current) };
       }
       const edited = edit(
         await repo.show(git, change.commit, path),
         change.tag,
         `${path} at ${change.commit.slice(0, 7)}`,
       );
-      try {
-        const overlayCommit = await commitAndPush(git, change, change.commit, target, path, edited.text, current);
-        return { outcome: 'committed', overlayCommit, revision: overlayCommit };
-      } catch (err) {
-        unlessLostRace(err, target);
-      }
-    }
-    throw new Error(
-      `${target} kept moving: ${PUSH_ATTEMPTS} pushes lost the race with other pushes; the activity will retry`,
-    );
+      const overlayCommit = await commitOverlay(git, change, change.commit, path, edited.text);
+      return { push: overlayCommit, lease: current, result: committed(overlayCommit) };
+    });
   }
 
   /** The tip of the deployer's own branch ('' when absent); a branch whose tip is not a deployer commit is refused, never overwritten. */
@@ -307,34 +290,25 @@ export function overlaySteps(config: DeployConfig, repo: RepoCache) {
   }
 
   function movedOn(text: string, tip: string): OverlayUpdate {
-    const tag = overlayImagesOrNone(text).find((image) => image.name === config.images[0]!.name)?.newTag ?? 'unknown';
+    const tag = overlayImagesOrNone(text).find((image) => image.name === first)?.newTag ?? 'unknown';
     return { outcome: 'superseded', overlayCommit: null, revision: tip, current: { tag, commit: tip } };
   }
 
   function preview(git: SimpleGit, change: PreviewChange): Promise<OverlayUpdate> {
-    if (!config.preview)
-      throw permanent(
-        'previews are not configured: add a preview section to the configuration',
-        'PreviewNotConfigured',
-      );
-    const path = config.preview.overlayPath;
+    const path = previewsConfigured(previews).overlayPath;
     return change.target ? previewOnOwnBranch(git, change, change.target, path) : previewOnHead(git, change, path);
   }
 
   /** Step `remove-preview-branch`: the PR closed, so its preview branch goes (only if the deployer's; gone already is fine). */
   async function removePreviewBranch(raw: { branch: string }): Promise<{ removed: boolean }> {
     const { branch } = checkInput(z.object({ branch: branchName }), raw, 'remove-preview-branch');
-    return repo.exclusive(async (git) => {
-      const tip = await ownBranchTip(git, branch);
-      if (!tip) return { removed: false };
-      try {
-        await git.raw(['push', `--force-with-lease=refs/heads/${branch}:${tip}`, 'origin', `:refs/heads/${branch}`]);
-      } catch (err) {
-        // Gone already is what we wanted; a lease that no longer holds means someone else pushed there: decide again on the retry.
-        if (!isMissingRef(err)) gitFailure(err, { origin: repo.origin, branch, action: 'push' });
-      }
-      return { removed: true };
-    });
+    return repo.exclusive((git) =>
+      repo.pushWithRetry(git, branch, async (): Promise<PushDecision<{ removed: boolean }>> => {
+        // Deleted only at the tip found here: a push meanwhile (or a deletion) is decided again.
+        const tip = await ownBranchTip(git, branch);
+        return tip ? { push: '', lease: tip, result: { removed: true } } : { done: { removed: false } };
+      }),
+    );
   }
 
   async function updateOverlay(raw: OverlayChange): Promise<OverlayUpdate> {

@@ -1,14 +1,13 @@
-import type { Octokit } from '@octokit/rest';
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
 import type { PullCommit } from '../plan/preview';
 import { hasDeployerTrailer } from '../plan/trailers';
 import { requestFailure } from './failures';
-import { checkInput } from './input';
+import type { GitHubDeps } from './github';
+import { checkInput, prNumber } from './input';
 
-const prInput = z.object({ pr: z.number().int().positive() });
+const prInput = z.object({ pr: prNumber });
 const commitsInput = z.object({
-  pr: z.number().int().positive(),
+  pr: prNumber,
   limit: z.number().int().min(1).max(250).default(100),
 });
 
@@ -31,10 +30,8 @@ export interface PullRequestInfo {
 }
 
 /** Step `read-pull-request`: the pull request and its commits, from GitHub's REST API. */
-export function pullSteps(config: DeployConfig, octokit: Octokit) {
-  const { owner, name: repo } = config.repository;
+export function pullSteps({ octokit, owner, repo, mainBranch, apiHost: host }: GitHubDeps) {
   const fullName = `${owner}/${repo}`.toLowerCase();
-  const host = new URL(config.github.apiUrl).host;
 
   const failure =
     (pr: number) =>
@@ -58,7 +55,7 @@ export function pullSteps(config: DeployConfig, octokit: Octokit) {
       headRef: data.head.ref,
       baseRef: data.base.ref,
       fork,
-      headIsMain: !fork && data.head.ref === config.repository.mainBranch,
+      headIsMain: !fork && data.head.ref === mainBranch,
       headRepository,
       url: data.html_url,
     };

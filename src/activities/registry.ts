@@ -1,13 +1,23 @@
 import { ContainerRegistryContentClient, type ContainerRegistryContentClientOptions } from '@azure/container-registry';
 import type { TokenCredential } from '@azure/identity';
 import { z } from 'zod';
-import type { DeployConfig } from '../config/schema';
-import type { ValidatedImage } from '../workflows/types';
+import type { ValidatedImage } from '../contract/deploy';
 import { permanent, requestFailure } from './failures';
 import { fault, REQUEST_TIMEOUT_MS } from './faults';
-import { checkInput, imageTag } from './input';
+import { checkInput, fullSha, imageTag } from './input';
 
 const validateInput = z.object({ tag: imageTag });
+const findInput = z.object({ candidates: z.array(z.object({ commit: fullSha, tag: imageTag })).max(250) });
+/** Registry lookups in flight at once while searching for a build. */
+const PROBES = 4;
+
+export interface RegistryDeps {
+  /** https://<registry host> */
+  endpoint: string;
+  /** Each image's kustomize name and its repository inside the registry. */
+  images: Array<{ name: string; repository: string }>;
+  credential: TokenCredential;
+}
 
 class MissingImage extends Error {}
 
@@ -19,11 +29,11 @@ export function registryHost(endpoint: string): string {
 }
 
 /**
- * Step `validate-images`: every configured image must exist at the tag, read through the OCI
- * distribution API (ACR with Azure credentials in production, any OCI registry in tests).
+ * Steps `validate-images` and `search-images`: every configured image must exist at the tag, read
+ * through the OCI distribution API (ACR with Azure credentials in production, any OCI registry in tests).
  */
-export function registrySteps(config: DeployConfig, credential: TokenCredential) {
-  const host = registryHost(config.registry.endpoint);
+export function registrySteps({ endpoint, images, credential }: RegistryDeps) {
+  const host = registryHost(endpoint);
   const options: ContainerRegistryContentClientOptions = {
     // Temporal's retry policy is the one that retries (with the step's backoff, visible in history);
     // the SDK's own 3 retries with up to 64 s between them would hide inside one attempt.
@@ -34,15 +44,15 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
     ],
   };
   const clients = new Map(
-    config.images.map((image) => [
+    images.map((image) => [
       image.name,
-      new ContainerRegistryContentClient(config.registry.endpoint, image.repository, credential, options),
+      new ContainerRegistryContentClient(endpoint, image.repository, credential, options),
     ]),
   );
 
   async function validateImages(raw: { tag: string }): Promise<ValidatedImage[]> {
     const { tag } = checkInput(validateInput, raw, 'validate-images');
-    const results = await Promise.allSettled(config.images.map((image) => validate(image.name, image.repository, tag)));
+    const results = await Promise.allSettled(images.map((image) => validate(image.name, image.repository, tag)));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     // Name every missing image at once, so one look at the failure tells the whole story.
     const missing = failed.filter((err) => err instanceof MissingImage).map((err) => err.message);
@@ -77,14 +87,26 @@ export function registrySteps(config: DeployConfig, credential: TokenCredential)
 
   /** Whether every image exists at the tag (for rollback targets); other errors propagate. */
   async function imagesExist(tag: string): Promise<boolean> {
-    const results = await Promise.allSettled(config.images.map((image) => validate(image.name, image.repository, tag)));
+    const results = await Promise.allSettled(images.map((image) => validate(image.name, image.repository, tag)));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (failed.some((err) => !(err instanceof MissingImage)))
       throw failed.find((err) => !(err instanceof MissingImage));
     return failed.length === 0;
   }
 
-  return { validateImages, imagesExist };
+  /** Step `search-images`: the first candidate (newest first) whose images all exist, or null. */
+  async function findImages(raw: z.input<typeof findInput>): Promise<{ commit: string; tag: string } | null> {
+    const { candidates } = checkInput(findInput, raw, 'search-images');
+    for (let i = 0; i < candidates.length; i += PROBES) {
+      const batch = candidates.slice(i, i + PROBES);
+      const exist = await Promise.all(batch.map((c) => imagesExist(c.tag)));
+      const hit = batch.find((_, index) => exist[index]);
+      if (hit) return hit;
+    }
+    return null;
+  }
+
+  return { validateImages, findImages, imagesExist };
 }
 
 function isMissingManifest(err: unknown): boolean {

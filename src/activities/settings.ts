@@ -1,21 +1,42 @@
-import type { DeployConfig } from '../config/schema';
+import { z } from 'zod';
+import type { TargetSettings } from '../contract/environment';
+import type { Target } from '../contract/target';
+import { previewName } from '../plan/preview';
+import { previewsConfigured } from './failures';
+import { checkInput, targetInput } from './input';
 
-export interface EnvironmentSettings {
-  syncTimeoutMs: number;
-  autoRollback: boolean;
+export interface SettingsDeps {
+  production: { application: string; syncTimeoutMs: number; autoRollback: boolean };
+  /** Templates with `{number}` (preview.application, preview.branch); absent: previews are not configured. */
+  preview?: { application: string; branch?: string; syncTimeoutMs: number };
   continueAsNewAfter: number;
   searchAttributes: boolean;
+  taskQueue: string;
 }
 
-/** The worker's policy for the environment workflow, read at each run so a config change applies. */
-export function settingsSteps(config: DeployConfig) {
-  async function environmentSettings(): Promise<EnvironmentSettings> {
+const settingsInput = z.object({ target: targetInput });
+
+/** The worker's policy for a target's environment workflow, read at each run so a config change applies. */
+export function settingsSteps(deps: SettingsDeps) {
+  async function targetSettings(raw: { target: Target }): Promise<TargetSettings> {
+    const { target } = checkInput(settingsInput, raw, 'target-settings');
+    const { continueAsNewAfter, searchAttributes, taskQueue } = deps;
+    const common = { continueAsNewAfter, searchAttributes, taskQueue };
+    if (target.kind === 'production') {
+      const { application, syncTimeoutMs, autoRollback } = deps.production;
+      return { application, trackedBranch: null, previewBranch: null, syncTimeoutMs, autoRollback, ...common };
+    }
+    const preview = previewsConfigured(deps.preview);
+    const previewBranch = preview.branch ? previewName(preview.branch, target.pr) : null;
     return {
-      syncTimeoutMs: config.argocd.syncTimeout,
-      autoRollback: config.environment.autoRollback,
-      continueAsNewAfter: config.environment.continueAsNewAfter,
-      searchAttributes: config.temporal.searchAttributes,
+      application: previewName(preview.application, target.pr),
+      // null: the application tracks the PR's own branch.
+      trackedBranch: previewBranch,
+      previewBranch,
+      syncTimeoutMs: preview.syncTimeoutMs,
+      autoRollback: false,
+      ...common,
     };
   }
-  return { environmentSettings };
+  return { targetSettings };
 }

@@ -1,17 +1,25 @@
 import {
-  WorkflowExecutionAlreadyStartedError,
+  WithStartWorkflowOperation,
   WorkflowFailedError,
-  WorkflowIdReusePolicy,
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
-import { ciCompletedSignal, deployWorkflowId, statusQuery } from '../workflows/definitions';
+import type { DeployPath as Path } from '../plan/classify';
+import {
+  ciCompletedSignal,
+  statusQuery,
+  type DeployInput,
+  type DeployPhase as Phase,
+  type DeployStatus,
+} from '../contract/deploy';
+import { deployRequestedSignal, requestDeployUpdate, type DeployRequest } from '../contract/environment';
+import { deployWorkflowId, deployWorkflowIdPrefix } from '../contract/ids';
 import {
   DeployCommit,
   DeployEnvironment,
@@ -19,116 +27,120 @@ import {
   DeployPhase,
   DeployPullRequest,
   ImageTag,
-} from '../workflows/search-attributes';
-import { previewDeployWorkflowId } from '../workflows/preview-definitions';
-import type { DeployInput, DeployPhase as Phase, DeployStatus } from '../workflows/types';
+} from '../contract/search-attributes';
+import type { Target } from '../contract/target';
 import type { environment } from '../workflows/environment';
-import type { productionDeploy } from '../workflows/deploy';
-import {
-  deployRequestedSignal,
-  environmentWorkflowId,
-  type DeployRequest,
-  type EnvironmentInput,
-} from '../workflows/environment-definitions';
-import type { DeployPath as Path } from '../plan/classify';
+import { answered, environmentStartOptions, productionTarget, refuse, repositoryOf } from './environment';
+import { deployRequestProblem } from '../plan/environment';
+import { policyOf } from '../plan/policy';
 
 export interface StartedDeploy {
-  workflowId: string;
-  /** false when this commit's deploy already ran or is running (a redelivery, a second start). */
-  started: boolean;
+  /** The target's environment workflow, which starts the deploy. */
+  environmentWorkflowId: string;
+  /** The deploy's workflow id, when the commit is known (a preview of "the head" learns it in the environment). */
+  workflowId?: string;
+  /**
+   * true: started now; false: that deploy ran or runs already (a redelivery), or none was started
+   * (`note` says why); undefined: handed to the environment by signal, which starts it.
+   */
+  started?: boolean;
+  note: string;
 }
 
+/** How long deployctl waits for the environment to answer a request (a preview's may re-read GitHub once). */
+const REQUEST_TIMEOUT_MS = 60_000;
+
 /**
- * Starts the production deploy of one merge commit. First the environment (`env-production`) is
- * signalled with signal-with-start, so it runs and records the request; then the deploy itself is
- * started. Its id comes from repository and commit, so a repeated start while it runs or after it
- * succeeded is a no-op; a failed deploy may be started again.
+ * Asks the target's environment for a deploy; the environment starts it as its child, so the
+ * request and the start are one atomic step whoever asks. `wait`: update-with-start, answered with
+ * what was started (deployctl). Otherwise signal-with-start: durable at once, even while no worker
+ * runs (the relay: GitHub does not redeliver a webhook that failed).
  */
-export async function startDeploy(
+export async function requestDeploy(
   client: Client,
   config: DeployConfig,
+  target: Target,
   request: DeployRequest,
+  options: { wait: boolean } = { wait: true },
 ): Promise<StartedDeploy> {
-  const repository = repositoryOf(config);
-  const commit = request.commit.toLowerCase();
-  const workflowId = deployWorkflowId(repository, commit);
-  const environmentId = environmentWorkflowId(config.environment.name);
-  await signalEnvironment(client, config, deployRequestedSignal, { ...request, commit });
-  try {
-    await client.workflow.start<typeof productionDeploy>('productionDeploy', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId,
-      args: [
-        {
-          repository,
-          commit,
-          before: request.before,
-          requestedBy: request.requestedBy,
-          environmentWorkflowId: environmentId,
-        },
-      ],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      staticSummary: `deploy ${repository}@${commit.slice(0, 7)} to ${config.environment.name}`,
-      staticDetails: `Merge commit ${commit}${request.before ? ` (main was ${request.before.slice(0, 7)})` : ''}, requested by ${request.requestedBy ?? 'unknown'}.`,
-      // Set at start so the deploy is searchable before its first task runs.
-      typedSearchAttributes: config.temporal.searchAttributes
-        ? [
-            { key: DeployEnvironment, value: config.environment.name },
-            { key: DeployCommit, value: commit },
-            { key: DeployPhase, value: 'detecting' },
-          ]
-        : undefined,
+  refuse(deployRequestProblem(request, policyOf(target).source === 'main'));
+  const commit = request.commit?.toLowerCase();
+  const arg = { ...request, commit };
+  const start = environmentStartOptions(config, target);
+  const workflowId = commit ? deployWorkflowId(repositoryOf(config), target, commit) : undefined;
+  if (!options.wait) {
+    await client.workflow.signalWithStart<typeof environment, [DeployRequest]>('environment', {
+      ...start,
+      signal: deployRequestedSignal,
+      signalArgs: [arg],
     });
-    return { workflowId, started: true };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
-    throw err;
+    return {
+      environmentWorkflowId: start.workflowId,
+      workflowId,
+      note: `asked ${start.workflowId} to start ${workflowId ?? "the head's deploy"}`,
+    };
+  }
+  const operation = new WithStartWorkflowOperation<typeof environment>('environment', {
+    ...start,
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  const result = await answered(
+    client,
+    config,
+    `the requestDeploy update of ${start.workflowId}`,
+    REQUEST_TIMEOUT_MS,
+    () =>
+      client.workflow.executeUpdateWithStart(requestDeployUpdate, { args: [arg], startWorkflowOperation: operation }),
+  );
+  return { environmentWorkflowId: start.workflowId, ...result };
+}
+
+/** Starts (or finds) the production deploy of one merge commit: see requestDeploy. */
+export function startDeploy(
+  client: Client,
+  config: DeployConfig,
+  request: DeployRequest & { commit: string },
+  options?: { wait: boolean },
+): Promise<StartedDeploy> {
+  return requestDeploy(client, config, productionTarget(config), request, options);
+}
+
+/** Asks for a preview of a pull request's head (or of the named commit). */
+export function requestPreview(
+  client: Client,
+  config: DeployConfig,
+  pr: number,
+  request: DeployRequest,
+  options?: { wait: boolean },
+): Promise<StartedDeploy> {
+  requirePreviews(config);
+  return requestDeploy(client, config, { kind: 'preview', pr }, request, options);
+}
+
+export function requirePreviews(config: DeployConfig): void {
+  if (!config.preview) {
+    throw new Error(
+      'previews are not configured: add a preview section (overlayPath, application) to the configuration',
+    );
   }
 }
 
-/** How the environment workflow is started by whoever speaks to it first (signal- or update-with-start). */
-export function environmentStartOptions(config: DeployConfig) {
-  const repository = repositoryOf(config);
-  const { name } = config.environment;
-  return {
-    taskQueue: config.temporal.taskQueue,
-    workflowId: environmentWorkflowId(name),
-    args: [{ environment: name, repository }] as [EnvironmentInput],
-    staticSummary: `${name} environment of ${repository}: one overlay change at a time`,
-  };
-}
-
-/** Signal-with-start of the environment workflow: whoever speaks first starts it. */
-export async function signalEnvironment<T>(
-  client: Client,
-  config: DeployConfig,
-  signal: SignalDefinition<[T]>,
-  arg: T,
-): Promise<void> {
-  await client.workflow.signalWithStart<typeof environment, [T]>('environment', {
-    ...environmentStartOptions(config),
-    signal,
-    signalArgs: [arg],
-  });
-}
-
-export function environmentHandle(client: Client, config: DeployConfig) {
-  return client.workflow.getHandle<typeof environment>(environmentWorkflowId(config.environment.name));
-}
-
 export async function deployStatus(client: Client, config: DeployConfig, commit: string): Promise<DeployStatus> {
-  const repository = `${config.repository.owner}/${config.repository.name}`;
-  return client.workflow.getHandle(deployWorkflowId(repository, commit)).query(statusQuery);
+  return client.workflow.getHandle(deployIdOf(config, commit)).query(statusQuery);
 }
 
 /**
- * Tells the deploy of `run.headSha` that its CI run completed. Returns false when no deploy of that
- * commit is running (a CI run of a docs-only merge, or one that finished already): nothing to do.
+ * Tells the target's deploy of `run.headSha` that its CI run completed. Returns false when no
+ * deploy of that commit is running (a CI run of a docs-only merge, or one that finished already).
  */
-export async function signalCiCompleted(client: Client, config: DeployConfig, run: CiRun): Promise<boolean> {
-  const repository = `${config.repository.owner}/${config.repository.name}`;
+export async function signalCiCompleted(
+  client: Client,
+  config: DeployConfig,
+  run: CiRun,
+  pr?: number,
+): Promise<boolean> {
   try {
-    await client.workflow.getHandle(deployWorkflowId(repository, run.headSha)).signal(ciCompletedSignal, run);
+    await client.workflow.getHandle(deployIdOf(config, run.headSha, pr)).signal(ciCompletedSignal, run);
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
@@ -211,9 +223,7 @@ function statusFromInfo(info: WorkflowExecutionDescription, commit: string, conf
 
 /** A production deploy's workflow id, or with `pr` the preview deploy's. */
 export function deployIdOf(config: DeployConfig, commit: string, pr?: number): string {
-  return pr
-    ? previewDeployWorkflowId(repositoryOf(config), pr, commit)
-    : deployWorkflowId(repositoryOf(config), commit);
+  return deployWorkflowId(repositoryOf(config), pr ? { kind: 'preview', pr } : productionTarget(config), commit);
 }
 
 /** One row of `deployctl list`, from visibility (search attributes), without asking any worker. */
@@ -242,8 +252,9 @@ export interface ListFilter {
 
 /** The visibility query for this repository's deploys, production and previews side by side. Values are validated by the caller's choices. */
 export function listQuery(config: DeployConfig, filter: Omit<ListFilter, 'limit'>): string {
-  const production = `(${DeployEnvironment.name} = "${config.environment.name}" AND WorkflowType = "productionDeploy" AND WorkflowId STARTS_WITH "${deployWorkflowId(repositoryOf(config), '')}")`;
-  const previews = `(${DeployEnvironment.name} = "preview" AND WorkflowType = "previewDeploy" AND WorkflowId STARTS_WITH "preview-${repositoryOf(config).replace('/', '-')}-pr-")`;
+  const repository = repositoryOf(config);
+  const production = `(${DeployEnvironment.name} = "${config.environment.name}" AND WorkflowType = "deploy" AND WorkflowId STARTS_WITH "${deployWorkflowIdPrefix(repository, productionTarget(config))}")`;
+  const previews = `(${DeployEnvironment.name} = "preview" AND WorkflowType = "deploy" AND WorkflowId STARTS_WITH "${deployWorkflowIdPrefix(repository, { kind: 'preview' })}")`;
   const env = filter.pr ? 'preview' : filter.env;
   const clauses = [env === 'production' ? production : env === 'preview' ? previews : `(${production} OR ${previews})`];
   if (filter.pr) clauses.push(`${DeployPullRequest.name} = "${filter.pr}"`);
@@ -295,8 +306,4 @@ export async function resolveCommit(
   if (found.size === 1) return [...found][0]!;
   if (found.size > 1) throw new Error(`commit ${commit} is ambiguous: give more characters or the full id`);
   return commit; // not found: the lookup by id reports it, naming the workflow id
-}
-
-function repositoryOf(config: DeployConfig): string {
-  return `${config.repository.owner}/${config.repository.name}`;
 }

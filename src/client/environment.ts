@@ -1,27 +1,39 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   NamespaceNotFoundError,
   WithStartWorkflowOperation,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
   type Client,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { DeployConfig } from '../config/schema';
-import { rollbackRequestProblem, type Outcome, type ProductionTarget, type RollbackRequest } from '../plan/environment';
-import { innermostMessage } from '../workflows/errors';
-import type { environment } from '../workflows/environment';
+import {
+  holdRequestProblem,
+  rollbackRequestProblem,
+  type Outcome,
+  type ProductionTarget,
+  type RollbackRequest,
+} from '../plan/environment';
 import {
   environmentStatusQuery,
-  pauseSignal,
-  resumeSignal,
+  pauseUpdate,
+  pullRequestClosedSignal,
+  resumeUpdate,
   rollbackSignal,
+  rollbackUpdate,
   targetsUpdate,
+  type EnvironmentInput,
   type EnvironmentView,
-} from '../workflows/environment-definitions';
-import { environmentHandle, environmentStartOptions, signalEnvironment } from './deploys';
+} from '../contract/environment';
+import { innermostMessage } from '../contract/failure';
+import { environmentWorkflowId } from '../contract/ids';
+import { DeployEnvironment, DeployPullRequest } from '../contract/search-attributes';
+import { environmentSummary, type Target } from '../contract/target';
+import type { environment } from '../workflows/environment';
 
-/** The environment as `deployctl status --env` shows it: the workflow's execution status beside its view. */
+/** The environment as `deployctl status` shows it: the workflow's execution status beside its view. */
 export interface EnvironmentSnapshot {
   workflowId: string;
   execution: WorkflowExecutionStatusName;
@@ -29,11 +41,61 @@ export interface EnvironmentSnapshot {
 }
 
 const QUERY_TIMEOUT_MS = 10_000;
+/** Pause and resume change state only: a worker answers in moments. */
+const UPDATE_TIMEOUT_MS = 30_000;
 /** `targets` reads git history and asks the registry about every tag: allow a cold worker cache. */
 const TARGETS_TIMEOUT_MS = 60_000;
+/** A rollback is accepted (validated, queued) by a worker within this long, or not sent at all. */
+const ACCEPT_TIMEOUT_MS = 30_000;
+
+export const repositoryOf = (config: DeployConfig) => `${config.repository.owner}/${config.repository.name}`;
+
+export function productionTarget(config: DeployConfig): Target {
+  return { kind: 'production', name: config.environment.name };
+}
+
+/** How an environment workflow is started by whoever speaks to it first (signal- or update-with-start). */
+export function environmentStartOptions(config: DeployConfig, target: Target = productionTarget(config)) {
+  const repository = repositoryOf(config);
+  return {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: environmentWorkflowId(repository, target),
+    args: [{ repository, target }] as [EnvironmentInput],
+    staticSummary: environmentSummary(repository, target),
+    typedSearchAttributes:
+      config.temporal.searchAttributes && target.kind === 'preview'
+        ? [
+            { key: DeployEnvironment, value: 'preview' },
+            { key: DeployPullRequest, value: String(target.pr) },
+          ]
+        : undefined,
+  };
+}
+
+export function environmentHandle(client: Client, config: DeployConfig, target: Target = productionTarget(config)) {
+  return client.workflow.getHandle<typeof environment>(environmentWorkflowId(repositoryOf(config), target));
+}
+
+/** Signal-with-start of the environment workflow: whoever speaks first starts it. */
+export async function signalEnvironment<T>(
+  client: Client,
+  config: DeployConfig,
+  signal: SignalDefinition<[T]>,
+  arg: T,
+  target: Target = productionTarget(config),
+): Promise<void> {
+  await client.workflow.signalWithStart<typeof environment, [T]>('environment', {
+    ...environmentStartOptions(config, target),
+    signal,
+    signalArgs: [arg],
+  });
+}
+
+/** No worker answered in time: nothing the caller asked for was carried out. */
+export class NoWorkerError extends Error {}
 
 /** Runs `fn` bounded by a deadline, so a missing worker is named instead of hanging the caller. */
-async function answered<T>(
+export async function answered<T>(
   client: Client,
   config: DeployConfig,
   what: string,
@@ -44,47 +106,57 @@ async function answered<T>(
   try {
     return await client.connection.withDeadline(deadline, fn);
   } catch (err) {
-    if (Date.now() < deadline || err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError)
+    // A validator's refusal names the field: its words, not the SDK's wrapper.
+    if (err instanceof WorkflowUpdateFailedError) throw new Error(innermostMessage(err));
+    if (Date.now() < deadline || err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError) {
       throw err;
-    throw new Error(
+    }
+    throw new NoWorkerError(
       `no worker answered ${what} within ${timeoutMs / 1000}s (is a worker polling task queue "${config.temporal.taskQueue}"?): ${(err as Error).message}`,
     );
   }
 }
 
-/** The environment's view, or undefined when its workflow has never run (nothing was deployed, paused or rolled back yet). */
+/** An update of the environment, starting it first if it does not run (it may never have run). */
+function updateWithStart<Ret, Arg>(
+  client: Client,
+  config: DeployConfig,
+  update: UpdateDefinition<Ret, [Arg]>,
+  arg: Arg,
+  timeoutMs: number,
+  target: Target = productionTarget(config),
+): Promise<Ret> {
+  const start = new WithStartWorkflowOperation<typeof environment>('environment', {
+    ...environmentStartOptions(config, target),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  return answered(client, config, `the ${update.name} update of ${start.options.workflowId}`, timeoutMs, () =>
+    client.workflow.executeUpdateWithStart(update, { args: [arg], startWorkflowOperation: start }),
+  );
+}
+
+/** The environment's view, or undefined when its workflow has never run. */
 export async function inspectEnvironment(
   client: Client,
   config: DeployConfig,
+  target: Target = productionTarget(config),
   timeoutMs = QUERY_TIMEOUT_MS,
 ): Promise<EnvironmentSnapshot | undefined> {
-  const handle = environmentHandle(client, config);
+  const handle = environmentHandle(client, config, target);
   try {
     const info = await handle.describe();
-    const view = await answered(client, config, `the environmentStatus query of ${handle.workflowId}`, timeoutMs, () =>
-      handle.query(environmentStatusQuery),
-    );
+    // A closed preview answers from its result; a running environment from its query.
+    const view =
+      info.status.name === 'RUNNING'
+        ? await answered(client, config, `the environmentStatus query of ${handle.workflowId}`, timeoutMs, () =>
+            handle.query(environmentStatusQuery),
+          )
+        : ((await handle.result().catch(() => undefined)) as EnvironmentView | undefined);
+    if (!view) throw new Error(`${handle.workflowId} ended ${info.status.name.toLowerCase()} without a result`);
     return { workflowId: handle.workflowId, execution: info.status.name, view };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
-  }
-}
-
-/** Asks until `ready(view)` holds (a signal sent a moment ago is in the view), at most `timeoutMs`; then returns what there is. */
-async function settle(
-  client: Client,
-  config: DeployConfig,
-  ready: (view: EnvironmentView) => boolean,
-  timeoutMs = 5_000,
-): Promise<EnvironmentSnapshot> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const snapshot = await inspectEnvironment(client, config);
-    if (snapshot && (ready(snapshot.view) || Date.now() >= deadline)) return snapshot;
-    if (!snapshot && Date.now() >= deadline)
-      throw new Error(`${environmentHandle(client, config).workflowId} did not start`);
-    await sleep(200);
   }
 }
 
@@ -93,13 +165,9 @@ export async function pauseEnvironment(
   client: Client,
   config: DeployConfig,
   request: { reason: string; by: string },
-): Promise<EnvironmentSnapshot> {
-  await signalEnvironment(client, config, pauseSignal, request);
-  return settle(
-    client,
-    config,
-    (view) => view.paused?.by === request.by && view.paused.reason.endsWith(request.reason),
-  );
+): Promise<EnvironmentView> {
+  refuse(holdRequestProblem(request, true));
+  return updateWithStart(client, config, pauseUpdate, request, UPDATE_TIMEOUT_MS);
 }
 
 /** Lifts a pause and a rollback's hold. */
@@ -107,105 +175,43 @@ export async function resumeEnvironment(
   client: Client,
   config: DeployConfig,
   request: { by: string },
-): Promise<EnvironmentSnapshot> {
-  await signalEnvironment(client, config, resumeSignal, request);
-  return settle(client, config, (view) => !view.paused && !view.held);
+): Promise<EnvironmentView> {
+  refuse(holdRequestProblem(request, false));
+  return updateWithStart(client, config, resumeUpdate, request, UPDATE_TIMEOUT_MS);
 }
 
-/** Production's previous tags, newest first, each checked against the registry (update-with-start: works before the first deploy). */
+/** Production's previous tags, newest first, each checked against the registry (works before the first deploy). */
 export async function listTargets(
   client: Client,
   config: DeployConfig,
   limit?: number,
   timeoutMs = TARGETS_TIMEOUT_MS,
 ): Promise<ProductionTarget[]> {
-  const start = new WithStartWorkflowOperation<typeof environment>('environment', {
-    ...environmentStartOptions(config),
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
   try {
-    return await answered(client, config, `the targets update of ${start.options.workflowId}`, timeoutMs, () =>
-      client.workflow.executeUpdateWithStart(targetsUpdate, { args: [{ limit }], startWorkflowOperation: start }),
-    );
+    return await updateWithStart(client, config, targetsUpdate, { limit }, timeoutMs);
   } catch (err) {
-    // The cause is the activity's failure; the step's own words are its innermost cause.
-    if (err instanceof WorkflowUpdateFailedError) throw new Error(`targets: ${innermostMessage(err)}`);
-    throw err;
+    throw new Error(`targets: ${(err as Error).message}`);
   }
 }
 
-/** Problems with a rollback request as the workflow and the overlay commit will see them, checked before anything is sent. */
+/** Problems with a rollback request, checked before anything is sent (the workflow's validator checks the same). */
 export function rollbackProblem(request: RollbackRequest): string | undefined {
-  const problem = rollbackRequestProblem(request);
-  if (problem) return problem;
-  // update-overlay writes both into the rollback commit and refuses anything else, after the images were validated.
-  if (/[\r\n]/.test(request.reason) || request.reason.length > 500)
-    return '--reason must be one line of at most 500 characters';
-  if (/[\r\n]/.test(request.requestedBy) || request.requestedBy.length > 200)
-    return '--by must be one line of at most 200 characters';
-  return undefined;
+  return rollbackRequestProblem(request)
+    ?.replace('the rollback reason', '--reason')
+    .replace(/^requestedBy/, '--by');
 }
-
-const ENDS_A_ROLLBACK = new Set<Outcome['kind']>(['rolled-back', 'rollback-refused', 'failed']);
-
-/**
- * The outcomes in `now` that were not in `before`, oldest first. Outcomes are append-only but
- * bounded (the oldest drop off), so this is a multiset difference, not a length comparison.
- */
-export function newOutcomes(before: Outcome[], now: Outcome[]): Outcome[] {
-  const seen = new Map<string, number>();
-  for (const outcome of before) seen.set(JSON.stringify(outcome), (seen.get(JSON.stringify(outcome)) ?? 0) + 1);
-  return now.filter((outcome) => {
-    const key = JSON.stringify(outcome);
-    const left = seen.get(key) ?? 0;
-    if (left > 0) seen.set(key, left - 1);
-    return left === 0;
-  });
-}
-
-/** New outcomes that end some rollback: a deploy's own outcomes name its commit, a rollback's do not. */
-export function rollbackEndings(before: Outcome[], now: Outcome[]): Outcome[] {
-  return newOutcomes(before, now).filter((outcome) => ENDS_A_ROLLBACK.has(outcome.kind) && !outcome.commit);
-}
-
-/**
- * This request's outcome among the rollback endings recorded since it was sent, or undefined.
- * Outcomes carry no request id, so: rollbacks end one at a time in the order they were sent, and
- * `ahead` of them ended (or will end) before this one; a rolled-back outcome also names who asked
- * and why, so one that does not is someone else's.
- */
-export function rollbackOutcome(request: RollbackRequest, endings: Outcome[], ahead: number): Outcome | undefined {
-  const signature = `by ${request.requestedBy}: ${request.reason}`;
-  return endings.find((outcome, i) => {
-    if (i < ahead) return false;
-    if (outcome.kind === 'rolled-back') return outcome.message.endsWith(signature);
-    return request.to === 'previous' || !outcome.tag || outcome.tag === request.to;
-  });
-}
-
-/** Rollbacks the environment will finish before one appended now: those waiting plus the one being applied. */
-function rollbacksAhead(view: EnvironmentView | undefined, upTo = view?.pendingRollbacks.length ?? 0): number {
-  return upTo + (view?.applying?.kind === 'rollback' ? 1 : 0);
-}
-
-export type RollbackEvent = { at: string } & (
-  | { event: 'sent'; request: RollbackRequest }
-  | { event: 'pending'; ahead: number }
-  | { event: 'applying'; tag: string; phase: string }
-  | { event: 'notice'; message: string }
-  | { event: 'outcome'; outcome: Outcome }
-);
 
 export interface RollbackOptions {
+  /** Wait for the outcome (an update); otherwise send the signal, carried out once a worker runs it. */
   wait: boolean;
-  intervalMs?: number;
-  emit?(event: RollbackEvent): void;
+  /** Called once a worker accepted the rollback (validated and queued), before its outcome. */
+  accepted?(): void;
 }
 
 /**
- * Sends the rollback (signal-with-start). With `wait`, first notes the outcomes already recorded
- * and the rollbacks already waiting, then follows the environment until this rollback's outcome
- * is recorded, and returns it.
+ * Sends the rollback. With `wait`: update-with-start, accepted by a worker within ACCEPT_TIMEOUT_MS
+ * (else not sent: retry with --no-wait), then the rollback's outcome, however long Argo CD takes.
+ * Without: the `rollback` signal, the same code path the Temporal Web UI uses.
  */
 export async function rollbackEnvironment(
   client: Client,
@@ -213,67 +219,66 @@ export async function rollbackEnvironment(
   request: RollbackRequest,
   options: RollbackOptions,
 ): Promise<Outcome | undefined> {
-  const { intervalMs = 1_000, emit = () => undefined } = options;
-  const now = () => new Date().toISOString();
-  let before: EnvironmentView | undefined;
-  if (options.wait) {
-    try {
-      before = (await inspectEnvironment(client, config))?.view;
-    } catch (err) {
-      throw new Error(
-        `${(err as Error).message}\nthe rollback was not sent; send it without waiting with --no-wait (it runs once a worker is back)`,
-      );
-    }
+  refuse(rollbackRequestProblem(request));
+  if (!options.wait) {
+    await signalEnvironment(client, config, rollbackSignal, request);
+    return undefined;
   }
-  await signalEnvironment(client, config, rollbackSignal, request);
-  emit({ at: now(), event: 'sent', request });
-  if (!options.wait) return undefined;
-
-  let ahead = rollbacksAhead(before);
-  let last = '';
-  let lastNotice: string | undefined;
-  for (;;) {
-    try {
-      const view = (await inspectEnvironment(client, config))?.view;
-      lastNotice = undefined;
-      if (view) {
-        const endings = rollbackEndings(before?.outcomes ?? [], view.outcomes);
-        const mine = lastIndexOf(
-          view.pendingRollbacks,
-          (r) => r.to === request.to && r.reason === request.reason && r.requestedBy === request.requestedBy,
-        );
-        // Seen waiting: exactly who is ahead is visible now (a rollback still resolving its target is not, before).
-        if (mine >= 0) ahead = Math.max(ahead, endings.length + rollbacksAhead(view, mine));
-        const ended = rollbackOutcome(request, endings, ahead);
-        if (ended) {
-          emit({ at: ended.at, event: 'outcome', outcome: ended });
-          return ended;
-        }
-        const step: RollbackEvent | undefined =
-          mine >= 0
-            ? {
-                at: now(),
-                event: 'pending',
-                ahead: rollbacksAhead(view, mine) + (view.applying?.kind === 'deploy' ? 1 : 0),
-              }
-            : view.applying?.kind === 'rollback' && endings.length >= ahead
-              ? { at: now(), event: 'applying', tag: view.applying.tag, phase: view.applying.phase }
-              : undefined;
-        const key = step ? JSON.stringify({ ...step, at: undefined }) : '';
-        if (step && key !== last) emit(step);
-        last = key;
-      }
-    } catch (err) {
-      if (err instanceof NamespaceNotFoundError) throw err;
-      const message = `${(err as Error).message}; retrying`;
-      if (message !== lastNotice) emit({ at: now(), event: 'notice', message });
-      lastNotice = message;
-    }
-    await sleep(intervalMs);
+  const start = new WithStartWorkflowOperation<typeof environment>('environment', {
+    ...environmentStartOptions(config),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  let handle;
+  try {
+    handle = await answered(
+      client,
+      config,
+      `the rollback update of ${start.options.workflowId}`,
+      ACCEPT_TIMEOUT_MS,
+      () =>
+        client.workflow.startUpdateWithStart(rollbackUpdate, {
+          args: [request],
+          startWorkflowOperation: start,
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        }),
+    );
+  } catch (err) {
+    const hint =
+      err instanceof NoWorkerError
+        ? '\nthe rollback was not sent; send it without waiting with --no-wait (it runs once a worker is back)'
+        : '';
+    throw new Error(`${(err as Error).message}${hint}`);
+  }
+  options.accepted?.();
+  try {
+    return await handle.result();
+  } catch (err) {
+    // Refused by the workflow's validator after all: its words, not the SDK's wrapper.
+    if (err instanceof WorkflowUpdateFailedError) throw new Error(innermostMessage(err));
+    throw err;
   }
 }
 
-function lastIndexOf<T>(items: T[], match: (item: T) => boolean): number {
-  for (let i = items.length - 1; i >= 0; i--) if (match(items[i]!)) return i;
-  return -1;
+/**
+ * Checks a request with the workflow's own validator before anything is sent: update-with-start
+ * starts the workflow even when the update is then refused, and a refused request must leave nothing behind.
+ */
+export function refuse(problem: string | undefined): void {
+  if (problem) throw new Error(problem);
+}
+
+/** The pull request closed: its preview cancels what is in flight and ends. False when it has none. */
+export async function closePreview(
+  client: Client,
+  config: DeployConfig,
+  pr: number,
+  closed: { by: string; merged?: boolean },
+): Promise<boolean> {
+  try {
+    await environmentHandle(client, config, { kind: 'preview', pr }).signal(pullRequestClosedSignal, closed);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }

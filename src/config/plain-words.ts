@@ -41,7 +41,8 @@ export const plainWords: z.core.$ZodErrorMap = (issue) => {
         return Number(issue.minimum) === 1 ? 'list at least one entry' : `list at least ${issue.minimum} entries`;
       if (issue.origin === 'string')
         return Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
-      return `must be at least ${issue.minimum}`;
+      // positive() is an exclusive minimum of 0.
+      return issue.inclusive === false ? `must be more than ${issue.minimum}` : `must be at least ${issue.minimum}`;
     case 'too_big':
       if (issue.origin === 'array') return `list at most ${issue.maximum} entries`;
       if (issue.origin === 'string') return `must be at most ${issue.maximum} characters`;

@@ -143,7 +143,7 @@ export const configSchema = z
           /** Repository inside the registry. */
           repository: z
             .string()
-            .regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, 'expected a registry repository like "team/api"'),
+            .regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, 'expected a registry repository like "team/api"'),
         }),
       )
       .min(1, 'list at least one image')
@@ -210,8 +210,13 @@ export const configSchema = z
         autoRollback: z.boolean().default(false),
         /** Changes one run of the environment workflow handles before it continues as new. */
         continueAsNewAfter: z.number().int().min(1).default(100),
+        /**
+         * How long a deploy whose checks passed waits for its environment's verdict before handing itself
+         * over again: an environment that was terminated or reset lost its queue and learns of the deploy anew.
+         */
+        reannounceAfter: duration().default(5 * 60_000),
       })
-      .default({ name: 'production', autoRollback: false, continueAsNewAfter: 100 }),
+      .default({ name: 'production', autoRollback: false, continueAsNewAfter: 100, reannounceAfter: 5 * 60_000 }),
     git: z
       .strictObject({
         cacheDir: z.string().min(1).default('.cache/repos'),
@@ -248,5 +253,4 @@ export const configSchema = z
   });
 
 export type DeployConfig = z.output<typeof configSchema>;
-export type ChangeRules = DeployConfig['changeRules'];
 export type ImageConfig = DeployConfig['images'][number];

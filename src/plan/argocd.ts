@@ -28,11 +28,14 @@ export function evaluateArgo(o: ArgoObservation, target: string): ArgoVerdict {
       state: 'waiting',
       message: `waiting for Argo CD to create the application (${o.healthMessage ?? 'not found'}), then to sync ${target.slice(0, 7)}`,
     };
-  if (o.syncStatus !== 'Synced' || !o.revisionContainsTarget) {
+  if (o.syncStatus === 'Synced' && !o.revisionContainsTarget) {
     return {
       state: 'waiting',
-      message: `waiting for Argo CD to sync ${target.slice(0, 7)} (now ${o.syncStatus} at ${at})`,
+      message: `Synced at ${at} (a previous revision), waiting for ours (${target.slice(0, 7)})`,
     };
+  }
+  if (o.syncStatus !== 'Synced') {
+    return { state: 'waiting', message: `${o.syncStatus} at ${at}, waiting for Argo CD to sync ${target.slice(0, 7)}` };
   }
   if (o.operationPhase === 'Failed' || o.operationPhase === 'Error') {
     return { state: 'degraded', message: `Argo CD sync ${o.operationPhase}: ${o.operationMessage ?? 'no message'}` };

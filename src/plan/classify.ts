@@ -1,5 +1,4 @@
 import picomatch from 'picomatch';
-import type { ChangeRules } from '../config/schema';
 
 /** One entry of a diff; a rename or copy names the old path too, since leaving a path is a change to it. */
 export interface ChangedFile {
@@ -9,6 +8,9 @@ export interface ChangedFile {
 
 export type DeployPath = 'code' | 'k8s' | 'none';
 export type FileCategory = 'ignored' | 'code' | 'k8s' | 'infra' | 'other';
+
+/** The globs of each category (the configuration's changeRules fit this shape). */
+export type ChangeRules = Record<Exclude<FileCategory, 'other'>, string[]>;
 
 export interface Classification {
   /** `code`: Path 1 (wait for CI, deploy sha-<commit>); `k8s`: Path 2 (redeploy the running tag); `none`: nothing. */

@@ -1,4 +1,6 @@
 import { SHA_TAG } from './tags';
+import type { TagRule } from './tag-rule';
+import type { VerdictReason } from './verdict';
 
 /** One entry of production's history, read from the overlay's git log. */
 export interface ProductionTarget {
@@ -17,22 +19,38 @@ export interface ProductionTarget {
 /** A deploy whose checks passed (CI, images), waiting for its turn at the overlay. */
 export interface Candidate {
   workflowId: string;
+  /** The deploy's run: a failed production deploy may run again under the same id. */
+  runId?: string;
   commit: string;
   path: 'code' | 'k8s';
   tag: string;
+  /** Which tag rule chose the tag (recorded in a preview's overlay commit). */
+  rule: TagRule;
+  /** A preview: the pull request's head branch its overlay is committed on. */
+  branch?: string;
   readyAt: string;
+  /** Handed over again (no verdict came in time): the deploy's own status may be stale, so it is told its place. */
+  again?: boolean;
 }
 
-export type OutcomeKind = 'deployed' | 'superseded' | 'failed' | 'rolled-back' | 'rollback-refused';
+export type OutcomeKind =
+  'deployed' | 'superseded' | 'failed' | 'rolled-back' | 'rollback-refused' | 'ignored' | 'gone';
 
 export interface Outcome {
   kind: OutcomeKind;
+  /** Why a deploy ended so (its verdict's reason). */
+  reason?: VerdictReason;
   tag?: string;
   commit?: string;
+  rule?: TagRule;
   /** The deploy's workflow id, or the rollback's id (`env-production/rollback-3`). */
   workflowId?: string;
+  /** The deploy's run the outcome was told to. */
+  runId?: string;
   /** Who asked, for rollbacks. */
   by?: string;
+  /** The deployer's overlay commit, when one was made. */
+  overlayCommit?: string | null;
   message: string;
   at: string;
 }
@@ -50,10 +68,27 @@ export interface Freeze {
   since: string;
 }
 
+/** A rollback waiting for its turn; `id` names its overlay commit and the outcome a caller waits for. */
+export interface PendingRollback extends RollbackRequest {
+  id: string;
+}
+
+/** The change the environment applies now. */
+export interface Applying {
+  kind: 'deploy' | 'rollback';
+  tag: string;
+  commit?: string;
+  workflowId?: string;
+  phase: 'resolving' | 'validating' | 'committing' | 'syncing';
+  since: string;
+  /** What Argo CD reports while the change syncs. */
+  argo?: string;
+}
+
 /** Everything the environment workflow carries through continue-as-new. JSON-plain. */
 export interface EnvironmentState {
   queue: Candidate[];
-  rollbacks: RollbackRequest[];
+  rollbacks: PendingRollback[];
   /** Set by `deployctl pause`; deploys still run their checks but wait. */
   paused?: Freeze;
   /** Set by a rollback: production stays rolled back until `deployctl resume`. */
@@ -62,19 +97,30 @@ export interface EnvironmentState {
   outcomes: Outcome[];
   /** Changes handled by this run, for the continue-as-new threshold. */
   handled: number;
-  /** What production runs, as far as this workflow knows. */
-  production?: { tag: string; since: string; by?: string };
-  /** Rollbacks started so far: each gets a stable id for its overlay commit. */
+  /** What the target runs, as far as this workflow knows. */
+  current?: { tag: string; since: string; by?: string; commit?: string; rule?: TagRule; overlayCommit?: string | null };
+  applying?: Applying;
+  /** Rollbacks asked for so far: each gets a stable id for its overlay commit. */
   sequence?: number;
   /** The latest deploy requests, newest last (bounded). */
-  requests?: Array<{ commit: string; by: string; at: string }>;
+  requests: Array<{ commit: string; by: string; at: string }>;
+  /** Newest-push policy: the newest requested head and its deploy; older deploys are superseded. */
+  latest?: { commit: string; workflowId: string; at: string };
+  /** The deployer's own overlay commits on a branch people push to, so their events start nothing. */
+  ownCommits: Array<{ overlayCommit: string; commit: string }>;
+  /** A `closed` event not yet checked against GitHub. */
+  closeRequest?: { by: string; merged: boolean; at: string };
+  closed?: { by: string; merged: boolean; at: string };
+  /** Requests that came while the preview closed: they belong to a reopened pull request. */
+  afterClose?: Array<{ commit?: string; before?: string; requestedBy?: string }>;
 }
-
 export const MAX_OUTCOMES = 50;
 export const MAX_REQUESTS = 20;
 
+export const MAX_OWN_COMMITS = 20;
+
 export function emptyState(): EnvironmentState {
-  return { queue: [], rollbacks: [], outcomes: [], handled: 0 };
+  return { queue: [], rollbacks: [], outcomes: [], handled: 0, requests: [], ownCommits: [] };
 }
 
 /** Keeps the newest `max` entries: history stays bounded however long production lives. */
@@ -148,4 +194,103 @@ export function planTurn(
   const linear = heads.length === 1 && heads[0] === next.commit;
   const supersededOnCommit = linear && next.path === 'code' ? queue.filter((c) => c !== next && c.path === 'code') : [];
   return { next, supersededOnCommit };
+}
+
+/** What the environment does next, one change at a time. */
+export type NextChange = 'close' | 'rollback' | 'continue' | 'deploy' | 'wait';
+
+export interface NextFacts {
+  closeRequested: boolean;
+  rollbacks: number;
+  queue: number;
+  /** Paused or held: queued deploys wait. */
+  frozen: boolean;
+  /** The run's history is long enough to continue as new. */
+  dueToContinue: boolean;
+}
+
+/**
+ * The priority of the environment's work: a close ends everything; a rollback goes before any
+ * deploy (and before continue-as-new, since its caller waits for the outcome); a long history
+ * continues as new before the next deploy, which carries the queue over.
+ */
+export function planNext(f: NextFacts): NextChange {
+  if (f.closeRequested) return 'close';
+  if (f.rollbacks > 0) return 'rollback';
+  if (f.dueToContinue) return 'continue';
+  if (f.queue > 0 && !f.frozen) return 'deploy';
+  return 'wait';
+}
+
+const FULL_SHA = /^[0-9a-f]{40}$/i;
+
+/** Why a deploy request cannot be carried out, or undefined. Production names its commit; a preview may ask for "the head". */
+export function deployRequestProblem(
+  request: { commit?: string; before?: string; requestedBy?: string },
+  commitRequired: boolean,
+): string | undefined {
+  if (request.commit === undefined ? commitRequired : !FULL_SHA.test(request.commit)) {
+    return `commit must be a full 40-character commit SHA, got ${JSON.stringify(request.commit)}`;
+  }
+  if (request.before !== undefined && !FULL_SHA.test(request.before)) {
+    return `before must be a full 40-character commit SHA, got ${JSON.stringify(request.before)}`;
+  }
+  if (request.requestedBy !== undefined && (/[\r\n]/.test(request.requestedBy) || request.requestedBy.length > 200)) {
+    return 'requestedBy must be one line of at most 200 characters';
+  }
+  return undefined;
+}
+
+/** Auto-rollback acts on a committed change Argo CD reported Degraded, nothing else (a timeout may be a slow sync). */
+export function shouldAutoRollback(
+  enabled: boolean,
+  verdict: { reason: VerdictReason; overlayCommit?: string | null },
+): boolean {
+  return enabled && verdict.reason === 'degraded' && !!verdict.overlayCommit;
+}
+
+/** A deploy's recorded outcome as the verdict it was told, for a deploy that hands itself over again. */
+export function verdictOfOutcome(outcome: Outcome):
+  | {
+      outcome: 'deployed' | 'superseded' | 'failed';
+      reason: VerdictReason;
+      message: string;
+      overlayCommit?: string | null;
+    }
+  | undefined {
+  if (outcome.kind !== 'deployed' && outcome.kind !== 'superseded' && outcome.kind !== 'failed') return undefined;
+  const reason =
+    outcome.reason ??
+    (outcome.kind === 'deployed' ? 'healthy' : outcome.kind === 'superseded' ? 'superseded' : 'step-failed');
+  return { outcome: outcome.kind, reason, message: outcome.message, overlayCommit: outcome.overlayCommit };
+}
+
+/** What a candidate handed over again finds: news to send, or a place in the queue. */
+export type Handover = 'enqueue' | 'in-queue' | 'applying' | { verdictOf: Outcome };
+
+/**
+ * `runId` tells runs of one deploy id apart: a production deploy that failed may run again under the same id, and
+ * the new run must take its own turn, not be handed the old run's verdict.
+ */
+export function handover(
+  state: Pick<EnvironmentState, 'queue' | 'applying' | 'outcomes'>,
+  workflowId: string,
+  runId?: string,
+): Handover {
+  if (state.queue.some((c) => c.workflowId === workflowId)) return 'in-queue';
+  if (state.applying?.workflowId === workflowId) return 'applying';
+  const done = [...state.outcomes]
+    .reverse()
+    .find((o) => o.workflowId === workflowId && o.runId === runId && verdictOfOutcome(o));
+  return done ? { verdictOf: done } : 'enqueue';
+}
+
+/** Why a pause or resume cannot be recorded as asked, or undefined; both end up in the view and the hold's text. */
+export function holdRequestProblem(who: { by?: string; reason?: string }, needsReason: boolean): string | undefined {
+  if (!who.by?.trim() || /[\r\n]/.test(who.by) || who.by.length > 200)
+    return 'by must be one line of at most 200 characters';
+  if (needsReason && (!who.reason?.trim() || /[\r\n]/.test(who.reason) || who.reason.length > 500)) {
+    return 'a pause needs a reason: one line of at most 500 characters';
+  }
+  return undefined;
 }

@@ -4,13 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Webhooks } from '@octokit/webhooks';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
-import { signalCiCompleted, startDeploy } from '../client/deploys';
-import { closePreview, requestPreview, signalPreviewCi } from '../client/previews';
+import { deployIdOf, requestPreview, signalCiCompleted, startDeploy } from '../client/deploys';
+import { closePreview } from '../client/environment';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
-import { deployWorkflowId } from '../workflows/definitions';
-import { previewDeployWorkflowId } from '../workflows/preview-definitions';
-import type { DeployInput } from '../workflows/types';
+import type { DeployInput } from '../contract/deploy';
 import { decide, PayloadError, type Decision } from './events';
 import {
   bounded,
@@ -116,7 +114,6 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const temporalTimeoutMs = opts.temporalTimeoutMs ?? 8_000;
   const log = opts.log ?? ((line: string) => console.log(line));
-  const repository = `${config.repository.owner}/${config.repository.name}`;
   // Every Temporal call, including those no one waits for any more (the SDK may still be retrying
   // them): close() lets them end, so the caller can close the connection under none of them.
   const calls = new Set<Promise<unknown>>();
@@ -232,22 +229,20 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       case 'ignore':
         return { status: 202, body: { ignored: true, reason: decision.reason }, note: `ignored: ${decision.reason}` };
       case 'start': {
-        const { started, workflowId } = await temporal(() =>
-          startDeploy(client, config, {
-            commit: decision.commit,
-            before: decision.before,
-            requestedBy: `github push ${id}`,
-          }),
+        // Signal-with-start: durable at once, even while no worker runs; the environment starts the deploy.
+        const { workflowId } = await temporal(() =>
+          startDeploy(
+            client,
+            config,
+            { commit: decision.commit, before: decision.before, requestedBy: `github push ${id}` },
+            { wait: false },
+          ),
         );
-        return {
-          status: 202,
-          body: { started, workflowId },
-          note: `${started ? 'started' : 'already started'} ${workflowId}`,
-        };
+        return { status: 202, body: { requested: true, workflowId }, note: `requested ${workflowId}` };
       }
       case 'signal': {
         const { run } = decision;
-        const workflowId = deployWorkflowId(repository, run.headSha);
+        const workflowId = deployIdOf(config, run.headSha);
         const { signalled, started } = await temporal(() => ciCompleted(run, id));
         const outcome = signalled
           ? `signalled ${workflowId}`
@@ -263,12 +258,22 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       case 'preview': {
         const { pr, commit, before } = decision;
         const requested = await temporal(() =>
-          requestPreview(client, config, pr, { commit, before, requestedBy: `github pull_request ${id}` }),
+          requestPreview(
+            client,
+            config,
+            pr,
+            { commit, before, requestedBy: `github pull_request ${id}` },
+            { wait: false },
+          ),
         );
         return {
           status: 202,
-          body: { forwarded: true, ...requested },
-          note: `preview of #${pr} at ${commit.slice(0, 7)} forwarded to ${requested.workflowId}`,
+          body: {
+            forwarded: true,
+            workflowId: requested.environmentWorkflowId,
+            deployWorkflowId: requested.workflowId,
+          },
+          note: `preview of #${pr} at ${commit.slice(0, 7)} forwarded to ${requested.environmentWorkflowId}`,
         };
       }
       case 'preview-closed': {
@@ -341,29 +346,29 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   async function ciCompleted(run: CiRun, id: string): Promise<{ signalled: boolean; started: boolean }> {
     if (await signalCiCompleted(client, config, run)) return { signalled: true, started: false };
     if (run.conclusion !== 'success') return { signalled: false, started: false };
-    const { needed, before } = await needsStart(deployWorkflowId(repository, run.headSha));
+    const { needed, before } = await needsStart(deployIdOf(config, run.headSha));
     if (!needed) return { signalled: false, started: false };
     // Idempotent: a start racing this one (the push arriving now) makes this a no-op.
-    const { started } = await startDeploy(client, config, {
-      commit: run.headSha,
-      before,
-      requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)`,
-    });
-    return { signalled: false, started };
+    await startDeploy(
+      client,
+      config,
+      { commit: run.headSha, before, requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)` },
+      { wait: false },
+    );
+    return { signalled: false, started: true };
   }
 
   /** The same for a pull request's run: its preview is requested again, and the PR's workflow decides (head, closed). */
   async function previewCiCompleted(pr: number, run: CiRun, id: string): Promise<'signalled' | 'requested' | 'none'> {
-    if (await signalPreviewCi(client, config, pr, run)) return 'signalled';
-    if (
-      run.conclusion !== 'success' ||
-      !(await needsStart(previewDeployWorkflowId(repository, pr, run.headSha))).needed
-    )
-      return 'none';
-    await requestPreview(client, config, pr, {
-      commit: run.headSha,
-      requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)`,
-    });
+    if (await signalCiCompleted(client, config, run, pr)) return 'signalled';
+    if (run.conclusion !== 'success' || !(await needsStart(deployIdOf(config, run.headSha, pr))).needed) return 'none';
+    await requestPreview(
+      client,
+      config,
+      pr,
+      { commit: run.headSha, requestedBy: `github workflow_run ${id} (CI run ${run.id} succeeded)` },
+      { wait: false },
+    );
     return 'requested';
   }
 
@@ -396,6 +401,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     }
     send(res, reply.status, reply.body);
     // Notes may quote payload fields (a ref, a workflow name): one line, whatever they hold.
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point here
     log(`relay: ${event} delivery ${id} -> ${reply.status} ${reply.note.replace(/[\x00-\x1f\x7f]+/g, ' ')}`);
   }
 

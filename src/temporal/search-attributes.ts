@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import type { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../contract/search-attributes';
 
 /** The commands an operator runs once per namespace on a cluster where the worker may not add them itself. */
 export function searchAttributeCommands(namespace: string): string[] {

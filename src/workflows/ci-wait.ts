@@ -3,7 +3,7 @@ import { ciOutcome, pollDelay, type CiRun } from '../plan/ci';
 import { formatDuration } from '../plan/duration';
 import { innermostMessage, isPermanentFailure } from './errors';
 import { steps } from './steps';
-import type { DeployPlan } from './types';
+import type { DeployPlan } from '../contract/deploy';
 
 export interface CiWait {
   commit: string;

@@ -1,11 +1,6 @@
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 
-/** The innermost cause's message: an activity failure wraps the step's own error. */
-export function innermostMessage(err: unknown): string {
-  let current = err as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(err);
-}
+export { innermostMessage } from '../contract/failure';
 
 /**
  * Whether a probe's failure is permanent (the step said retrying cannot help: a refused token, a

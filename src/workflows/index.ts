@@ -1,4 +1,2 @@
-export { productionDeploy } from './deploy';
+export { deploy } from './deploy';
 export { environment } from './environment';
-export { previewDeploy } from './preview';
-export { previewEnvironment } from './preview-environment';

@@ -1,24 +1,27 @@
-import { getExternalWorkflowHandle } from '@temporalio/workflow';
-import { queueNoticeSignal, type QueueNotice } from './environment-definitions';
+import { getExternalWorkflowHandle, type SignalDefinition } from '@temporalio/workflow';
 
 /**
- * Sends queue notices to deploys with at most `limit` signals in flight: Temporal bounds a
- * workflow's pending outgoing signals, and a burst (a pause with thousands queued) must not hit
- * that bound. A deploy's newer notice replaces one not yet sent; a deploy gone is fine.
+ * Sends one kind of signal to deploys with at most `limit` in flight: Temporal bounds a workflow's
+ * pending outgoing signals, and a burst (a pause with thousands queued, many deploys handing
+ * themselves over again) must not hit that bound. A deploy's newer message replaces one not yet
+ * sent; a deploy gone is fine.
  */
-export class NoticeSender {
-  private readonly waiting = new Map<string, QueueNotice>();
+export class SignalSender<T> {
+  private readonly waiting = new Map<string, T>();
   private inFlight = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly signal: SignalDefinition<[T]>,
+    private readonly limit: number,
+  ) {}
 
-  send(workflowId: string, notice: QueueNotice): void {
+  send(workflowId: string, message: T): void {
     this.waiting.delete(workflowId);
-    this.waiting.set(workflowId, notice);
+    this.waiting.set(workflowId, message);
     this.pump();
   }
 
-  /** Drops a notice not sent yet: the deploy's turn came, and a later "queued" would move it back. */
+  /** Drops a message not sent yet: the deploy's turn came, and a later "queued" would move it back. */
   forget(workflowId: string): void {
     this.waiting.delete(workflowId);
   }
@@ -29,12 +32,12 @@ export class NoticeSender {
   }
 
   private pump(): void {
-    for (const [workflowId, notice] of this.waiting) {
+    for (const [workflowId, message] of this.waiting) {
       if (this.inFlight >= this.limit) return;
       this.waiting.delete(workflowId);
       this.inFlight++;
       void getExternalWorkflowHandle(workflowId)
-        .signal(queueNoticeSignal, notice)
+        .signal(this.signal, message)
         .catch(() => undefined)
         .finally(() => {
           this.inFlight--;

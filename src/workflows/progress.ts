@@ -1,10 +1,18 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CiRun } from '../plan/ci';
-import { DeployPath, DeployPhase, ImageTag } from './search-attributes';
-import type { PreviewRule } from '../plan/preview';
-import type { QueueNotice, Verdict } from './environment-definitions';
-import type { DeployInput, DeployPhase as Phase, DeployPlan, DeployStatus, ValidatedImage } from './types';
+import type { TagRule } from '../plan/tag-rule';
+import type {
+  DeployInput,
+  DeployPhase as Phase,
+  DeployPlan,
+  DeployStatus,
+  QueueNotice,
+  ValidatedImage,
+  Verdict,
+} from '../contract/deploy';
+import { DeployPath, DeployPhase, ImageTag } from '../contract/search-attributes';
+import { targetLabel } from '../contract/target';
 import { innermostMessage } from './errors';
 
 /**
@@ -16,18 +24,19 @@ export class DeployProgress {
   private repoUrl?: string;
   /** Environment and commit are set by the starter; the rest once the plan says the namespace has them. */
   private searchable = false;
+  private readonly label: string;
 
-  constructor(
-    input: Pick<DeployInput, 'repository' | 'commit'> & { pr?: number; searchAttributes?: boolean },
-    private readonly environment: string,
-  ) {
+  constructor(input: Pick<DeployInput, 'repository' | 'commit' | 'target' | 'searchAttributes'>) {
     this.searchable = input.searchAttributes ?? false;
+    this.label = targetLabel(input.target);
     const now = new Date().toISOString();
+    const pr = input.target.kind === 'preview' ? { pr: input.target.pr } : {};
     this.status = {
       phase: 'detecting',
       repository: input.repository,
+      target: input.target,
       commit: input.commit,
-      ...(input.pr ? { pr: input.pr } : {}),
+      ...pr,
       digests: {},
       startedAt: now,
       updatedAt: now,
@@ -45,11 +54,10 @@ export class DeployProgress {
   }
 
   planned(plan: DeployPlan): void {
-    // A code deploy's tag is known from the start: sha-<commit>, once CI has pushed it.
-    Object.assign(this.status, { path: plan.path, reason: plan.reason, ...(plan.tag ? { tag: plan.tag } : {}) });
+    Object.assign(this.status, { path: plan.path, reason: plan.reason });
     this.repoUrl = plan.repositoryUrl;
     this.searchable = plan.searchAttributes;
-    this.upsert([{ key: DeployPath, value: plan.path }, ...(plan.tag ? [{ key: ImageTag, value: plan.tag }] : [])]);
+    this.upsert([{ key: DeployPath, value: plan.path }]);
     this.publish();
   }
 
@@ -64,7 +72,7 @@ export class DeployProgress {
   }
 
   /** Which preview rule chose the tag, and why. */
-  ruled(rule: PreviewRule, reason: string, tag?: string): void {
+  ruled(rule: TagRule, reason: string, tag?: string): void {
     Object.assign(this.status, { rule, ruleReason: reason });
     if (tag) this.tagged(tag);
     this.publish();
@@ -108,7 +116,10 @@ export class DeployProgress {
   notice(notice: QueueNotice): void {
     this.status.note = notice.note;
     if (notice.overlayCommit !== undefined) this.status.overlayCommit = notice.overlayCommit;
-    this.enter(notice.phase);
+    if (notice.argo !== undefined) this.status.argo = notice.argo;
+    // Argo CD's word while syncing arrives as further `syncing` notices: the phase's start stays.
+    if (this.status.phase === notice.phase) this.publish();
+    else this.enter(notice.phase);
   }
 
   finished(verdict: Verdict): void {
@@ -117,6 +128,7 @@ export class DeployProgress {
       argo: verdict.argo ?? this.status.argo,
     });
     this.status.note = verdict.message;
+    this.status.verdict = { outcome: verdict.outcome, reason: verdict.reason };
     this.publish();
   }
 
@@ -138,7 +150,7 @@ export class DeployProgress {
   /** Markdown for the Web UI's "current details". */
   private publish(): void {
     const s = this.status;
-    const target = s.pr ? `the preview of #${s.pr}` : this.environment;
+    const target = this.label;
     const lines = [
       `**${s.phase}**: deploy ${s.tag ?? s.commit.slice(0, 7)} to ${target}${s.reason ? ` (${s.reason})` : ''}`,
     ];

@@ -54,19 +54,17 @@ function step<K extends keyof Activities>(name: K, budget: Budget, summary: stri
 
 /** The named steps, as the workflows call them. */
 export const steps = {
-  detectChanges: step('detectChanges', GIT, 'detect: classify the files the merge changed'),
+  targetSettings: step('targetSettings', LOCAL, "the worker's policy for the target"),
+  detect: step('detect', GIT, 'detect: classify the files the change touches'),
+  readPullRequest: step('readPullRequest', REQUEST, 'read-pull-request: head, base and fork of the pull request'),
+  listPullCommits: step('listPullCommits', REQUEST, "read-pull-request: the pull request's commits, newest first"),
+  findImages: step('findImages', REQUEST, "search-images: the newest PR build of the head's code"),
   findCiRun: step('findCiRun', PROBE, 'wait-for-ci: look up the CI run of the commit'),
-  readRunningTag: step('readRunningTag', GIT, 'read-running-tag: the tag production runs now'),
+  readRunningTag: step('readRunningTag', GIT, 'read-running-tag: the tag production runs'),
   validateImages: step('validateImages', REQUEST, 'validate-images: every image exists in the registry at the tag'),
   updateOverlay: step('updateOverlay', GIT, 'update-overlay: commit the tag to the overlay [skip ci]'),
   observeArgoApp: step('observeArgoApp', PROBE, 'confirm-sync: read the Argo CD application'),
   listTargets: step('listTargets', GIT, 'list-targets: production tags from the overlay history'),
   orderCommits: step('orderCommits', GIT, 'order-commits: the newest of the queued commits in git history'),
-  environmentSettings: step('environmentSettings', LOCAL, "the worker's environment policy"),
-  readPullRequest: step('readPullRequest', REQUEST, 'read-pull-request: head, base and fork of the pull request'),
-  listPullCommits: step('listPullCommits', REQUEST, "read-pull-request: the pull request's commits, newest first"),
-  detectPreview: step('detectPreview', GIT, 'detect: classify the pull request against its base'),
-  findPreviewImages: step('findPreviewImages', REQUEST, "search-images: the newest PR build of the head's code"),
-  previewSettings: step('previewSettings', LOCAL, "the worker's preview policy"),
   removePreviewBranch: step('removePreviewBranch', GIT, "remove-preview-branch: the closed PR's preview branch"),
 };

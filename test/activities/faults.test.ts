@@ -5,13 +5,13 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { join } from 'node:path';
 import { AggregateAuthenticationError, CredentialUnavailableError, type TokenCredential } from '@azure/identity';
 import { ApplicationFailure, ensureApplicationFailure } from '@temporalio/common';
-import { createActivities, type Activities } from '../../src/activities';
+import { createActivities, registryDeps, type Activities } from '../../src/activities';
 import { Unavailable } from '../../src/activities/faults';
 import { registrySteps } from '../../src/activities/registry';
 import type { DeployConfig } from '../../src/config/schema';
 import { createDeps } from '../../src/worker/deps';
-import { freePort } from '../support/ports';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
+import { freePort } from '../../harness/ports';
+import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../../harness/stack';
 
 /**
  * The fault table (src/activities/faults.ts), row by row, through the steps' real clients (Octokit,
@@ -382,7 +382,7 @@ describe('registry', () => {
           );
         },
       };
-      const { validateImages } = registrySteps(registryAt(registry.endpoint), none);
+      const { validateImages } = registrySteps(registryDeps(registryAt(registry.endpoint), none));
       const err = await verdict(validateImages({ tag: TAG }));
       expect(err).toMatchObject(permanentFailure('RegistryCredentials'));
       expect(err.message).toBe(
@@ -395,7 +395,7 @@ describe('registry', () => {
       const aad: TokenCredential = {
         getToken: async () => ({ token: 'aad-access-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
       };
-      const { validateImages } = registrySteps(registryAt(registry.endpoint), aad);
+      const { validateImages } = registrySteps(registryDeps(registryAt(registry.endpoint), aad));
       const err = await verdict(validateImages({ tag: TAG }));
       expect(err).toMatchObject(permanentFailure('RegistryAuthUnsupported'));
       expect(err.message).toMatch(
@@ -491,7 +491,7 @@ describe('every service', () => {
         verdict(s.findCiRun({ commit: COMMIT })),
         verdict(s.observeArgoApp({ revision: COMMIT })),
         verdict(s.validateImages({ tag: TAG })),
-        verdict(registrySteps(registryAt(acr.endpoint), aad).validateImages({ tag: TAG })),
+        verdict(registrySteps(registryDeps(registryAt(acr.endpoint), aad)).validateImages({ tag: TAG })),
       ]);
       const elapsed = Date.now() - started;
       expect(github).toMatchObject({ ...retried('Timeout'), message: `GitHub at ${host} did not answer within 15 s` });

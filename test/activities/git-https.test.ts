@@ -12,11 +12,12 @@ import {
   isMissingRef,
   isRefusedByServer,
 } from '../../src/activities/git-errors';
+import { overlayDeps } from '../../src/activities';
 import { overlaySteps } from '../../src/activities/overlay';
 import { configSchema } from '../../src/config/schema';
 import { shaTag } from '../../src/plan/tags';
-import { testCaFile } from '../support/git-server';
-import { createOrigin, git, type Origin } from '../support/origin';
+import { testCaFile } from '../../harness/git-server';
+import { createOrigin, git, type Origin } from '../../harness/origin';
 
 /** RepoCache and the overlay step against a real HTTPS git server that takes a token the way GitHub does. */
 const TOKEN = 'ghs_https_test_token_5f1c2e';
@@ -156,7 +157,7 @@ describe('RepoCache over HTTPS with a token', () => {
 
   test('a token without write access fails the push permanently, with the advice', async () => {
     const repo = repoCache();
-    const steps = overlaySteps(config, repo);
+    const steps = overlaySteps(overlayDeps(config, repo));
     const change = await merge('read-only');
     const head = await origin.head();
     origin.server!.access = 'read';
@@ -172,7 +173,7 @@ describe('RepoCache over HTTPS with a token', () => {
 describe('a push the server declines', () => {
   test('a pre-receive hook: permanent PushRefused carrying what the hook said, pushed once', async () => {
     const repo = repoCache();
-    const steps = overlaySteps(config, repo);
+    const steps = overlaySteps(overlayDeps(config, repo));
     const change = await merge('frozen');
     const head = await origin.head();
     const pushes: string[] = [];
@@ -198,7 +199,7 @@ describe('a push the server declines', () => {
   });
 
   test("a hook script's message (GitHub's GH006 wording) is carried the same way", async () => {
-    const steps = overlaySteps(config, repoCache());
+    const steps = overlaySteps(overlayDeps(config, repoCache()));
     origin.server!.setPreReceive(
       '#!/bin/sh\necho "error: GH006: Protected branch update failed for refs/heads/main." >&2\necho "error: Changes must be made through a pull request." >&2\nexit 1\n',
     );

@@ -3,9 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyDeps } from '../../src/activities';
 import { historySteps } from '../../src/activities/history';
 import { localRepo } from '../support/local-repo';
-import { createOrigin, type Origin } from '../support/origin';
+import { createOrigin, type Origin } from '../../harness/origin';
 
 /** The order step against a real origin: one `merge-base --independent` per call, whatever the count. */
 let origin: Origin;
@@ -19,7 +20,7 @@ beforeAll(async () => {
   for (let i = 0; i < 40; i++)
     linear.push(await origin.commit({ [`services/api/change-${i}.py`]: `${i}\n` }, `change ${i}`));
   const { config, repo } = localRepo(origin, dir);
-  ({ orderCommits } = historySteps(config, repo, async () => true));
+  ({ orderCommits } = historySteps(historyDeps(config, repo, async () => true)));
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -2,17 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { detectSteps } from '../../src/activities/detect';
+import { historyDeps, overlayDeps } from '../../src/activities';
 import { historySteps } from '../../src/activities/history';
 import { overlaySteps } from '../../src/activities/overlay';
 import { localRepo } from '../support/local-repo';
-import { createOrigin, type Origin } from '../support/origin';
+import { createOrigin, type Origin } from '../../harness/origin';
 
 /** An overlay broken by hand on main: every step that reads it fails at once, naming file and line. */
 const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
 let dir: string;
 let origin: Origin;
-let steps: ReturnType<typeof overlaySteps> & ReturnType<typeof historySteps> & ReturnType<typeof detectSteps>;
+let steps: ReturnType<typeof overlaySteps> & ReturnType<typeof historySteps>;
 let broken: string;
 
 beforeAll(async () => {
@@ -20,9 +20,8 @@ beforeAll(async () => {
   origin = await createOrigin({ root: dir });
   const { config, repo } = localRepo(origin, dir);
   steps = {
-    ...overlaySteps(config, repo),
-    ...historySteps(config, repo, async () => true),
-    ...detectSteps(config, repo),
+    ...overlaySteps(overlayDeps(config, repo)),
+    ...historySteps(historyDeps(config, repo, async () => true)),
   };
   const text = await origin.readAt('main', OVERLAY);
   broken = await origin.commit(

@@ -1,11 +1,11 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type Activities } from '../../src/activities';
 import { createDeps } from '../../src/worker/deps';
 import { shaTag } from '../../src/plan/tags';
-import { git } from '../support/origin';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
+import { git } from '../../harness/origin';
+import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../../harness/stack';
 
 /** The steps with their real clients, against real git, a real registry and the API stand-ins. */
 let stack: Stack;
@@ -21,6 +21,14 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => stack?.stop());
 
+/** Runs a shell script in the deployer's clone just before its next push reaches origin (a real pre-push hook, once). */
+function beforeNextPush(script: string): string {
+  const hook = join(deps.repo.dir, '.git/hooks/pre-push');
+  writeFileSync(hook, `#!/bin/sh\nrm -f "$0"\n${script}\n`);
+  chmodSync(hook, 0o755);
+  return hook;
+}
+
 async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await promise.then(
     () => {
@@ -33,31 +41,95 @@ async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
 }
 
 describe('detect', () => {
-  test('diffs before..after from the cached clone, renames included', async () => {
+  const production = { kind: 'production', name: 'production' } as const;
+  const preview = { kind: 'preview', pr: 5 } as const;
+
+  test("production: diffs before..after from the cached clone, renames included, with the worker's timing", async () => {
     const before = await stack.origin.head();
     await stack.origin.commit({ 'docs/guide.md': 'guide\n' }, 'docs');
     const after = await stack.origin.commit(
       { 'docs/guide.md': null, 'services/shared/guide.md': 'guide\n', 'k8s/base/x.yaml': 'a: 1\n' },
       'move',
     );
-    expect(await steps.detectChanges({ commit: after, before })).toMatchObject({
+    const plan = await steps.detect({ target: production, commit: after, before });
+    expect(plan).toEqual({
       path: 'k8s',
-      changedFiles: 2,
       reason: 'k8s-only change: k8s/base/x.yaml',
+      images: ['yt-summarizer-api', 'yt-summarizer-workers'],
+      changedFiles: 2,
+      repositoryUrl: `${new URL(stack.config.github.apiUrl).origin}/${OWNER}/${REPO}`,
+      searchAttributes: stack.config.temporal.searchAttributes,
+      ciTimeoutMs: 120_000,
+      ciPollInitialMs: 500,
+      ciPollMaxMs: 2_000,
+      ciRerunWindowMs: 0,
+      syncTimeoutMs: 60_000,
+      reannounceMs: 300_000,
     });
     // An all-zero before (a new branch) compares with the parent commit only.
-    expect(await steps.detectChanges({ commit: after, before: '0'.repeat(40) })).toMatchObject({
+    expect(await steps.detect({ target: production, commit: after, before: '0'.repeat(40) })).toMatchObject({
       path: 'k8s',
       changedFiles: 2,
     });
+  });
+
+  test("preview: the PR against its merge base; the commits with the head's code; its head branch", async () => {
+    const built = await stack.origin.commitOn('preview/detect', { 'services/api/main.py': 'print(50)\n' }, 'pr: code');
+    const head = await stack.origin.commitOn('preview/detect', { 'docs/pr.md': 'notes\n' }, 'pr: docs [skip ci]');
+    const commits = [
+      { sha: head, overlay: false },
+      { sha: built, overlay: false },
+    ];
+    const plan = await steps.detect({
+      target: preview,
+      commit: head,
+      baseRef: 'main',
+      headRef: 'preview/detect',
+      commits,
+    });
+    expect(plan).toMatchObject({
+      path: 'code',
+      reason: 'pull request #5: code changed: services/api/main.py',
+      images: ['yt-summarizer-api', 'yt-summarizer-workers'],
+      changedFiles: 2,
+      sameCode: [head, built],
+      headRef: 'preview/detect',
+      ciSkipped: '[skip ci]',
+      syncTimeoutMs: 60_000, // preview.syncTimeout unset: argocd.syncTimeout
+      reannounceMs: 300_000,
+    });
+    expect(plan).not.toHaveProperty('tag'); // the workflow chooses the tag (plan/tag-rule.ts)
+
+    // A push that changed code has only its own build to wait for.
+    const changed = await stack.origin.commitOn(
+      'preview/detect',
+      { 'services/api/main.py': 'print(51)\n' },
+      'pr: more',
+    );
+    expect(
+      (
+        await steps.detect({
+          target: preview,
+          commit: changed,
+          baseRef: 'main',
+          headRef: 'preview/detect',
+          commits: [{ sha: changed, overlay: false }, ...commits],
+        })
+      ).sameCode,
+    ).toEqual([changed]);
   });
 
   test('a commit that does not exist is a permanent failure', async () => {
-    expect((await failure(steps.detectChanges({ commit: 'b'.repeat(40) }))).nonRetryable).toBe(true);
+    expect((await failure(steps.detect({ target: production, commit: 'b'.repeat(40) }))).nonRetryable).toBe(true);
   });
 
   test('bad input never reaches git', async () => {
-    expect((await failure(steps.detectChanges({ commit: 'main' }))).type).toBe('BadInput');
+    expect((await failure(steps.detect({ target: production, commit: 'main' }))).type).toBe('BadInput');
+    const noTarget = await failure(steps.detect({ commit: 'a'.repeat(40) } as never));
+    expect(noTarget).toMatchObject({ type: 'BadInput', message: 'detect: bad input: target: required' });
+    // A preview's input without its branches is refused as a preview's.
+    const bare = await failure(steps.detect({ target: preview, commit: 'a'.repeat(40) } as never));
+    expect(bare.message).toMatch(/^detect: bad input: baseRef: required; headRef: required; commits: required$/);
   });
 });
 
@@ -113,12 +185,9 @@ describe('update-overlay', () => {
     // A real pre-push hook in the deployer's clone lands a foreign commit on origin first, once.
     const other = join(stack.dir, 'racer');
     await git(stack.dir, ['clone', '-q', stack.origin.url, other]);
-    const hook = join(deps.repo.dir, '.git/hooks/pre-push');
-    writeFileSync(
-      hook,
-      `#!/bin/sh\nrm -f "$0"\ncd ${other} && git pull -q origin main && git -c user.name=r -c user.email=r@x commit -q --allow-empty -m racer && git push -q origin HEAD:main\n`,
+    beforeNextPush(
+      `cd ${other} && git pull -q origin main && git -c user.name=r -c user.email=r@x commit -q --allow-empty -m racer && git push -q origin HEAD:main`,
     );
-    chmodSync(hook, 0o755);
 
     const result = await steps.updateOverlay({ kind: 'deploy', tag: shaTag(commit), commit, workflowId: 'wf-race' });
     const log = await stack.origin.log();
@@ -262,6 +331,34 @@ describe('preview steps', () => {
     expect((await git(stack.origin.bareDir, ['rev-parse', 'refs/heads/team/shared'])).trim()).toBe(someone);
   });
 
+  test("pushes to the deployer's own branch that lose a race (the branch deleted meanwhile) are decided again", async () => {
+    const head = await stack.origin.commitOn('preview/race', { 'services/api/main.py': 'print(10)\n' }, 'pr 10');
+    const target = 'gitops-deployer/preview-race';
+    const own = { ...change(head, 'preview/race'), target };
+    const first = await steps.updateOverlay(own);
+    const deleteOnOrigin = `git --git-dir=${stack.origin.bareDir} update-ref -d refs/heads/${target}`;
+    const tipOf = async (branch: string) =>
+      (
+        await git(stack.origin.bareDir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]).catch(() => '')
+      ).trim();
+
+    // A re-run with another tag leases the branch at `first`; it is gone when the push arrives.
+    const hook = beforeNextPush(deleteOnOrigin);
+    const again = await steps.updateOverlay({ ...own, tag: 'pr-5-bbbbbbb' });
+    expect(existsSync(hook)).toBe(false); // the race happened
+    expect(again).toMatchObject({ outcome: 'committed' });
+    expect(again.overlayCommit).not.toBe(first.overlayCommit);
+    expect((await git(stack.origin.bareDir, ['rev-parse', `${again.overlayCommit}^`])).trim()).toBe(head);
+    expect(await tipOf(target)).toBe(again.overlayCommit);
+    expect(await stack.origin.readAt(`refs/heads/${target}`, PREVIEW)).toContain('newTag: pr-5-bbbbbbb');
+
+    // Deleting it: gone meanwhile is decided again, and found gone.
+    beforeNextPush(deleteOnOrigin);
+    expect(await steps.removePreviewBranch({ branch: target })).toEqual({ removed: false });
+    expect(existsSync(hook)).toBe(false);
+    expect(await tipOf(target)).toBe('');
+  });
+
   test('a deleted branch is a permanent failure, not a retry loop', async () => {
     const err = await failure(steps.updateOverlay(change('c'.repeat(40), 'preview/never-existed')));
     expect(err).toMatchObject({ type: 'BranchNotFound', nonRetryable: true });
@@ -271,7 +368,7 @@ describe('preview steps', () => {
     await stack.pushImages('pr-5-bbbbbbb');
     await stack.registry.pushImage('yt-summarizer-api', 'pr-5-ccccccc'); // workers missing: not a full build
     const candidates = ['d', 'c', 'b', 'a'].map((c) => ({ commit: c.repeat(40), tag: `pr-5-${c.repeat(7)}` }));
-    expect(await steps.findPreviewImages({ candidates })).toEqual(candidates[2]);
-    expect(await steps.findPreviewImages({ candidates: candidates.slice(0, 2) })).toBeNull();
+    expect(await steps.findImages({ candidates })).toEqual(candidates[2]);
+    expect(await steps.findImages({ candidates: candidates.slice(0, 2) })).toBeNull();
   });
 });

@@ -4,14 +4,29 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
 import { overlayCommitMessage } from '../../src/activities/overlay';
-import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
-import { inspectEnvironment, rollbackEnvironment } from '../../src/client/environment';
+import { requestDeploy, requestPreview, startDeploy } from '../../src/client/deploys';
+import {
+  environmentHandle,
+  inspectEnvironment,
+  listTargets,
+  pauseEnvironment,
+  productionTarget,
+  resumeEnvironment,
+  rollbackEnvironment,
+  signalEnvironment,
+} from '../../src/client/environment';
 import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load';
-import type { Outcome, RollbackRequest } from '../../src/plan/environment';
+import type { DeployInput } from '../../src/contract/deploy';
+import {
+  deployRequestedSignal,
+  rollbackSignal,
+  type DeployRequest,
+  type Outcome,
+  type RollbackRequest,
+} from '../../src/contract/environment';
+import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
 import { shaTag } from '../../src/plan/tags';
 import { startRelay, type Relay } from '../../src/relay/server';
-import { deployWorkflowId } from '../../src/workflows/definitions';
-import { rollbackSignal } from '../../src/workflows/environment-definitions';
 import {
   deliver,
   pullRequestPayload,
@@ -21,7 +36,7 @@ import {
   sign,
   workflowRunPayload,
   type Delivered,
-} from '../relay/payloads';
+} from '../../harness/standins/github-webhooks';
 import {
   failedWorkflowIds,
   overlaySnapshot,
@@ -30,15 +45,16 @@ import {
   type OverlaySnapshot,
   type StepFailure,
 } from '../support/inspect';
-import { git } from '../support/origin';
-import { freePort } from '../support/ports';
-import { APP, GITHUB_TOKEN, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
+import { git } from '../../harness/origin';
+import { freePort } from '../../harness/ports';
+import { APP, GITHUB_TOKEN, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../../harness/stack';
 import { eventually } from '../support/wait';
 
 /**
- * Bad input on four surfaces of one running stack (Temporal dev server, the worker's real entry
+ * Bad input on five surfaces of one running stack (Temporal dev server, the worker's real entry
  * point, git over HTTPS, the HTTPS registry, GitHub and Argo CD stand-ins): webhook deliveries,
- * configuration files, runtime faults met by the real workflows, and deployctl's command line.
+ * configuration files, deployctl's command line, the gateway's Updates (refused by the environment's
+ * validators, the words reaching the caller), and runtime faults met by the real workflows.
  * Every case checks (a) the answer, (b) the words a person reads, (c) that the production overlay
  * on origin's main is byte for byte what it was, and (d) that nothing was lost: env-production
  * still runs, no workflow failed that should not have, and good input afterwards still deploys.
@@ -46,7 +62,7 @@ import { eventually } from '../support/wait';
 const FULL = `${OWNER}/${REPO}`;
 const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
 const WORKER_MAIN = resolve(__dirname, '../../dist/worker/main.js');
-const DEPLOYCTL = resolve(__dirname, '../../dist/client/deployctl.js');
+const DEPLOYCTL = resolve(__dirname, '../../dist/cli/deployctl.js');
 const CLONE_TOKEN = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a';
 
 let stack: Stack;
@@ -82,8 +98,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+const idOf = (commit: string) => deployWorkflowId(FULL, productionTarget(stack.config), commit);
 const handleOf = (commitOrId: string) =>
-  stack.client.workflow.getHandle(commitOrId.startsWith('deploy-') ? commitOrId : deployWorkflowId(FULL, commitOrId));
+  stack.client.workflow.getHandle(commitOrId.startsWith('deploy-') ? commitOrId : idOf(commitOrId));
 const overlayNow = (): Promise<OverlaySnapshot> => overlaySnapshot(stack.origin.bareDir, OVERLAY);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const expectNoDeploy = (commit: string) =>
@@ -269,7 +286,7 @@ const webhookCases: WebhookCase[] = [
         kind: 'deploy',
         tag: shaTag(m.commit),
         commit: m.commit,
-        workflowId: deployWorkflowId(FULL, m.commit),
+        workflowId: idOf(m.commit),
       });
       return deliver(
         relay.url,
@@ -394,7 +411,9 @@ describe('1. webhook deliveries', () => {
   test('after every bad delivery, the valid push starts its deploy, which succeeds; the relay still serves', async () => {
     const before = await overlayNow();
     const reply = await deliver(relay.url, 'push', m.push);
-    expect(reply).toEqual({ status: 202, body: { started: true, workflowId: deployWorkflowId(FULL, m.commit) } });
+    expect(reply).toEqual({ status: 202, body: { requested: true, workflowId: idOf(m.commit) } });
+    // env-production starts the deploy on the relay's signal: it exists a moment later.
+    await eventually('env-production to start the deploy', async () => (await handleOf(m.commit).describe()).runId);
     expect(await handleOf(m.commit).result()).toMatchObject({ phase: 'succeeded', path: 'k8s', commit: m.commit });
     expect(await overlayNow()).toEqual(before); // k8s-only: confirmed, not committed
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
@@ -412,6 +431,8 @@ describe('1. webhook deliveries', () => {
 // 2. Configuration files: the loader, and the worker's entry point refusing to start.
 // ---------------------------------------------------------------------------------------------
 
+// A parsed YAML document that each case edits freely (raw.ci.timeout = 60).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Raw = Record<string, any>;
 interface ConfigCase {
   name: string;
@@ -676,7 +697,7 @@ const cliCases: CliCase[] = [
     name: 'rollback with a two-line --reason',
     args: () => ['rollback', '--env', 'production', '--to', 'previous', '--reason', 'errors\nafter deploy'],
     code: 2,
-    stderr: () => ['error: the rollback reason must be one line of at most 500 characters'],
+    stderr: () => ['error: --reason must be one line of at most 500 characters'],
   },
   {
     name: 'pause with a blank --reason',
@@ -689,7 +710,7 @@ const cliCases: CliCase[] = [
     args: () => ['status', UNKNOWN],
     code: 1,
     stderr: () => [
-      `deployctl: no deploy of commit ${UNKNOWN} in namespace default at ${stack.temporal.address} (looked for workflow ${deployWorkflowId(FULL, UNKNOWN)})`,
+      `deployctl: no deploy of commit ${UNKNOWN} in namespace default at ${stack.temporal.address} (looked for workflow ${idOf(UNKNOWN)})`,
     ],
   },
   {
@@ -794,7 +815,123 @@ describe('3. deployctl', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// 4. Runtime faults, met by the real worker and workflows.
+// 4. The gateway's Updates (what deployctl, the bench and any other client call), past deployctl's
+//    own checks: the environment's validators refuse them, and their words reach the caller.
+// ---------------------------------------------------------------------------------------------
+
+interface UpdateCase {
+  name: string;
+  send: () => Promise<unknown>;
+  /** The whole message the caller gets: the validator's words, naming the field. */
+  error: string;
+  /** A workflow the refused request must not have started. */
+  notStarted?: () => string;
+}
+
+const ABBREVIATED = 'abc1234';
+const BAD_PR = 31;
+
+const updateCases: UpdateCase[] = [
+  {
+    name: 'requestDeploy with an abbreviated commit',
+    send: () => startDeploy(stack.client, stack.config, { commit: ABBREVIATED, requestedBy: 'bad-input test' }),
+    error: `commit must be a full 40-character commit SHA, got "${ABBREVIATED}"`,
+    notStarted: () => idOf(ABBREVIATED),
+  },
+  {
+    name: 'requestDeploy without a commit (production names its commit)',
+    send: () => requestDeploy(stack.client, stack.config, productionTarget(stack.config), { requestedBy: 'bad-input' }),
+    error: 'commit must be a full 40-character commit SHA, got undefined',
+  },
+  {
+    name: 'requestDeploy with a before that is not a commit',
+    send: () =>
+      startDeploy(stack.client, stack.config, { commit: UNKNOWN, before: 'HEAD~1', requestedBy: 'bad-input test' }),
+    error: 'before must be a full 40-character commit SHA, got "HEAD~1"',
+    notStarted: () => idOf(UNKNOWN),
+  },
+  {
+    name: 'requestDeploy with a two-line requestedBy',
+    send: () => startDeploy(stack.client, stack.config, { commit: UNKNOWN, requestedBy: 'ana\nSigned-off-by: bo' }),
+    error: 'requestedBy must be one line of at most 200 characters',
+    notStarted: () => idOf(UNKNOWN),
+  },
+  {
+    name: 'a preview request with an abbreviated commit',
+    send: () => requestPreview(stack.client, stack.config, BAD_PR, { commit: ABBREVIATED, requestedBy: 'bad-input' }),
+    error: `commit must be a full 40-character commit SHA, got "${ABBREVIATED}"`,
+    notStarted: () => environmentWorkflowId(FULL, { kind: 'preview', pr: BAD_PR }),
+  },
+  {
+    name: 'rollback with a blank reason',
+    send: () => rollback({ to: 'previous', reason: '   ', requestedBy: 'bad-input-update' }),
+    error: 'a rollback needs a reason',
+  },
+  {
+    name: "rollback to 'latest'",
+    send: () => rollback({ to: 'latest', reason: 'bad input', requestedBy: 'bad-input-update' }),
+    error: 'rollback target must be "previous" or a tag like sha-abc1234, got "latest"',
+  },
+  {
+    name: 'rollback with a multi-line reason (it would forge commit trailers)',
+    send: () =>
+      rollback({ to: 'previous', reason: 'line one\n\nSigned-off-by: someone', requestedBy: 'bad-input-update' }),
+    error: 'the rollback reason must be one line of at most 500 characters',
+  },
+  {
+    name: 'rollback without requestedBy',
+    send: () => rollback({ to: 'previous', reason: 'bad input', requestedBy: '' }),
+    error: 'a rollback needs requestedBy',
+  },
+  {
+    name: 'pause with a blank reason',
+    send: () => pauseEnvironment(stack.client, stack.config, { reason: ' ', by: 'bad-input' }),
+    error: 'a pause needs a reason: one line of at most 500 characters',
+  },
+  {
+    name: 'pause without by',
+    send: () => pauseEnvironment(stack.client, stack.config, { reason: 'bad input', by: '' }),
+    error: 'by must be one line of at most 200 characters',
+  },
+  {
+    name: 'resume with a two-line by',
+    send: () => resumeEnvironment(stack.client, stack.config, { by: 'ops\nops' }),
+    error: 'by must be one line of at most 200 characters',
+  },
+  {
+    name: 'targets with a limit of 500',
+    send: () => listTargets(stack.client, stack.config, 500),
+    error: 'targets: limit must be an integer from 1 to 100',
+  },
+];
+
+describe('4. Updates refused by their validators', () => {
+  test.each(updateCases)('$name', async ({ send, error, notStarted }) => {
+    const before = await overlayNow();
+    const record = await environmentRecord();
+    const started = Date.now();
+    const refused = await send().then(
+      (answer) => ({ answer }),
+      (err: unknown) => err,
+    );
+    // (a) refused at once, (b) in the validator's words, naming the field, not the SDK's wrapper.
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toBe(error);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Nothing was carried out or recorded: no request, rollback, pause or outcome; no workflow started.
+    expect(await environmentRecord()).toEqual(record);
+    if (notStarted)
+      await expect(stack.client.workflow.getHandle(notStarted()).describe()).rejects.toMatchObject({
+        name: 'WorkflowNotFoundError',
+      });
+    // (c) the overlay untouched, (d) nothing lost.
+    expect(await overlayNow()).toEqual(before);
+    await expectNothingLost();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 5. Runtime faults, met by the real worker and workflows.
 // ---------------------------------------------------------------------------------------------
 
 interface Seen {
@@ -837,11 +974,27 @@ const k8sMerge = (subject: string) =>
     },
     subject,
   );
-const deploy = async (commit: string) =>
-  (await startDeploy(stack.client, stack.config, { commit, requestedBy: 'bad-input test' })).workflowId;
+/** The requestDeploy Update (deployctl start): env-production starts the deploy and names it. */
+async function deploy(commit: string): Promise<string> {
+  const started = await startDeploy(stack.client, stack.config, { commit, requestedBy: 'bad-input test' });
+  expect(started).toMatchObject({ workflowId: idOf(commit), started: true });
+  return started.workflowId!;
+}
+/** The rollback Update (deployctl rollback): answered with the rollback's outcome. */
 const rollback = (request: RollbackRequest) =>
-  rollbackEnvironment(stack.client, stack.config, request, { wait: true, intervalMs: 200 }).then((outcome) => outcome!);
-/** Sends the rollback signal itself, past deployctl's checks, as another client might. */
+  rollbackEnvironment(stack.client, stack.config, request, { wait: true }).then((outcome) => outcome!);
+/** A deploy request by the relay's signal, past the Update's validator: the environment records why it ignored it. */
+async function requestSignalled(request: DeployRequest): Promise<Outcome> {
+  const before = (await environmentRecord()).outcomes.length;
+  await signalEnvironment(stack.client, stack.config, deployRequestedSignal, request);
+  return eventually('the ignored request', async () =>
+    (await environmentRecord()).outcomes
+      .slice(before)
+      .find((o) => o.kind === 'ignored' && o.message.includes(JSON.stringify(request.commit))),
+  );
+}
+
+/** Sends the rollback signal itself (as the Web UI does), past deployctl's checks and the Update's validator. */
 async function rollbackSignalled(request: RollbackRequest): Promise<Outcome> {
   const before = (await environmentRecord()).outcomes.length;
   await signalEnvironment(stack.client, stack.config, rollbackSignal, request);
@@ -977,8 +1130,8 @@ const runtimeCases: RuntimeCase[] = [
         TEMPORAL_ADDRESS: stack.temporal.address,
       });
       expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(started.stdout).toContain(`started ${deployWorkflowId(FULL, sha)}`);
-      const workflowId = deployWorkflowId(FULL, sha);
+      expect(started.stdout).toContain(`started ${idOf(sha)}`);
+      const workflowId = idOf(sha);
       await failureOf(workflowId);
       // deployctl status says why, with exit 1.
       const status = await runNode(DEPLOYCTL, ['--config', stack.configPath, 'status', sha], {
@@ -989,16 +1142,40 @@ const runtimeCases: RuntimeCase[] = [
       return { workflowId, words: [`commit ${sha} does not exist in ${stack.origin.httpsUrl}`] };
     },
     answer: DEPLOY_FAILED,
-    step: { in: 'deploy', activity: 'detectChanges', type: 'CommitNotFound' },
+    step: { in: 'deploy', activity: 'detect', type: 'CommitNotFound' },
   },
   {
-    name: 'a deploy started through the API with a branch name for a commit',
-    act: async () => ({
-      workflowId: await deploy('main'),
-      words: ['detect: bad input: commit: expected a full 40-character commit id'],
-    }),
+    name: 'a deploy workflow started directly through the Temporal API with a branch name for a commit',
+    act: async () => {
+      // Past the environment, which refuses such a request (section 4): the step checks its input too.
+      const input: DeployInput = {
+        repository: FULL,
+        target: productionTarget(stack.config),
+        commit: 'main',
+        requestedBy: 'bad-input test',
+        environmentWorkflowId: 'env-production',
+        searchAttributes: stack.config.temporal.searchAttributes,
+      };
+      const handle = await stack.client.workflow.start('deploy', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: idOf('main'),
+        args: [input],
+      });
+      return {
+        workflowId: handle.workflowId,
+        words: ['detect: bad input: commit: expected a full 40-character commit id'],
+      };
+    },
     answer: DEPLOY_FAILED,
-    step: { in: 'deploy', activity: 'detectChanges', type: 'BadInput' },
+    step: { in: 'deploy', activity: 'detect', type: 'BadInput' },
+  },
+  {
+    name: "a deploy request signal (the relay's) with a branch name for a commit",
+    act: async () => ({
+      outcome: await requestSignalled({ commit: 'main', requestedBy: 'bad-input test' }),
+      words: ['a deploy request was ignored: commit must be a full 40-character commit SHA, got "main"'],
+    }),
+    answer: { outcome: 'ignored', held: false },
   },
   {
     name: 'GitHub answering 401 to the CI lookup',
@@ -1084,7 +1261,7 @@ const runtimeCases: RuntimeCase[] = [
 ];
 let latestCommit = '';
 
-describe('4. runtime faults', () => {
+describe('5. runtime faults', () => {
   test.each(runtimeCases)('$name', async ({ prepare, act, answer, step, cleanup }) => {
     await prepare?.();
     const before = await overlayNow();
@@ -1148,7 +1325,7 @@ describe('4. runtime faults', () => {
     expect(after.commit).toBe(status.overlayCommit);
     expect(after.text).toBe(before.text.replace(/newTag: sha-[0-9a-f]{7}/g, `newTag: ${tag}`));
     const view = (await inspectEnvironment(stack.client, stack.config))!.view;
-    expect(view).toMatchObject({ production: { tag }, queue: [], pendingRollbacks: [] });
+    expect(view).toMatchObject({ current: { tag, commit }, queue: [], pendingRollbacks: [] });
     expect(view.held).toBeUndefined();
     await expectNothingLost();
   });
@@ -1217,7 +1394,7 @@ const brokenCases: BrokenCase[] = [
   },
 ];
 
-describe('5. a production overlay broken by hand on main', () => {
+describe('6. a production overlay broken by hand on main', () => {
   beforeAll(async () => {
     // An unclosed flow sequence on the first newTag line: kustomize, Argo CD and the deployer cannot read it.
     const text = (await overlayNow()).text;

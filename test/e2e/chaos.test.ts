@@ -1,4 +1,4 @@
-import { formatReport, healthy, runChaos } from '../chaos/chaos';
+import { formatReport, healthy, runChaos } from '../../harness/chaos/chaos';
 
 /**
  * The small chaos run (`npm run chaos` runs the full one): merges whose CI finishes in shuffled

@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { startDeploy } from '../../src/client/deploys';
+import { environmentHandle, productionTarget } from '../../src/client/environment';
+import { statusQuery, type DeployStatus } from '../../src/contract/deploy';
+import { deployWorkflowId } from '../../src/contract/ids';
 import { shaTag } from '../../src/plan/tags';
-import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
-import type { DeployStatus } from '../../src/workflows/types';
 import { eventually } from '../support/wait';
-import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../support/stack';
+import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../../harness/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -14,13 +15,18 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => stack?.stop());
 
+const handleOf = (commit: string) =>
+  stack.client.workflow.getHandle<() => Promise<DeployStatus>>(
+    deployWorkflowId(`${OWNER}/${REPO}`, productionTarget(stack.config), commit),
+  );
+
 test('SIGKILL the worker while a deploy waits for CI: a new worker finishes it with exactly one overlay commit', async () => {
   const first = await stack.startWorker();
   const before = await stack.origin.head();
   const commit = await stack.origin.commit({ 'services/api/main.py': 'print("durable")\n' }, 'feat(api): durable');
   const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
-  await startDeploy(stack.client, stack.config, { commit, before });
-  const handle = stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
+  expect(await startDeploy(stack.client, stack.config, { commit, before })).toMatchObject({ started: true });
+  const handle = handleOf(commit);
 
   // Let it poll CI a few times on its timers, then kill the worker without any chance to drain.
   await eventually('two CI polls', async () =>
@@ -51,8 +57,8 @@ test('SIGKILL the worker inside a step (update-overlay, mid-fetch): another work
     'feat(api): killed mid-step',
   );
   const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
-  await startDeploy(stack.client, stack.config, { commit });
-  const handle = stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
+  expect(await startDeploy(stack.client, stack.config, { commit })).toMatchObject({ started: true });
+  const handle = handleOf(commit);
   await eventually('waiting-for-ci', async () =>
     (await handle.query(statusQuery)).phase === 'waiting-for-ci' ? true : undefined,
   );
@@ -61,7 +67,8 @@ test('SIGKILL the worker inside a step (update-overlay, mid-fetch): another work
   stack.origin.server!.delayMs = 60_000;
   await stack.pushImages(shaTag(commit));
   stack.github.setRun(run.id, { status: 'completed', conclusion: 'success' });
-  const env = stack.client.workflow.getHandle('env-production');
+  const env = environmentHandle(stack.client, stack.config);
+  expect(env.workflowId).toBe('env-production');
   const runningUpdate = async () =>
     (await env.describe()).raw.pendingActivities?.find(
       (a) => a.activityType?.name === 'updateOverlay' && Number(a.state) === 2,

@@ -1,18 +1,18 @@
-import { environmentHandle, signalEnvironment, startDeploy } from '../../src/client/deploys';
-import type { Outcome } from '../../src/plan/environment';
-import { shaTag } from '../../src/plan/tags';
-import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
+import { startDeploy } from '../../src/client/deploys';
 import {
-  environmentStatusQuery,
-  pauseSignal,
-  resumeSignal,
-  rollbackSignal,
-  type EnvironmentView,
-} from '../../src/workflows/environment-definitions';
-import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
-import { eventually, phaseOf as phaseOfDeploy } from '../support/wait';
+  environmentHandle,
+  pauseEnvironment,
+  productionTarget,
+  resumeEnvironment,
+  rollbackEnvironment,
+} from '../../src/client/environment';
+import { statusQuery, type DeployPhase, type DeployStatus } from '../../src/contract/deploy';
+import { environmentStatusQuery, type EnvironmentView, type RollbackRequest } from '../../src/contract/environment';
+import { deployWorkflowId } from '../../src/contract/ids';
+import { shaTag } from '../../src/plan/tags';
+import { phaseOf as phaseOfDeploy } from '../support/wait';
 import { recordHistories } from '../support/histories';
-import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack } from '../support/stack';
+import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack } from '../../harness/stack';
 
 /** One production, in order: ordering, superseding, rollback, hold and pause on real parts. */
 const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
@@ -25,12 +25,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  // `RECORD_HISTORIES=1 npm test -- test/e2e/environment test/e2e/preview` refreshes the histories the replay test uses.
-  await recordHistories(stack, ['environment', 'productionDeploy']);
+  // `RECORD_HISTORIES=1 npm test -- test/e2e/environment test/e2e/preview test/e2e/production` refreshes test/histories.
+  await recordHistories(stack);
   await stack?.stop();
 });
 
-const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(FULL, commit));
+const handleOf = (commit: string) =>
+  stack.client.workflow.getHandle(deployWorkflowId(FULL, productionTarget(stack.config), commit));
 const envView = () => environmentHandle(stack.client, stack.config).query(environmentStatusQuery);
 const overlayTag = async (rev = 'main') => /newTag: (\S+)/.exec(await stack.origin.readAt(rev, OVERLAY))![1]!;
 
@@ -62,12 +63,9 @@ async function ciPasses(change: { commit: string; run?: number }): Promise<void>
 
 const result = (commit: string) => handleOf(commit).result() as Promise<DeployStatus>;
 
-async function nextOutcome(kinds: Outcome['kind'][], seen: number): Promise<Outcome> {
-  return eventually(`an outcome of ${kinds.join('/')}`, async () => {
-    const outcomes = (await envView()).outcomes;
-    return outcomes.slice(seen).find((o) => kinds.includes(o.kind));
-  });
-}
+/** The rollback Update (deployctl rollback): answered with the rollback's outcome once Argo CD confirmed it. */
+const rollback = async (request: RollbackRequest) =>
+  (await rollbackEnvironment(stack.client, stack.config, request, { wait: true }))!;
 
 /** The tags the overlay had on origin's main, oldest first. */
 async function tagHistory(): Promise<string[]> {
@@ -114,19 +112,21 @@ describe('rollback, hold and pause', () => {
   test('rollback to previous: overlay and Argo CD go back, and a later merge is held until resume', async () => {
     const history = await tagHistory();
     const [previous, current] = history.slice(-2);
-    const seen = (await envView()).outcomes.length;
-    await signalEnvironment(stack.client, stack.config, rollbackSignal, {
-      to: 'previous',
-      reason: 'errors after deploy',
-      requestedBy: 'ana',
+    const outcome = await rollback({ to: 'previous', reason: 'errors after deploy', requestedBy: 'ana' });
+    expect(outcome).toMatchObject({
+      kind: 'rolled-back',
+      tag: previous,
+      by: 'ana',
+      workflowId: expect.stringMatching(/^env-production\/rollback-\d+$/),
     });
-    const outcome = await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen);
-    expect(outcome).toMatchObject({ kind: 'rolled-back', tag: previous });
     expect(current).not.toBe(previous);
     expect(await overlayTag()).toBe(previous);
     const [last] = await stack.origin.log();
+    expect(outcome.overlayCommit).toBe(last!.sha);
     expect(last!.subject).toBe(`rollback: revert to ${previous} [skip ci]`);
     expect(last!.body).toContain('Requested-By: ana');
+    // The outcome is the one the environment recorded.
+    expect((await envView()).outcomes.at(-1)).toEqual(outcome);
     expect((await envView()).held).toMatchObject({ tag: previous });
 
     const c = await merge('code');
@@ -135,7 +135,8 @@ describe('rollback, hold and pause', () => {
     expect((await envView()).queue).toEqual([expect.objectContaining({ commit: c.commit, state: 'held' })]);
     expect(await overlayTag()).toBe(previous);
 
-    await signalEnvironment(stack.client, stack.config, resumeSignal, { by: 'ana' });
+    const resumed = await resumeEnvironment(stack.client, stack.config, { by: 'ana' });
+    expect(resumed.held).toBeUndefined();
     expect(await result(c.commit)).toMatchObject({ phase: 'succeeded', tag: shaTag(c.commit) });
     expect((await envView()).held).toBeUndefined();
   });
@@ -144,36 +145,26 @@ describe('rollback, hold and pause', () => {
     const head = await stack.origin.head();
     const gone = (await tagHistory()).at(-2)!;
     for (const image of ['yt-summarizer-api', 'yt-summarizer-workers']) await stack.registry.deleteImage(image, gone);
-    const seen = (await envView()).outcomes.length;
-    await signalEnvironment(stack.client, stack.config, rollbackSignal, {
-      to: gone,
-      reason: 'try',
-      requestedBy: 'ana',
-    });
-    const outcome = await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen);
-    expect(outcome.kind).toBe('rollback-refused');
+    const outcome = await rollback({ to: gone, reason: 'try', requestedBy: 'ana' });
+    expect(outcome).toMatchObject({ kind: 'rollback-refused', tag: gone, by: 'ana' });
     expect(outcome.message).toMatch(new RegExp(`image not found: .*${gone}`));
     expect(await stack.origin.head()).toBe(head);
     expect((await envView()).held).toBeUndefined();
   });
 
   test('rollback to a named tag goes there and holds', async () => {
-    const seen = (await envView()).outcomes.length;
-    await signalEnvironment(stack.client, stack.config, rollbackSignal, {
-      to: INITIAL_TAG,
-      reason: 'back to the start',
-      requestedBy: 'bo',
-    });
-    expect(await nextOutcome(['rolled-back', 'rollback-refused', 'failed'], seen)).toMatchObject({
+    expect(await rollback({ to: INITIAL_TAG, reason: 'back to the start', requestedBy: 'bo' })).toMatchObject({
       kind: 'rolled-back',
       tag: INITIAL_TAG,
     });
     expect(await overlayTag()).toBe(INITIAL_TAG);
-    await signalEnvironment(stack.client, stack.config, resumeSignal, { by: 'bo' });
+    expect((await envView()).held).toMatchObject({ tag: INITIAL_TAG, by: 'bo' });
+    await resumeEnvironment(stack.client, stack.config, { by: 'bo' });
   });
 
   test('pause, two merges, resume: only the newest deploys, the older one is superseded', async () => {
-    await signalEnvironment(stack.client, stack.config, pauseSignal, { reason: 'release freeze', by: 'cy' });
+    const paused = await pauseEnvironment(stack.client, stack.config, { reason: 'release freeze', by: 'cy' });
+    expect(paused.paused).toMatchObject({ reason: expect.stringMatching(/release freeze/), by: 'cy' });
     const d = await merge('code');
     const e = await merge('code');
     await ciPasses(d);
@@ -184,7 +175,7 @@ describe('rollback, hold and pause', () => {
     expect(view.paused?.reason).toMatch(/release freeze/);
     expect(view.queue.map((q) => q.state)).toEqual(['held', 'held']);
 
-    await signalEnvironment(stack.client, stack.config, resumeSignal, { by: 'cy' });
+    expect((await resumeEnvironment(stack.client, stack.config, { by: 'cy' })).paused).toBeUndefined();
     expect((await result(e.commit)).phase).toBe('succeeded');
     expect((await result(d.commit)).phase).toBe('superseded');
     expect(await overlayTag()).toBe(shaTag(e.commit));

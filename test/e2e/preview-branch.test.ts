@@ -1,13 +1,12 @@
-import { closePreview, requestPreview } from '../../src/client/previews';
+import { requestPreview } from '../../src/client/deploys';
+import { closePreview } from '../../src/client/environment';
+import type { DeployStatus } from '../../src/contract/deploy';
+import type { EnvironmentView } from '../../src/contract/environment';
+import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
 import { prTag } from '../../src/plan/tags';
-import {
-  previewDeployWorkflowId,
-  previewEnvironmentWorkflowId,
-  type PreviewView,
-} from '../../src/workflows/preview-definitions';
-import type { DeployStatus } from '../../src/workflows/types';
-import { git } from '../support/origin';
-import { OWNER, PREVIEW_APP, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
+import { git } from '../../harness/origin';
+import { OWNER, PREVIEW_APP, REPO, startRunningStack, type Stack, type WorkerProcess } from '../../harness/stack';
+import { recordHistories } from '../support/histories';
 import { eventually } from '../support/wait';
 
 /** preview.branch: previews on the deployer's own branch per PR; the PR branch is never written. */
@@ -20,14 +19,18 @@ let worker: WorkerProcess;
 beforeAll(async () => {
   ({ stack, worker } = await startRunningStack({ preview: { application: PREVIEW_APP, branch: BRANCH } }));
 }, 120_000);
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  // A preview on the deployer's own branch (removed on close), for the replay test.
+  await recordHistories(stack);
+  await stack?.stop();
+});
 
 const tipOf = async (branch: string) =>
   (await git(stack.origin.bareDir, ['rev-parse', `refs/heads/${branch}`]).catch(() => '')).trim();
 const resultOf = (pr: number, commit: string) =>
   eventually(`the preview deploy of #${pr} at ${commit.slice(0, 7)}\n${worker.output().slice(-2000)}`, () =>
     stack.client.workflow
-      .getHandle(previewDeployWorkflowId(REPOSITORY, pr, commit))
+      .getHandle(deployWorkflowId(REPOSITORY, { kind: 'preview', pr }, commit))
       .result()
       .catch(() => undefined),
   ) as Promise<DeployStatus>;
@@ -91,9 +94,10 @@ test("pushes preview the PR's code on the deployer's branch, never the PR branch
   await stack.github.closePullRequest(21, { merged: true });
   expect(await closePreview(stack.client, stack.config, 21, { by: 'test', merged: true })).toBe(true);
   const gone = (await stack.client.workflow
-    .getHandle(previewEnvironmentWorkflowId(REPOSITORY, 21))
-    .result()) as PreviewView;
+    .getHandle(environmentWorkflowId(REPOSITORY, { kind: 'preview', pr: 21 }))
+    .result()) as EnvironmentView;
   expect(gone.outcomes.at(-1)).toMatchObject({ kind: 'gone', message: expect.stringContaining(`${preview} removed`) });
+  expect(gone.current).toMatchObject({ tag: prTag(21, second), commit: second });
   expect(await tipOf(preview)).toBe('');
   expect(await tipOf(branch)).toBe(second);
 });

@@ -1,20 +1,16 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import { requestPreview, closePreview } from '../../src/client/previews';
+import { requestPreview } from '../../src/client/deploys';
+import { closePreview } from '../../src/client/environment';
+import { statusQuery, type DeployPhase, type DeployStatus } from '../../src/contract/deploy';
+import { environmentStatusQuery, type EnvironmentView } from '../../src/contract/environment';
+import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
 import { startRelay, type Relay } from '../../src/relay/server';
 import { prTag } from '../../src/plan/tags';
-import { statusQuery } from '../../src/workflows/definitions';
-import {
-  previewDeployWorkflowId,
-  previewEnvironmentWorkflowId,
-  previewStatusQuery,
-  type PreviewView,
-} from '../../src/workflows/preview-definitions';
-import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
-import { deliver, pullRequestPayload, SECRET } from '../relay/payloads';
-import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
+import { deliver, pullRequestPayload, SECRET } from '../../harness/standins/github-webhooks';
+import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../../harness/stack';
 import { recordHistories } from '../support/histories';
-import { git } from '../support/origin';
+import { git } from '../../harness/origin';
 import { eventually } from '../support/wait';
 
 const REPOSITORY = `${OWNER}/${REPO}`;
@@ -37,7 +33,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await relay?.close();
-  await recordHistories(stack, ['previewEnvironment', 'previewDeploy']);
+  // `RECORD_HISTORIES=1 npm test -- test/e2e/environment test/e2e/preview test/e2e/production` refreshes test/histories.
+  await recordHistories(stack);
   await stack?.stop();
 });
 
@@ -46,15 +43,20 @@ function deployctl(...args: string[]): Promise<{ code: number; stdout: string; s
   return new Promise((done) => {
     execFile(
       process.execPath,
-      [resolve(__dirname, '../../dist/client/deployctl.js'), '--config', stack.configPath, ...args],
+      [resolve(__dirname, '../../dist/cli/deployctl.js'), '--config', stack.configPath, ...args],
       { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address } },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
+const previewDeployWorkflowId = (pr: number, commit: string) =>
+  deployWorkflowId(REPOSITORY, { kind: 'preview', pr }, commit);
+const previewEnvironmentWorkflowId = (pr: number) => environmentWorkflowId(REPOSITORY, { kind: 'preview', pr });
 const deployOf = (pr: number, commit: string) =>
-  stack.client.workflow.getHandle(previewDeployWorkflowId(REPOSITORY, pr, commit));
-const previewOf = (pr: number) => stack.client.workflow.getHandle(previewEnvironmentWorkflowId(REPOSITORY, pr));
+  stack.client.workflow.getHandle<() => Promise<DeployStatus>>(previewDeployWorkflowId(pr, commit));
+const previewOf = (pr: number) =>
+  stack.client.workflow.getHandle<() => Promise<EnvironmentView>>(previewEnvironmentWorkflowId(pr));
+const viewOf = (pr: number) => previewOf(pr).query(environmentStatusQuery);
 const statusOf = (pr: number, commit: string) => deployOf(pr, commit).query(statusQuery);
 const tagIn = (overlay: string) => [...overlay.matchAll(/newTag: (\S+)/g)].map((m) => m[1]);
 
@@ -101,9 +103,14 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
       'pull_request',
       pullRequestPayload(REPOSITORY, 'opened', { number: 7, headSha: head!, headRef: 'feature/api-v2' }),
     );
-    expect(opened).toMatchObject({
+    // Forwarded to the PR's environment (signal-with-start), which starts the deploy of the head.
+    expect(opened).toEqual({
       status: 202,
-      body: { forwarded: true, deployWorkflowId: previewDeployWorkflowId(REPOSITORY, 7, head!) },
+      body: {
+        forwarded: true,
+        workflowId: previewEnvironmentWorkflowId(7),
+        deployWorkflowId: previewDeployWorkflowId(7, head!),
+      },
     });
     const waiting = await phase(7, head!, 'waiting-for-ci');
     expect(waiting).toMatchObject({ pr: 7, branch: 'feature/api-v2', path: 'code', rule: 'ci', tag });
@@ -123,7 +130,7 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
       .split('\n');
     expect([tip, parent]).toEqual([overlayCommit, head]);
     expect(subject).toMatch(new RegExp(`^preview: #7 to ${tag} \\[skip ci\\]$`));
-    expect(body.join('\n')).toContain(`Deploy-Workflow-Id: ${previewDeployWorkflowId(REPOSITORY, 7, head!)}`);
+    expect(body.join('\n')).toContain(`Deploy-Workflow-Id: ${previewDeployWorkflowId(7, head!)}`);
     expect(tagIn(await stack.origin.readAt('refs/heads/feature/api-v2', PREVIEW_OVERLAY))).toEqual([tag, tag]);
     expect(tagIn(await stack.origin.readAt('main', PREVIEW_OVERLAY))).toEqual([INITIAL_TAG, INITIAL_TAG]);
     expect(tagIn(await stack.origin.readAt('main', 'k8s/overlays/prod/kustomization.yaml'))).toEqual([
@@ -144,11 +151,15 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
     );
     expect(sync.status).toBe(202);
     const view = await eventually('the own commit to be recorded', async () => {
-      const v = (await previewOf(7).query(previewStatusQuery)) as PreviewView;
+      const v = await viewOf(7);
       return v.outcomes.some((o) => o.kind === 'ignored') ? v : undefined;
     });
     expect(view.outcomes.at(-1)).toMatchObject({ kind: 'ignored', commit: overlayCommit });
-    expect(view).toMatchObject({ latest: { commit: head }, preview: { tag, rule: 'ci', commit: head, overlayCommit } });
+    expect(view).toMatchObject({
+      target: { kind: 'preview', pr: 7 },
+      latest: { commit: head, workflowId: previewDeployWorkflowId(7, head!) },
+      current: { tag, rule: 'ci', commit: head, overlayCommit },
+    });
     await expect(deployOf(7, overlayCommit).describe()).rejects.toThrow(/not found/i);
   });
 
@@ -169,7 +180,12 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
     const older = prTag(8, codeCommit!);
     await stack.pushImages(older); // CI built the code commit; the k8s-only pushes built nothing
 
-    await requestPreview(stack.client, stack.config, 8, { commit: head, requestedBy: 'test' });
+    // Through the requestDeploy Update: the environment answers with the deploy it started.
+    expect(await requestPreview(stack.client, stack.config, 8, { commit: head, requestedBy: 'test' })).toMatchObject({
+      environmentWorkflowId: previewEnvironmentWorkflowId(8),
+      workflowId: previewDeployWorkflowId(8, head!),
+      started: true,
+    });
     const result = (await eventually('the preview deploy of #8', () =>
       deployOf(8, head!)
         .result()
@@ -188,7 +204,12 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
           'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n# replicas\n',
       },
     ]);
-    await requestPreview(stack.client, stack.config, 9, { requestedBy: 'test' }); // no sha: the PR's head, as GitHub reports it
+    // No sha: the PR's head, as GitHub reports it; the environment names the deploy it started for it.
+    expect(await requestPreview(stack.client, stack.config, 9, { requestedBy: 'test' })).toMatchObject({
+      environmentWorkflowId: previewEnvironmentWorkflowId(9),
+      workflowId: previewDeployWorkflowId(9, head!),
+      started: true,
+    });
     const result = (await eventually('the preview deploy of #9', () =>
       deployOf(9, head!)
         .result()
@@ -237,7 +258,7 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
       pullRequestPayload(REPOSITORY, 'opened', { number: 10, headSha: first!, headRef: 'feature/web' }),
     );
     const late = await eventually('the late event to be ignored', async () => {
-      const v = (await previewOf(10).query(previewStatusQuery)) as PreviewView;
+      const v = await viewOf(10);
       return v.outcomes.at(-1)?.kind === 'ignored' ? v : undefined;
     });
     expect(late.latest).toMatchObject({ commit: second });
@@ -260,7 +281,7 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
       }),
     );
     expect(closed).toMatchObject({ status: 202, body: { closed: true } });
-    const gone = (await previewOf(10).result()) as PreviewView;
+    const gone = await previewOf(10).result();
     expect(gone.outcomes.at(-1)).toMatchObject({ kind: 'gone' });
     expect(gone.closed).toMatchObject({ merged: false });
     expect((await deployOf(10, second).describe()).status.name).toBe('CANCELLED');
@@ -343,7 +364,7 @@ describe('preview environments per pull request (dev server, git, HTTPS registry
     const asked = await deployctl('preview', '--pr', '13');
     expect(asked).toMatchObject({
       code: 0,
-      stdout: expect.stringContaining(previewEnvironmentWorkflowId(REPOSITORY, 13)),
+      stdout: expect.stringContaining(previewEnvironmentWorkflowId(13)),
     });
     await eventually('the preview deploy of #13', () =>
       deployOf(13, head!)

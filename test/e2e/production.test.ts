@@ -1,9 +1,11 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { startDeploy } from '../../src/client/deploys';
+import { productionTarget } from '../../src/client/environment';
+import { statusQuery, type DeployPhase, type DeployStatus } from '../../src/contract/deploy';
+import { deployWorkflowId } from '../../src/contract/ids';
 import { shaTag } from '../../src/plan/tags';
-import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
-import type { DeployPhase, DeployStatus } from '../../src/workflows/types';
-import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
+import { INITIAL_TAG, OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../../harness/stack';
+import { recordHistories } from '../support/histories';
 
 const OVERLAY = 'k8s/overlays/prod/kustomization.yaml';
 let stack: Stack;
@@ -12,9 +14,14 @@ let worker: WorkerProcess;
 beforeAll(async () => {
   ({ stack, worker } = await startRunningStack());
 }, 120_000);
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  // `RECORD_HISTORIES=1 npm test -- test/e2e/environment test/e2e/preview test/e2e/production` refreshes test/histories.
+  await recordHistories(stack);
+  await stack?.stop();
+});
 
-const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(`${OWNER}/${REPO}`, commit));
+const idOf = (commit: string) => deployWorkflowId(`${OWNER}/${REPO}`, productionTarget(stack.config), commit);
+const handleOf = (commit: string) => stack.client.workflow.getHandle(idOf(commit));
 
 async function waitForPhase(commit: string, phase: DeployPhase): Promise<DeployStatus> {
   let status: DeployStatus | undefined;
@@ -42,9 +49,19 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
     const tag = shaTag(commit);
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
 
-    expect(await startDeploy(stack.client, stack.config, { commit, before })).toMatchObject({ started: true });
+    // env-production starts the deploy as its child and answers with it.
+    expect(await startDeploy(stack.client, stack.config, { commit, before })).toEqual({
+      environmentWorkflowId: 'env-production',
+      workflowId: idOf(commit),
+      started: true,
+      note: `started ${idOf(commit)}`,
+    });
     // A redelivered webhook or a second `deployctl start` joins nothing new.
-    expect(await startDeploy(stack.client, stack.config, { commit, before })).toMatchObject({ started: false });
+    expect(await startDeploy(stack.client, stack.config, { commit, before })).toMatchObject({
+      environmentWorkflowId: 'env-production',
+      workflowId: idOf(commit),
+      started: false,
+    });
     await waitForPhase(commit, 'waiting-for-ci');
 
     await stack.pushImages(tag); // CI builds and pushes once...
@@ -53,6 +70,7 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
 
     expect(result).toMatchObject({
       phase: 'succeeded',
+      target: { kind: 'production', name: 'production' },
       path: 'code',
       tag,
       ciRun: { id: run.id, conclusion: 'success' },
@@ -63,7 +81,7 @@ describe('production deploys end to end (dev server, git, HTTPS registry, GitHub
     expect(log[0]!.sha).toBe(result.overlayCommit);
     expect(log[0]!.subject).toMatch(new RegExp(`${tag}.*\\[skip ci\\]$`));
     expect(log[0]!.body).toContain(`Deployed-Commit: ${commit}`);
-    expect(log[0]!.body).toContain(`Deploy-Workflow-Id: ${deployWorkflowId(`${OWNER}/${REPO}`, commit)}`);
+    expect(log[0]!.body).toContain(`Deploy-Workflow-Id: ${idOf(commit)}`);
     const overlay = await stack.origin.readAt('main', OVERLAY);
     expect(overlay).toBe((await stack.origin.readAt(commit, OVERLAY)).split(INITIAL_TAG).join(tag));
     expect(result.argo).toMatch(/Synced .* Healthy/);

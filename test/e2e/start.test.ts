@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../support/ports';
-import { startStack, type Stack } from '../support/stack';
+import { freePort } from '../../harness/ports';
+import { startStack, type Stack } from '../../harness/stack';
 
 /**
  * `npm start`'s program (dist/main.js) on the embedded dev server: the Web UI, the relay and the

@@ -4,12 +4,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
+import { deployWorkflowId } from '../../src/contract/ids';
+import { SEARCH_ATTRIBUTES } from '../../src/contract/search-attributes';
 import { startDevServer, type DevServer } from '../../src/temporal/devserver';
-import { deployWorkflowId } from '../../src/workflows/definitions';
-import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
-import { deliver, pushPayload, randomSha, SECRET, type Delivered } from '../relay/payloads';
-import { freePort } from '../support/ports';
+import { deliver, pushPayload, randomSha, SECRET, type Delivered } from '../../harness/standins/github-webhooks';
+import { freePort } from '../../harness/ports';
 
 const FULL = 'yt-summarizer-org/yt-summarizer';
 const dir = mkdtempSync(join(tmpdir(), 'temporal-outage-'));
@@ -74,6 +75,25 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 }
 
 const push = (after = randomSha()) => pushPayload({ repository: FULL, before: randomSha(), after });
+const deployId = (commit: string) => deployWorkflowId(FULL, { kind: 'production', name: 'production' }, commit);
+
+async function withClient<T>(address: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ address });
+  try {
+    return await use(new Client({ connection }));
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The commits env-production was asked to deploy by the relay's deployRequested signals, in order. */
+async function requestedCommits(client: Client): Promise<string[]> {
+  const events = (await client.workflow.getHandle('env-production').fetchHistory()).events ?? [];
+  return events
+    .map((e) => e.workflowExecutionSignaledEventAttributes)
+    .filter((a) => a?.signalName === 'deployRequested')
+    .map((a) => JSON.parse(Buffer.from(a!.input!.payloads![0]!.data!).toString('utf8')).commit as string);
+}
 
 describe('Temporal outage: the relay process answers 503 at once while Temporal is down and recovers at once', () => {
   const cli = process.env.TEMPORAL_CLI_PATH!;
@@ -105,11 +125,16 @@ describe('Temporal outage: the relay process answers 503 at once while Temporal 
 
   test('503 within 2 s from the first delivery after Temporal stops, /healthz 503; then 200 and 202 within 2 s of its return', async () => {
     const before = randomSha();
+    // Signal-with-start of env-production, durable at once with no worker running (none runs here).
     expect(await deliver(url, 'push', push(before))).toEqual({
       status: 202,
-      body: { started: true, workflowId: deployWorkflowId(FULL, before) },
+      body: { requested: true, workflowId: deployId(before) },
     });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const { runId } = await withClient(server!.address, async (client) => {
+      expect(await requestedCommits(client)).toEqual([before]);
+      return client.workflow.getHandle('env-production').describe();
+    });
 
     await server!.stop();
     // The first delivery after the stop, whether or not the background probe noticed already.
@@ -148,12 +173,15 @@ describe('Temporal outage: the relay process answers 503 at once while Temporal 
       return reply.status === 202 ? reply : undefined;
     });
     expect(Date.now() - back).toBeLessThan(2_000); // it used to stay 503 for up to 13 s more
-    expect(accepted.body).toEqual({ started: true, workflowId: deployWorkflowId(FULL, after) });
+    expect(accepted.body).toEqual({ requested: true, workflowId: deployId(after) });
 
-    // The same state came back: the deploy started before the outage is still known.
-    expect(await deliver(url, 'push', push(before))).toEqual({
-      status: 202,
-      body: { started: false, workflowId: deployWorkflowId(FULL, before) },
+    // The same state came back: the run of env-production from before the outage still holds the request
+    // made before it, then the one after it; none of the deliveries answered 503 during the outage reached it.
+    await withClient(server!.address, async (client) => {
+      const described = await client.workflow.getHandle('env-production').describe();
+      expect({ runId: described.runId, status: described.status.name }).toEqual({ runId, status: 'RUNNING' });
+      // (`after` may land twice: a delivery answered 503 for want of an answer in time may still have landed.)
+      expect([...new Set(await requestedCommits(client))]).toEqual([before, after]);
     });
     expect(relay!.output()).toMatch(/Temporal unreachable .*deliveries get 503 until it answers/);
     expect(relay!.output()).toMatch(/Temporal answers again after [\d.]+s: deliveries are accepted/);

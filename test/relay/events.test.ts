@@ -2,8 +2,15 @@ import { overlayCommitMessage } from '../../src/activities/overlay';
 import { parseConfig } from '../../src/config/load';
 import { hasDeployerTrailer } from '../../src/plan/trailers';
 import { decide, PayloadError, type Decision } from '../../src/relay/events';
-import { deployWorkflowId } from '../../src/workflows/definitions';
-import { pullRequestPayload, pushPayload, randomSha, workflowRunPayload, ZERO, type PushSpec } from './payloads';
+import { deployWorkflowId } from '../../src/contract/ids';
+import {
+  pullRequestPayload,
+  pushPayload,
+  randomSha,
+  workflowRunPayload,
+  ZERO,
+  type PushSpec,
+} from '../../harness/standins/github-webhooks';
 
 const REPO = 'yt-summarizer-org/yt-summarizer';
 const base = {
@@ -20,7 +27,12 @@ const before = randomSha();
 const after = randomSha();
 const push = (spec: Partial<PushSpec> = {}) => pushPayload({ repository: REPO, before, after, ...spec });
 const overlay = (commit: string) =>
-  overlayCommitMessage({ kind: 'deploy', tag: 'sha-1234567', commit, workflowId: deployWorkflowId(REPO, commit) });
+  overlayCommitMessage({
+    kind: 'deploy',
+    tag: 'sha-1234567',
+    commit,
+    workflowId: deployWorkflowId(REPO, { kind: 'production', name: 'production' }, commit),
+  });
 const start: Decision = { kind: 'start', commit: after, before };
 
 describe('decide: push', () => {

@@ -5,14 +5,13 @@ import { Client } from '@temporalio/client';
 import { prTag, shaTag } from '../../src/plan/tags';
 import { startRelay, type Relay } from '../../src/relay/server';
 import { connectClient, temporalTarget } from '../../src/temporal/connection';
-import { deployWorkflowId } from '../../src/workflows/definitions';
-import { environmentWorkflowId } from '../../src/workflows/environment-definitions';
-import { previewDeployWorkflowId } from '../../src/workflows/preview-definitions';
-import type { DeployStatus } from '../../src/workflows/types';
-import { git } from '../support/origin';
-import { freePort } from '../support/ports';
-import { OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../support/stack';
-import { startDevServer } from '../support/temporal';
+import type { DeployStatus } from '../../src/contract/deploy';
+import { deployWorkflowId as deployIdFor, environmentWorkflowId } from '../../src/contract/ids';
+import type { Target } from '../../src/contract/target';
+import { git } from '../../harness/origin';
+import { freePort } from '../../harness/ports';
+import { OWNER, REPO, startRunningStack, type Stack, type WorkerProcess } from '../../harness/stack';
+import { startDevServer } from '../../harness/temporal';
 import {
   deliver,
   pullRequestPayload,
@@ -22,7 +21,7 @@ import {
   sign,
   workflowRunPayload,
   type RunSpec,
-} from './payloads';
+} from '../../harness/standins/github-webhooks';
 
 const FULL = `${OWNER}/${REPO}`;
 let stack: Stack;
@@ -47,6 +46,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+const PRODUCTION: Target = { kind: 'production', name: 'production' };
+const deployWorkflowId = (repository: string, commit: string) => deployIdFor(repository, PRODUCTION, commit);
+const ENV_ID = environmentWorkflowId(FULL, PRODUCTION);
 const handleOf = (commit: string) => stack.client.workflow.getHandle(deployWorkflowId(FULL, commit));
 const expectNoDeploy = (commit: string) =>
   expect(handleOf(commit).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
@@ -76,25 +78,51 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
   throw new Error(`timed out waiting for ${what}\n${worker.output().slice(-2000)}`);
 }
 
+/** The relay only asks the environment; it starts the deploy a moment later. Resolves to its description. */
+const startedDeploy = (commit: string) =>
+  until(`the deploy of ${commit.slice(0, 7)} to start`, () => handleOf(commit).describe());
+
+/**
+ * How the environment answered each of its starts of `workflowId` as a child, oldest first, once
+ * `count` of them are answered: 'started', or 'exists' (running or ran already: nothing new started).
+ */
+function childStarts(workflowId: string, count: number, environment = ENV_ID): Promise<string[]> {
+  return until(`${environment} to answer ${count} starts of ${workflowId}`, async () => {
+    const events = (await stack.client.workflow.getHandle(environment).fetchHistory()).events ?? [];
+    const initiated = events
+      .filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === workflowId)
+      .map((e) => Number(e.eventId));
+    const answers = new Map<number, string>();
+    for (const e of events) {
+      const started = e.childWorkflowExecutionStartedEventAttributes;
+      const failed = e.startChildWorkflowExecutionFailedEventAttributes;
+      if (started) answers.set(Number(started.initiatedEventId), 'started');
+      if (failed) answers.set(Number(failed.initiatedEventId), 'exists');
+    }
+    const answered = initiated.map((id) => answers.get(id));
+    return answered.length === count && answered.every(Boolean) ? (answered as string[]) : undefined;
+  });
+}
+
 describe('webhook relay on the real stack (dev server, worker process, git origin, registry, stand-ins)', () => {
   test('a signed push to main starts exactly one deploy; redeliveries start none', async () => {
     const { commit, push } = await merge({ 'docs/api.md': '# API\nrelay\n' }, 'docs: api via relay');
     const delivery = 'f0e1d2c3-0000-11ef-8000-relaytest001';
 
     const first = await deliver(relay.url, 'push', push, { delivery });
-    expect(first).toEqual({ status: 202, body: { started: true, workflowId: deployWorkflowId(FULL, commit) } });
-    const { runId } = await handleOf(commit).describe();
-    expect(await (await handleOf(commit).describe()).staticDetails()).toContain(`requested by github push ${delivery}`);
+    expect(first).toEqual({ status: 202, body: { requested: true, workflowId: deployWorkflowId(FULL, commit) } });
+    const description = await startedDeploy(commit);
+    const { runId } = description;
+    expect(await description.staticDetails()).toContain(`requested by github push ${delivery}`);
+    expect(description.raw.workflowExecutionInfo?.parentExecution?.workflowId).toBe(ENV_ID);
 
-    expect(await deliver(relay.url, 'push', push, { delivery })).toEqual({
-      status: 202,
-      body: { started: false, workflowId: first.body.workflowId },
-    });
+    // A redelivery is asked for again, and the environment finds the deploy running: nothing new starts.
+    expect(await deliver(relay.url, 'push', push, { delivery })).toEqual(first);
+    expect(await childStarts(first.body.workflowId as string, 2)).toEqual(['started', 'exists']);
     expect(await handleOf(commit).result()).toMatchObject({ phase: 'skipped' });
-    expect(await deliver(relay.url, 'push', push, { delivery })).toMatchObject({
-      status: 202,
-      body: { started: false },
-    });
+    // Nor once it ended (skipped is not a failure to retry).
+    expect(await deliver(relay.url, 'push', push, { delivery })).toEqual(first);
+    expect(await childStarts(first.body.workflowId as string, 3)).toEqual(['started', 'exists', 'exists']);
     expect((await handleOf(commit).describe()).runId).toBe(runId);
     const runs = await until('visibility', async () => {
       const found: string[] = [];
@@ -159,7 +187,7 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   test('a workflow_run completion moves a waiting deploy on at once, without the 10-minute polling fallback', async () => {
     const { commit, push } = await merge({ 'services/api/main.py': 'print("relayed")\n' }, 'feat(api): relayed');
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
-    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { started: true } });
+    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { requested: true } });
     const probes = () => stack.github.requests.filter((r) => r.query.head_sha === commit).length;
     await until(
       'the deploy to wait for CI',
@@ -207,7 +235,7 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     });
     const workflowId = deployWorkflowId(FULL, commit);
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
-    expect(await deliver(relay.url, 'push', push)).toEqual({ status: 202, body: { started: true, workflowId } });
+    expect(await deliver(relay.url, 'push', push)).toEqual({ status: 202, body: { requested: true, workflowId } });
     await until(
       'the deploy to wait for CI',
       async () => ((await handleOf(commit).query('status')) as DeployStatus).phase === 'waiting-for-ci' || undefined,
@@ -230,10 +258,12 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
       status: 202,
       body: { signalled: false, started: true, workflowId },
     });
-    const restarted = await handleOf(commit).describe();
-    expect(restarted.runId).not.toBe(failed.runId);
+    const restarted = await until('the failed deploy to run again', async () => {
+      const info = await handleOf(commit).describe();
+      return info.runId !== failed.runId ? info : undefined;
+    });
     expect(await restarted.staticDetails()).toContain(
-      `(main was ${before.slice(0, 7)}), requested by github workflow_run ${delivery} (CI run ${run.id} succeeded)`,
+      `(before: ${before.slice(0, 7)}), requested by github workflow_run ${delivery} (CI run ${run.id} succeeded)`,
     );
     expect(await handleOf(commit).result()).toMatchObject({
       phase: 'succeeded',
@@ -249,11 +279,12 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
       ),
     ).toBe(true);
 
-    // Redelivered once the deploy succeeded: nothing runs twice.
+    // Redelivered once the deploy succeeded: nothing runs twice, nor is the environment even asked.
     expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, rerun as RunSpec))).toEqual({
       status: 202,
       body: { signalled: false, started: false, workflowId },
     });
+    expect(await childStarts(workflowId, 2)).toEqual(['started', 'started']);
     expect((await handleOf(commit).describe()).runId).toBe(restarted.runId);
   });
 
@@ -277,8 +308,12 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
       status: 202,
       body: { signalled: false, started: true, workflowId },
     });
+    const { runId } = await startedDeploy(commit);
     expect(await handleOf(commit).result()).toMatchObject({ phase: 'succeeded', tag: shaTag(commit) });
-    expect(await deliver(relay.url, 'push', push)).toEqual({ status: 202, body: { started: false, workflowId } });
+    // The late push is asked for; the environment finds the deploy done and starts nothing.
+    expect(await deliver(relay.url, 'push', push)).toEqual({ status: 202, body: { requested: true, workflowId } });
+    expect(await childStarts(workflowId, 2)).toEqual(['started', 'exists']);
+    expect((await handleOf(commit).describe()).runId).toBe(runId);
   });
 
   test('a CI run that needs no deploy starts none, and does not even ask the environment', async () => {
@@ -295,9 +330,9 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
 
     // CI runs for a docs-only merge too; its deploy ended `skipped`, which is not a failure to retry.
     const { commit, push } = await merge({ 'docs/ci.md': '# CI\n' }, 'docs: ci');
-    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { started: true } });
+    expect(await deliver(relay.url, 'push', push)).toMatchObject({ status: 202, body: { requested: true } });
+    const { runId } = await startedDeploy(commit);
     expect(await handleOf(commit).result()).toMatchObject({ phase: 'skipped' });
-    const { runId } = await handleOf(commit).describe();
     expect(await deliver(relay.url, 'workflow_run', workflowRunPayload(FULL, { id: 992, head_sha: commit }))).toEqual({
       status: 202,
       body: { signalled: false, started: false, workflowId: deployWorkflowId(FULL, commit) },
@@ -305,15 +340,14 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
     expect((await handleOf(commit).describe()).runId).toBe(runId);
     // The environment's request log (deployctl status --env) holds the push, not every CI run as well.
     // Read from history: a signal is there once the relay's call returned, processed or not.
-    const { events } = await stack.client.workflow
-      .getHandle(environmentWorkflowId(stack.config.environment.name))
-      .fetchHistory();
+    const { events } = await stack.client.workflow.getHandle(ENV_ID).fetchHistory();
     const requests = (events ?? [])
       .map((event) => event.workflowExecutionSignaledEventAttributes)
       .filter((signal) => signal?.signalName === 'deployRequested')
       .map((signal) => Buffer.from(signal!.input!.payloads![0]!.data!).toString())
       .filter((request) => request.includes(commit));
     expect(requests).toEqual([expect.stringContaining('github push ')]);
+    expect(await childStarts(deployWorkflowId(FULL, commit), 1)).toEqual(['started']);
   });
 
   test("a pull request's successful CI re-run previews its head again when the first run failed", async () => {
@@ -340,7 +374,8 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
       status: 'completed',
       conclusion: 'failure',
     });
-    const preview = stack.client.workflow.getHandle(previewDeployWorkflowId(FULL, pr, head));
+    const previewTarget: Target = { kind: 'preview', pr };
+    const preview = stack.client.workflow.getHandle(deployIdFor(FULL, previewTarget, head));
 
     expect(
       await deliver(
@@ -348,7 +383,14 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
         'pull_request',
         pullRequestPayload(FULL, 'opened', { number: pr, headSha: head, headRef: branch }),
       ),
-    ).toMatchObject({ status: 202, body: { forwarded: true } });
+    ).toEqual({
+      status: 202,
+      body: {
+        forwarded: true,
+        workflowId: environmentWorkflowId(FULL, previewTarget),
+        deployWorkflowId: preview.workflowId,
+      },
+    });
     const failed = await until('the preview deploy to fail on its CI run', async () => {
       const info = await preview.describe();
       return info.status.name === 'FAILED' ? info : undefined;
@@ -522,10 +564,11 @@ describe('webhook relay on the real stack (dev server, worker process, git origi
   });
 
   test('one log line per delivery, never the secret or the body', () => {
-    const started = logs.filter((line) =>
-      / push delivery f0e1d2c3-0000-11ef-8000-relaytest001 -> 202 started /.test(line),
+    // The first test delivered that push three times: one line each.
+    const requested = logs.filter((line) =>
+      / push delivery f0e1d2c3-0000-11ef-8000-relaytest001 -> 202 requested deploy-\S+$/.test(line),
     );
-    expect(started).toHaveLength(1);
+    expect(requested).toHaveLength(3);
     expect(logs.some((line) => /-> 401 rejected: bad signature/.test(line))).toBe(true);
     const text = logs.join('\n');
     expect(text).not.toContain(SECRET);

@@ -1,9 +1,10 @@
 // Read-only probes for tests that check what a bad input did NOT do: the production overlay on
 // origin's main, the steps that failed in a workflow's history (type, nonRetryable, attempt), the
-// workflows that failed, and a child-process runner for the entry points (deployctl, the worker).
+// workflows that failed, why a workflow's tasks failed, and a child-process runner for the entry
+// points (deployctl, the worker).
 import { spawn } from 'node:child_process';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { git } from './origin';
+import { git } from '../../harness/origin';
 
 /** The production overlay on main: the last commit that touched it and its bytes. */
 export interface OverlaySnapshot {
@@ -56,6 +57,23 @@ export async function stepFailures(handle: WorkflowHandle): Promise<StepFailure[
   }
   return failures;
 }
+
+/**
+ * Why the workflow's tasks failed in its current run: an exception in workflow code (or a
+ * nondeterminism), which Temporal retries forever and a test would otherwise wait out. A task
+ * failed for housekeeping (a sticky cache reset, a command the server asked to retry) is no problem.
+ */
+export async function workflowTaskFailures(handle: WorkflowHandle): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const problems = new Set([WORKER_UNHANDLED_FAILURE, NON_DETERMINISTIC_ERROR]);
+  return events
+    .map((event) => event.workflowTaskFailedEventAttributes)
+    .filter((failed) => failed && problems.has(Number(failed.cause ?? 0)))
+    .map((failed) => failed!.failure?.message ?? `cause ${failed!.cause}`);
+}
+/** WorkflowTaskFailedCause values (temporal.api.enums.v1). */
+const WORKER_UNHANDLED_FAILURE = 14;
+const NON_DETERMINISTIC_ERROR = 24;
 
 /** Ids of the workflows visibility lists as Failed (eventually consistent: poll for ones just failed). */
 export async function failedWorkflowIds(client: Client): Promise<string[]> {

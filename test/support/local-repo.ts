@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { RepoCache } from '../../src/activities/git';
 import { parseConfig } from '../../src/config/load';
 import type { DeployConfig } from '../../src/config/schema';
-import type { Origin } from './origin';
+import type { Origin } from '../../harness/origin';
 
 /** A config and a git cache for step tests against a local origin (file://): no stack, no services. */
 export function localRepo(origin: Origin, dir: string): { config: DeployConfig; repo: RepoCache } {

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
-import { deployWorkflowId, statusQuery } from '../../src/workflows/definitions';
-import type { DeployPhase } from '../../src/workflows/types';
+import { statusQuery, type DeployPhase } from '../../src/contract/deploy';
+import { deployWorkflowId } from '../../src/contract/ids';
+import type { Target } from '../../src/contract/target';
 
 /** Polls `probe` until it returns a value (not undefined), or fails after ~30 s naming what it waited for. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -12,10 +13,21 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Waits until the deploy of `commit` reports `phase` through its status query. */
-export function phaseOf(client: Client, repository: string, commit: string, phase: DeployPhase): Promise<true> {
+const PRODUCTION: Target = { kind: 'production', name: 'production' };
+
+/**
+ * Waits until the deploy of `commit` reports `phase` through its status query. The environment
+ * starts its deploys itself, so the deploy may not exist yet when this is called: that is waited out too.
+ */
+export function phaseOf(
+  client: Client,
+  repository: string,
+  commit: string,
+  phase: DeployPhase,
+  target: Target = PRODUCTION,
+): Promise<true> {
   return eventually(`${commit.slice(0, 7)} to reach ${phase}`, async () =>
-    (await client.workflow.getHandle(deployWorkflowId(repository, commit)).query(statusQuery)).phase === phase
+    (await client.workflow.getHandle(deployWorkflowId(repository, target, commit)).query(statusQuery)).phase === phase
       ? true
       : undefined,
   );

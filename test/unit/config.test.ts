@@ -41,6 +41,12 @@ describe('configuration', () => {
       rerunWindow: 0,
     });
     expect(config.changeRules.code).toContain('**/Dockerfile*');
+    expect(config.environment).toEqual({
+      name: 'production',
+      autoRollback: false,
+      continueAsNewAfter: 100,
+      reannounceAfter: 300_000,
+    });
   });
 
   test('every problem is reported at once, each named by field', () => {
@@ -129,13 +135,30 @@ describe('configuration', () => {
           ...ci({ pollInitial: 5, pollMax: '10' }),
           argocd: { ...valid.argocd, syncTimeout: 900 },
           preview: { application: 'app-pr-{number}', syncTimeout: 30 },
+          environment: { reannounceAfter: 300 },
         }),
       ).toEqual([
         expect.stringMatching(/^ci\.pollInitial: 5 has no unit/),
         expect.stringMatching(/^ci\.pollMax: 10 has no unit/),
         expect.stringMatching(/^argocd\.syncTimeout: 900 has no unit/),
         expect.stringMatching(/^preview\.syncTimeout: 30 has no unit/),
+        expect.stringMatching(/^environment\.reannounceAfter: 300 has no unit/),
       ]);
+    });
+
+    test('environment.reannounceAfter defaults to 5 minutes and takes a positive duration', () => {
+      const environment = (fields: Record<string, unknown>) => ({ ...valid, environment: fields });
+      expect(parseConfig(valid).environment.reannounceAfter).toBe(300_000);
+      expect(parseConfig(environment({ autoRollback: true })).environment.reannounceAfter).toBe(300_000);
+      expect(parseConfig(environment({ reannounceAfter: '90s' })).environment.reannounceAfter).toBe(90_000);
+      expect(parseConfig(environment({ reannounceAfter: '1h' })).environment.reannounceAfter).toBe(3_600_000);
+      expect(problems(environment({ reannounceAfter: '0s' }))).toEqual([
+        expect.stringMatching(/^environment\.reannounceAfter: expected a positive duration/),
+      ]);
+      expect(problems(environment({ reannounceAfter: 'later' }))).toEqual([
+        'environment.reannounceAfter: expected a duration like "15s", "2m" or "1h", got "later"',
+      ]);
+      expect(problems(environment({ reannounceAfter: null }))).toEqual(['environment.reannounceAfter: required']);
     });
 
     test('ci.rerunWindow defaults to 0 and is the only duration that may be zero', () => {

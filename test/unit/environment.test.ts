@@ -8,6 +8,7 @@ import {
   type Candidate,
   type ProductionTarget,
 } from '../../src/plan/environment';
+import { candidate as queued } from './builders';
 
 const target = (tag: string, over: Partial<ProductionTarget> = {}): ProductionTarget => ({
   tag,
@@ -19,13 +20,8 @@ const target = (tag: string, over: Partial<ProductionTarget> = {}): ProductionTa
   imagesExist: true,
   ...over,
 });
-const candidate = (commit: string, path: Candidate['path'] = 'code'): Candidate => ({
-  workflowId: `deploy-${commit}`,
-  commit,
-  path,
-  tag: `sha-${commit.slice(0, 7)}`,
-  readyAt: '2026-01-01T00:00:00Z',
-});
+const candidate = (commit: string, path: Candidate['path'] = 'code'): Candidate =>
+  queued({ commit, path, ...(path === 'k8s' ? { rule: 'running' } : {}) });
 
 describe('environment planning', () => {
   test('rollback requests: previous or a sha tag, with a reason and a requester', () => {
@@ -61,6 +57,10 @@ describe('environment planning', () => {
     expect(rollbackRequestProblem({ to: 'previous', reason: 'a\nb', requestedBy: 'ana' })).toMatch(/one line/);
     expect(rollbackRequestProblem({ to: 'previous', reason: 'x'.repeat(501), requestedBy: 'ana' })).toMatch(/500/);
     expect(rollbackRequestProblem({ to: 'previous', reason: 'ok', requestedBy: 'a\rb' })).toMatch(/requestedBy/);
+    expect(
+      rollbackRequestProblem({ to: 'previous', reason: 'x'.repeat(500), requestedBy: 'a'.repeat(200) }),
+    ).toBeUndefined();
+    expect(rollbackRequestProblem({ to: 'previous', reason: 'ok', requestedBy: 'a'.repeat(201) })).toMatch(/200/);
   });
 
   test('the newest commit in git history goes first; unknown order falls back to arrival', () => {

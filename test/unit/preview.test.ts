@@ -1,11 +1,4 @@
-import {
-  previewChoice,
-  previewName,
-  previewStart,
-  sameCodeCommits,
-  type PreviewDetection,
-  type PullCommit,
-} from '../../src/plan/preview';
+import { previewName, sameCodeCommits, type PullCommit } from '../../src/plan/preview';
 
 const sha = (c: string) => c.repeat(40);
 const [A, B, C, D, O] = ['a', 'b', 'c', 'd', 'e'].map(sha) as [string, string, string, string, string];
@@ -37,57 +30,12 @@ describe("sameCodeCommits: which PR builds have the head's code", () => {
   });
 });
 
-describe('preview tag rules', () => {
-  const detection = (path: PreviewDetection['path'], sameCode: string[]): PreviewDetection => ({ path, sameCode });
-
-  test.each<[string, PreviewDetection, { commit: string; tag: string } | null, object]>([
-    [
-      'a push that changed code waits for its own CI build',
-      detection('code', [D]),
-      null,
-      { rule: 'ci', tag: `pr-7-${'d'.repeat(7)}`, waitForCi: true },
-    ],
-    [
-      'a k8s-only push reuses the newest build of the same code',
-      detection('code', [D, C, B]),
-      { commit: B, tag: 'pr-7-bbbbbbb' },
-      { rule: 'pr-history', tag: 'pr-7-bbbbbbb', commit: B, reason: expect.stringMatching(/2 commits back/) },
-    ],
-    [
-      "the head's own build found: the CI rule, no wait",
-      detection('code', [D, C]),
-      { commit: D, tag: 'pr-7-ddddddd' },
-      { rule: 'ci', tag: 'pr-7-ddddddd', waitForCi: false },
-    ],
-    [
-      'same code but no build yet: wait for CI rather than run other code',
-      detection('code', [D, C]),
-      null,
-      { rule: 'ci', tag: 'pr-7-ddddddd', waitForCi: true },
-    ],
-    ['a PR without code changes and no PR builds: production', detection('k8s', [D, C]), null, { rule: 'production' }],
-    [
-      'a PR without code changes that has a PR build uses it',
-      detection('k8s', [D, C]),
-      { commit: C, tag: 'pr-7-ccccccc' },
-      { rule: 'pr-history', commit: C },
-    ],
-  ])('%s', (_, found, hit, expected) => {
-    expect(previewChoice(7, D, found, hit)).toMatchObject(expected);
-  });
-
-  test('what is searched: every same-code commit, newest first, as pr-<n>-<sha>', () => {
-    expect(previewStart(7, D, detection('k8s', [D, C]))).toEqual({
-      kind: 'search',
-      tags: [
-        { commit: D, tag: 'pr-7-ddddddd' },
-        { commit: C, tag: 'pr-7-ccccccc' },
-      ],
-    });
-    expect(previewStart(7, D, detection('code', [D]))).toMatchObject({ kind: 'wait-for-ci', tag: 'pr-7-ddddddd' });
-  });
-
+describe('preview names', () => {
   test('the Argo CD application name comes from the template', () => {
     expect(previewName('yt-summarizer-pr-{number}', 42)).toBe('yt-summarizer-pr-42');
+  });
+
+  test('every {number} in the template is replaced', () => {
+    expect(previewName('preview/{number}/pr-{number}', 7)).toBe('preview/7/pr-7');
   });
 });
