@@ -13,7 +13,7 @@ import { formatDuration } from '../plan/duration';
 // git's rows (a failed clone, fetch or push, read from git's own output) live in
 // src/activities/git-errors.ts; Temporal's, where the callers are: the relay answers 503 while it
 // cannot be asked (src/relay/temporal-health.ts), the worker and deployctl name the address they
-// could not reach (src/temporal/connection.ts, src/client/connect.ts).
+// could not reach (src/temporal/connection.ts, src/cli/connect.ts).
 //
 // A missing image is not here: a registry's 404 for a manifest is an answer ("no such image"), not
 // a fault; src/activities/registry.ts reports it (ImageNotFound).

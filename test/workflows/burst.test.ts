@@ -256,7 +256,11 @@ test(
       const resent = candidates.slice(size - 11, size - 1);
       let done = false;
       const resending = (async () => {
-        while (!done) await Promise.all(resent.map((c) => env.signal(candidateReadySignal, c)));
+        // Bounded (a workflow takes at most 10,000 signals), paced so the rounds span the supersede.
+        for (let round = 0; !done && round < 100; round++) {
+          await Promise.all(resent.map((c) => env.signal(candidateReadySignal, c)));
+          await new Promise((r) => setTimeout(r, 20));
+        }
       })();
       await env.signal(resumeSignal, { by: 'test' });
       await eventually(async () =>
