@@ -4,11 +4,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
 import { startDeploy } from '../../src/client/deploys';
 import { productionTarget } from '../../src/client/environment';
-import type { DeployConfig } from '../../src/config/schema';
 import { ciCompletedSignal, statusQuery, type DeployStatus } from '../../src/contract/deploy';
 import { environmentStatusQuery, type EnvironmentView } from '../../src/contract/environment';
-import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
-import type { Target } from '../../src/contract/target';
 import { workflowTestConfig } from '../support/workflow-config';
 import {
   argoAt,
@@ -19,9 +16,10 @@ import {
   planFor,
   recorded,
   runWorker,
+  scenario,
+  type Scenario,
   settingsFor,
   timeSkipping,
-  track,
   unused,
   until,
   watched,
@@ -48,27 +46,13 @@ afterEach(async () => {
 });
 
 /** One test's production: its own task queue, repository and environment (`env-test-<n>`). */
-interface Production {
-  config: DeployConfig;
-  repository: string;
-  target: Target;
-  environmentId: string;
-  idOf(commit: string): string;
-}
+type Production = Scenario;
 
 let counter = 0;
 function production(extra: Record<string, unknown> = {}): Production {
   const n = ++counter;
   const config = workflowTestConfig(`r${n}`, `test-${n}`, extra);
-  const repository = `o/r${n}`;
-  const target = productionTarget(config);
-  return {
-    config,
-    repository,
-    target,
-    environmentId: track(environmentWorkflowId(repository, target)),
-    idOf: (commit) => track(deployWorkflowId(repository, target, commit)),
-  };
+  return scenario(config, `o/r${n}`, productionTarget(config));
 }
 
 /** Steps replaced by recording fakes answering from the test's config; each test overrides what its scenario needs. */

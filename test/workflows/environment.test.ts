@@ -11,7 +11,6 @@ import {
   resumeEnvironment,
   rollbackEnvironment,
 } from '../../src/client/environment';
-import type { DeployConfig } from '../../src/config/schema';
 import { statusQuery, type DeployPhase, type DeployStatus } from '../../src/contract/deploy';
 import {
   environmentStatusQuery,
@@ -21,8 +20,6 @@ import {
   type EnvironmentView,
   type ProductionTarget,
 } from '../../src/contract/environment';
-import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
-import type { Target } from '../../src/contract/target';
 import { workflowTestConfig } from '../support/workflow-config';
 import {
   argoAt,
@@ -34,9 +31,10 @@ import {
   realTime,
   recorded,
   runWorker,
+  scenario,
+  type Scenario,
   settingsFor,
   timeSkipping,
-  track,
   unused,
   until,
   watched,
@@ -73,12 +71,7 @@ beforeAll(async () => {
 afterEach(() => endTracked(env.client));
 afterAll(() => env?.teardown());
 
-interface Production {
-  config: DeployConfig;
-  repository: string;
-  target: Target;
-  environmentId: string;
-  idOf(commit: string): string;
+interface Production extends Scenario {
   /** The environment, by workflow id (its current run). */
   handle(): WorkflowHandle;
 }
@@ -87,15 +80,8 @@ let counter = 0;
 function production(extra: Record<string, unknown> = {}): Production {
   const n = ++counter;
   const config = workflowTestConfig(`env${n}`, `env-test-${n}`, extra);
-  const repository = `o/env${n}`;
-  const prod = productionTarget(config);
-  const environmentId = track(environmentWorkflowId(repository, prod));
   return {
-    config,
-    repository,
-    target: prod,
-    environmentId,
-    idOf: (commit) => track(deployWorkflowId(repository, prod, commit)),
+    ...scenario(config, `o/env${n}`, productionTarget(config)),
     handle: () => environmentHandle(env.client, config),
   };
 }

@@ -13,6 +13,7 @@ import type { Activities } from '../../src/activities';
 import type { DeployConfig } from '../../src/config/schema';
 import type { DeployPlan, DeployStatus } from '../../src/contract/deploy';
 import { environmentStatusQuery, type TargetSettings } from '../../src/contract/environment';
+import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
 import type { Target } from '../../src/contract/target';
 import type { ArgoObservation } from '../../src/plan/argocd';
 import type { CiRun } from '../../src/plan/ci';
@@ -273,4 +274,23 @@ export async function deployResult(client: Client, environmentId: string, workfl
   );
   if (found !== true) throw new Error(found);
   return watched(client, [environmentId, workflowId], handle.result() as Promise<DeployStatus>);
+}
+
+/** One test's target: its config, repository and the workflow ids it will see, tracked for clean-up. */
+export interface Scenario {
+  config: DeployConfig;
+  repository: string;
+  target: Target;
+  environmentId: string;
+  idOf(commit: string): string;
+}
+
+export function scenario(config: DeployConfig, repository: string, target: Target): Scenario {
+  return {
+    config,
+    repository,
+    target,
+    environmentId: track(environmentWorkflowId(repository, target)),
+    idOf: (commit) => track(deployWorkflowId(repository, target, commit)),
+  };
 }

@@ -5,7 +5,6 @@ import type { OverlayChange } from '../../src/activities/overlay';
 import type { PullRequestInfo } from '../../src/activities/pulls';
 import { requestPreview } from '../../src/client/deploys';
 import { closePreview, environmentHandle } from '../../src/client/environment';
-import type { DeployConfig } from '../../src/config/schema';
 import { statusQuery, type DeployStatus, type OverlayUpdate } from '../../src/contract/deploy';
 import {
   deployRequestedSignal,
@@ -13,8 +12,6 @@ import {
   pullRequestClosedSignal,
   type EnvironmentView,
 } from '../../src/contract/environment';
-import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
-import type { Target } from '../../src/contract/target';
 import { workflowTestConfig } from '../support/workflow-config';
 import {
   argoAt,
@@ -27,9 +24,10 @@ import {
   realTime,
   recorded,
   runWorker,
+  scenario,
+  type Scenario,
   settingsFor,
   timeSkipping,
-  track,
   unused,
   until,
   watched,
@@ -79,13 +77,7 @@ const pull = (headSha: string): PullRequestInfo => ({
 });
 
 /** One test's preview of #5: its own task queue and repository. */
-interface Preview {
-  config: DeployConfig;
-  repository: string;
-  target: Target;
-  environmentId: string;
-  idOf(commit: string): string;
-}
+type Preview = Scenario;
 
 let counter = 0;
 function preview(previewConfig: Record<string, unknown> = {}): Preview {
@@ -93,15 +85,7 @@ function preview(previewConfig: Record<string, unknown> = {}): Preview {
   const config = workflowTestConfig(`r${n}`, `preview-${n}`, {
     preview: { application: 'app-pr-{number}', ...previewConfig },
   });
-  const repository = `o/r${n}`;
-  const target: Target = { kind: 'preview', pr: PR };
-  return {
-    config,
-    repository,
-    target,
-    environmentId: track(environmentWorkflowId(repository, target)),
-    idOf: (commit) => track(deployWorkflowId(repository, target, commit)),
-  };
+  return scenario(config, `o/r${n}`, { kind: 'preview', pr: PR });
 }
 
 function fakes(pv: Preview, over: Partial<Activities> = {}) {
