@@ -1,7 +1,8 @@
 // Layering of our own folders (npm packages and Node built-ins are not restricted here; ESLint
 // keeps Node built-ins and the Node-only Temporal packages out of src/workflows). Bottom to top:
 //
-//   plan -> contract -> config -> temporal -> client -> cli / relay
+//   plan -> contract -> config -> observe -> temporal -> client -> cli / relay
+//   doctor (cli's checks): config, temporal, observe, activities and the worker's real clients
 //                    \-> activities (plan, contract, config)
 //                    \-> workflows (plan, contract; activities as types only: the sandbox)
 //   worker: anything in src/ but cli and relay.   src/main.ts: the composition root.
@@ -58,7 +59,12 @@ module.exports = {
     layer('plan', [], 'The planner is pure: no I/O, no config, nothing else of ours.'),
     layer('contract', ['plan'], 'Workflow contract (inputs, ids, search attributes): plan only.'),
     layer('config', ['plan', 'contract']),
-    layer('temporal', ['plan', 'contract', 'config']),
+    layer(
+      'observe',
+      ['plan', 'contract', 'config'],
+      'Logs, metrics, traces and health: no Temporal gateway, no steps.',
+    ),
+    layer('temporal', ['plan', 'contract', 'config', 'observe']),
     layer('activities', ['plan', 'contract', 'config']),
     layer(
       'workflows',
@@ -74,11 +80,25 @@ module.exports = {
     typesOnly('client', 'workflows', 'Typed starts (`typeof workflow`) need the types, never the code.'),
     layer(
       'cli',
-      ['client', 'plan', 'contract', 'config', 'temporal', 'workflows'],
+      ['client', 'plan', 'contract', 'config', 'temporal', 'workflows', 'observe', 'doctor'],
       'deployctl: goes through the client; workflows as types only.',
     ),
     typesOnly('cli', 'workflows', 'Typed starts (`typeof workflow`) need the types, never the code.'),
-    layer('relay', ['client', 'plan', 'contract', 'config', 'temporal'], 'The webhook relay: goes through the client.'),
+    layer(
+      'relay',
+      ['client', 'plan', 'contract', 'config', 'temporal', 'observe'],
+      'The webhook relay: goes through the client.',
+    ),
+    {
+      name: 'doctor-layer',
+      comment: 'deployctl doctor: the real clients (worker/deps.ts) and steps, never the cli, relay or workflows.',
+      severity: 'error',
+      from: { path: '^src/doctor/' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(doctor|plan|contract|config|temporal|observe|activities)/|^src/worker/deps\\.ts$',
+      },
+    },
     {
       name: 'worker-layer',
       comment: 'The worker hosts workflows and activities; it never imports the cli or the relay.',

@@ -21,7 +21,7 @@ export const APP = 'yt-summarizer-prod';
 /** The ApplicationSet's pull-request generator names each preview application like this. */
 export const PREVIEW_APP = 'yt-summarizer-pr-{number}';
 export const GITHUB_TOKEN = 'ghs_test_github_token';
-const ARGOCD_TOKEN = 'argocd-test-token';
+export const ARGOCD_TOKEN = 'argocd-test-token';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -46,12 +46,21 @@ export interface Stack {
   client: Client;
   config: DeployConfig;
   configPath: string;
-  startWorker(): Promise<WorkerProcess>;
+  startWorker(options?: StartWorkerOptions): Promise<WorkerProcess>;
   /** Stops the Temporal server, waits `downMs`, starts it again on the same port and state (restartableTemporal). */
   restartTemporal(opts?: { downMs?: number }): Promise<void>;
   /** Pushes every image at the tag, the way CI does after a build. */
   pushImages(tag: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface StartWorkerOptions {
+  /** Extra arguments after `--config <file>`, e.g. `['--metrics-address', '127.0.0.1:9464']`. */
+  args?: string[];
+  /** Extra environment over the stack's (TEMPORAL_ADDRESS, tokens, CA). */
+  env?: Record<string, string>;
+  /** `polling` (default): resolve once the worker polls its task queue; `spawned`: at once. */
+  until?: 'polling' | 'spawned';
 }
 
 /** Config tweaks per section, merged over the defaults below, e.g. `{ ci: { pollInitial: '10m' } }`. */
@@ -124,7 +133,11 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
   const config = loadConfig(configPath);
   const workers: WorkerProcess[] = [];
 
-  async function startWorker(): Promise<WorkerProcess> {
+  async function startWorker({
+    args = [],
+    env = {},
+    until = 'polling',
+  }: StartWorkerOptions = {}): Promise<WorkerProcess> {
     // Each worker process has a git cache of its own, as each pod has its own emptyDir.
     const workerConfig = join(dir, `deploy.config.worker-${workers.length + 1}.yaml`);
     writeFileSync(
@@ -134,13 +147,15 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
         git: { ...(settings.git as object), cacheDir: join(dir, `cache-worker-${workers.length + 1}`) },
       }),
     );
-    const child = spawn(process.execPath, [resolve(__dirname, '../dist/worker/main.js'), '--config', workerConfig], {
+    const main = resolve(__dirname, '../dist/worker/main.js');
+    const child = spawn(process.execPath, [main, '--config', workerConfig, ...args], {
       env: {
         ...process.env,
         ...(caFile ? { GIT_SSL_CAINFO: caFile } : {}),
         TEMPORAL_ADDRESS: temporal.address,
         GITHUB_TOKEN,
         ARGOCD_TOKEN,
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a kill takes its git children too, as when a pod dies.
@@ -160,6 +175,7 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
     child.stderr!.on('data', (d) => (output += d));
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
     await new Promise<void>((ready, fail) => {
+      if (until === 'spawned') return ready();
       const poll = setInterval(() => {
         if (output.includes('worker polling')) {
           clearInterval(poll);

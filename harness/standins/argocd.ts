@@ -28,6 +28,8 @@ export interface ArgoCdStandInOptions {
   imageExists: (image: KustomizeImage) => Promise<boolean>;
   /** spec.source.repoURL (default: file:// URL of originBareDir). */
   repoURL?: string;
+  /** The local account the token belongs to, as session/userinfo names it (default `gitops-deployer`). */
+  account?: string;
 }
 export interface LoggedRequest {
   method: string;
@@ -425,6 +427,14 @@ export async function startArgoCdStandIn(opts: ArgoCdStandInOptions): Promise<Ar
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const cookie = /(?:^|;\s*)argocd\.token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
     const presented = bearer ?? cookie;
+    // SessionService.GetUserInfo answers anyone (Argo CD ignores the authentication error for it):
+    // an unknown token is just not logged in, and false fields are left out of the JSON.
+    if (u.pathname === '/api/v1/session/userinfo' && req.method === 'GET')
+      return send(
+        res,
+        200,
+        presented === token ? { loggedIn: true, username: opts.account ?? 'gitops-deployer', iss: 'argocd' } : {},
+      );
     if (!presented) return grpcError(res, 401, 16, 'no session information');
     if (presented !== token) return grpcError(res, 401, 16, 'invalid session: token signature is invalid');
 

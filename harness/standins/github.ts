@@ -1,4 +1,5 @@
-// Stand-in for the slice of GitHub's REST API the deployer uses (Actions runs, pull requests).
+// Stand-in for the slice of GitHub's REST API the deployer uses (Actions runs, pull requests; for
+// deployctl doctor also the rate limit, the repository, its workflows, a branch's ref and file contents).
 // Speaks GitHub's wire format so the real @octokit/rest client can talk to it.
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -101,6 +102,8 @@ export async function startGitHubStandIn(opts: {
   workflows?: Array<{ owner: string; repo: string; workflowFile?: string }>;
   /** Bare repo behind every owner/repo: pull request heads, bases and commits come from it. */
   originBareDir?: string;
+  /** X-OAuth-Scopes on every answer, as GitHub sends for a classic token (`repo, workflow`); absent: none, as for App tokens. */
+  scopes?: string;
 }): Promise<GitHubStandIn> {
   const workflows: Workflow[] = [];
   const allRuns: WorkflowRun[] = [];
@@ -350,8 +353,9 @@ export async function startGitHubStandIn(opts: {
     return run;
   }
 
-  function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}) {
-    used++;
+  // GET /rate_limit costs nothing against the limit; every other answer counts.
+  function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}, count = true) {
+    if (count) used++;
     res.writeHead(status, {
       'content-type': 'application/json; charset=utf-8',
       'x-github-api-version-selected': '2022-11-28',
@@ -362,6 +366,7 @@ export async function startGitHubStandIn(opts: {
       'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
       'x-ratelimit-used': String(used),
       'x-ratelimit-resource': 'core',
+      ...(opts.scopes !== undefined ? { 'x-oauth-scopes': opts.scopes } : {}),
       ...extra,
     });
     res.end(JSON.stringify(body));
@@ -430,6 +435,7 @@ export async function startGitHubStandIn(opts: {
     const auth = /^(?:token|bearer)\s+(.+)$/i.exec(req.headers.authorization ?? '');
     // A wrong token is 401; no token at all makes GitHub treat a private repo as absent.
     if (auth && auth[1] !== opts.token) return error(res, 401, 'Bad credentials');
+    if (u.pathname === '/rate_limit' && req.method === 'GET') return send(res, 200, rateLimit(!!auth), {}, false);
     if (!auth) return error(res, 404, 'Not Found');
     if (req.method !== 'GET') return error(res, 404, 'Not Found');
 
@@ -468,6 +474,136 @@ export async function startGitHubStandIn(opts: {
       // This endpoint stops at 250 commits; GitHub points to the commits API for more.
       const { items, headers } = paged((await pullCommits(pr)).slice(0, 250), u.searchParams, u.pathname);
       return send(res, 200, items, headers);
+    }
+    return repoRoutes(res, u);
+  }
+
+  // GET /rate_limit's body: the token's budgets per resource (unauthenticated: 60 an hour).
+  function rateLimit(authenticated: boolean) {
+    const reset = Math.floor(Date.now() / 1000) + 3600;
+    const core = authenticated
+      ? { limit: 5000, used, remaining: Math.max(0, 5000 - used), reset }
+      : { limit: 60, used: 0, remaining: 60, reset };
+    const budget = (limit: number) => ({ limit, used: 0, remaining: limit, reset });
+    return {
+      resources: { core, search: budget(30), graphql: budget(5000), integration_manifest: budget(5000) },
+      rate: core,
+    };
+  }
+
+  const workflowJson = (wf: Workflow) => {
+    const api = `${url}/repos/${wf.owner}/${wf.repo}/actions/workflows/${wf.id}`;
+    const web = `https://github.com/${wf.owner}/${wf.repo}`;
+    return {
+      id: wf.id,
+      node_id: `W_kwDO${Buffer.from(String(wf.id)).toString('base64url')}`,
+      name: wf.name,
+      path: `.github/workflows/${wf.file}`,
+      state: 'active',
+      created_at: '2024-01-02T03:04:05.000Z',
+      updated_at: '2024-01-02T03:04:05.000Z',
+      url: api,
+      html_url: `${web}/blob/main/.github/workflows/${wf.file}`,
+      badge_url: `${web}/workflows/${encodeURIComponent(wf.name)}/badge.svg`,
+    };
+  };
+
+  // Files and refs of the repository, read from the origin's bare repo as GitHub serves them.
+  async function contents(owner: string, repo: string, path: string, ref: string) {
+    const at = `${ref}:${path}`;
+    const type = await git(origin(), ['cat-file', '-t', at]).then(
+      (t) => t.trim(),
+      () => undefined,
+    );
+    const entry = (kind: 'file' | 'dir', name: string, sha: string, size: number, content?: string) => {
+      const api = `${url}/repos/${owner}/${repo}/contents/${path}?ref=${ref}`;
+      const html = `https://github.com/${owner}/${repo}/${kind === 'file' ? 'blob' : 'tree'}/${ref}/${path}`;
+      const gitUrl = `${url}/repos/${owner}/${repo}/git/${kind === 'file' ? 'blobs' : 'trees'}/${sha}`;
+      return {
+        type: kind,
+        ...(content !== undefined ? { encoding: 'base64', content } : {}),
+        size,
+        name,
+        path,
+        sha,
+        url: api,
+        git_url: gitUrl,
+        html_url: html,
+        download_url: kind === 'file' ? `https://raw.githubusercontent.com/${owner}/${repo}/${ref}/${path}` : null,
+        _links: { self: api, git: gitUrl, html },
+      };
+    };
+    if (type === 'blob') {
+      const [sha, text] = await Promise.all([git(origin(), ['rev-parse', at]), git(origin(), ['show', at])]);
+      // GitHub wraps the base64 at 60 characters.
+      const base64 = Buffer.from(text).toString('base64').replace(/.{60}/g, '$&\n');
+      return entry('file', path.split('/').pop()!, sha.trim(), Buffer.byteLength(text), base64);
+    }
+    if (type === 'tree') {
+      const listing = await git(origin(), ['ls-tree', '-l', at]);
+      return listing
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [meta, name] = line.split('\t');
+          const [, kind, sha, size] = meta!.split(/\s+/);
+          return {
+            ...entry(kind === 'tree' ? 'dir' : 'file', name!, sha!, Number(size) || 0),
+            path: `${path}/${name}`,
+          };
+        });
+    }
+    return undefined;
+  }
+
+  async function repoRoutes(res: ServerResponse, u: URL) {
+    const m = /^\/repos\/([^/]+)\/([^/]+)(?:\/(.*))?$/.exec(u.pathname);
+    const [owner, repo, rest] = m ? [m[1]!, m[2]!, m[3]].map((x) => x && decodeURIComponent(x)) : [];
+    // The repositories this GitHub has: those with a workflow or a pull request.
+    const known =
+      workflows.some((w) => w.owner === owner && w.repo === repo) ||
+      pulls.some((p) => p.owner === owner && p.repo === repo);
+    if (!m || !known) return error(res, 404, 'Not Found', `${DOCS}/repos/repos#get-a-repository`);
+    if (rest === undefined)
+      // A token's view of the repository: `permissions` is the user's role, as GitHub sends it to a signed-in caller.
+      return send(res, 200, {
+        ...repoJson(owner!, repo!),
+        default_branch: 'main',
+        visibility: 'private',
+        permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
+      });
+    if (rest === 'actions/workflows') {
+      const mine = workflows.filter((w) => w.owner === owner && w.repo === repo);
+      const { items, headers } = paged(mine, u.searchParams, u.pathname);
+      return send(res, 200, { total_count: mine.length, workflows: items.map(workflowJson) }, headers);
+    }
+    let r = /^actions\/workflows\/([^/]+)$/.exec(rest!);
+    if (r) {
+      const wf = workflows.find(
+        (w) => w.owner === owner && w.repo === repo && (w.file === r![1] || String(w.id) === r![1]),
+      );
+      return wf
+        ? send(res, 200, workflowJson(wf))
+        : error(res, 404, 'Not Found', `${DOCS}/actions/workflows#get-a-workflow`);
+    }
+    r = /^git\/ref\/heads\/(.+)$/.exec(rest!);
+    if (r) {
+      const sha = await tip(r[1]!);
+      if (!sha) return error(res, 404, 'Not Found', `${DOCS}/git/refs#get-a-reference`);
+      const api = `${url}/repos/${owner}/${repo}/git`;
+      return send(res, 200, {
+        ref: `refs/heads/${r[1]}`,
+        node_id: `REF_kwDO${Buffer.from(r[1]!).toString('base64url')}`,
+        url: `${api}/refs/heads/${r[1]}`,
+        object: { sha, type: 'commit', url: `${api}/commits/${sha}` },
+      });
+    }
+    r = /^contents\/(.+)$/.exec(rest!);
+    if (r) {
+      const found = await contents(owner!, repo!, r[1]!.replace(/\/+$/, ''), u.searchParams.get('ref') ?? 'main');
+      return found
+        ? send(res, 200, found)
+        : error(res, 404, 'Not Found', `${DOCS}/repos/contents#get-repository-content`);
     }
     return error(res, 404, 'Not Found');
   }

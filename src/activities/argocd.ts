@@ -4,6 +4,7 @@ import { requestFailure, responseFailure } from './failures';
 import { REQUEST_TIMEOUT_MS } from './faults';
 import type { RepoCache } from './git';
 import { branchName, checkInput, fullSha } from './input';
+import { short, stepLog } from './log';
 
 const observeInput = z.object({
   revision: fullSha,
@@ -73,6 +74,11 @@ export function argoSteps({ repo, server, application: production, token, fetch:
     // Argo CD answers 403 for an application it does not know unless the caller names the project.
     if (missingIsWaiting && (response.status === 404 || response.status === 403)) {
       await response.body?.cancel();
+      stepLog.info(`Argo CD ${application}: not there yet, or not readable with this token (HTTP ${response.status})`, {
+        application,
+        revision,
+        status: response.status,
+      });
       return {
         syncStatus: 'Missing',
         syncRevision: null,
@@ -93,7 +99,7 @@ export function argoSteps({ repo, server, application: production, token, fetch:
             await (branch ? repo.fetchBranch(git, branch).catch(() => undefined) : repo.fetchMain(git));
           return (await repo.hasCommit(git, syncRevision)) && repo.isAncestor(git, revision, syncRevision);
         })));
-    return {
+    const observed: ArgoObservation = {
       syncStatus: status.sync?.status ?? 'Unknown',
       syncRevision,
       revisionContainsTarget,
@@ -104,6 +110,18 @@ export function argoSteps({ repo, server, application: production, token, fetch:
       operationFinishedAt: status.operationState?.finishedAt,
       reconciledAt: status.reconciledAt,
     };
+    const operation = observed.operationPhase ? `, last operation ${observed.operationPhase}` : '';
+    const ours =
+      syncRevision === revision
+        ? 'ours'
+        : revisionContainsTarget
+          ? `contains ${short(revision)}`
+          : `waiting for ${short(revision)}`;
+    stepLog.info(
+      `Argo CD ${application}: ${observed.syncStatus} at ${short(syncRevision)} (${ours}), ${observed.healthStatus}${operation}`,
+      { application, revision, ...observed },
+    );
+    return observed;
   }
 
   return { observeArgoApp };

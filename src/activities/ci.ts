@@ -3,6 +3,7 @@ import type { CiRun } from '../plan/ci';
 import { requestFailure } from './failures';
 import type { GitHubDeps } from './github';
 import { checkInput, fullSha } from './input';
+import { short, stepLog } from './log';
 
 const findInput = z.object({ commit: fullSha, event: z.enum(['push', 'pull_request']).default('push') });
 
@@ -33,7 +34,7 @@ export function ciSteps({ octokit, owner, repo, mainBranch, apiHost: host, workf
       const runs = byFile ? data.workflow_runs : data.workflow_runs.filter((r) => r.name === workflow);
       // Newest first; a re-run keeps its id and bumps run_attempt.
       const run = runs.find((r) => r.head_sha.toLowerCase() === commit.toLowerCase());
-      return run
+      const found: CiRun | null = run
         ? {
             id: run.id,
             status: run.status ?? 'queued',
@@ -43,6 +44,20 @@ export function ciSteps({ octokit, owner, repo, mainBranch, apiHost: host, workf
             attempt: run.run_attempt,
           }
         : null;
+      if (found) {
+        const state = found.conclusion ? `${found.status}, ${found.conclusion}` : found.status;
+        stepLog.info(`CI run ${found.id} of ${short(commit)} (${workflow}, ${event}): ${state}`, {
+          commit,
+          ciRun: {
+            id: found.id,
+            status: found.status,
+            conclusion: found.conclusion,
+            attempt: found.attempt,
+            url: found.url,
+          },
+        });
+      } else stepLog.info(`no CI run of ${short(commit)} yet (${workflow}, ${event})`, { commit });
+      return found;
     } catch (err) {
       throw requestFailure('GitHub', host, err, {
         subject: `the CI runs of ${workflow} in ${owner}/${repo}`,

@@ -13,6 +13,7 @@ import { ciSkipMarker } from '../plan/trailers';
 import { previewsConfigured } from './failures';
 import { commitMessage, EMPTY_TREE, type RepoCache } from './git';
 import { branchName, checkInput, fullSha, previewTarget, productionTarget, targetInput } from './input';
+import { count, short, stepLog } from './log';
 
 const productionInput = z.object({ target: productionTarget, commit: fullSha, before: fullSha.optional() });
 const previewInput = z.object({
@@ -61,6 +62,33 @@ function ciSkipped(message: string): { ciSkipped?: string } {
   return marker ? { ciSkipped: marker } : {};
 }
 
+/** `code 2, k8s 1, ignored 4`: how many files fell into each category. */
+function tally(files: Classification['files']): { text: string; counts: Record<string, number> } {
+  const counts = Object.fromEntries(
+    Object.entries(files).flatMap(([category, paths]) => (paths.length ? [[category, paths.length]] : [])),
+  );
+  const text = Object.entries(counts)
+    .map(([category, n]) => `${category} ${n}`)
+    .join(', ');
+  return { text: text || 'none', counts };
+}
+
+/** The step's one line: what was compared, how the files were classified, the verdict. */
+function logVerdict(what: string, from: string, to: string, changes: ChangedFile[], classification: Classification) {
+  const { text, counts } = tally(classification.files);
+  stepLog.info(
+    `${what}: compared ${from === EMPTY_TREE ? 'the empty tree' : short(from)}..${short(to)}, ${count(changes.length, 'file')} changed (${text}): ${classification.path}, ${classification.reason}`,
+    {
+      from,
+      to,
+      changedFiles: changes.length,
+      files: counts,
+      path: classification.path,
+      reason: classification.reason,
+    },
+  );
+}
+
 /** Where the walk back starts: at the head, or (GitHub not listing it yet) at the newest commit listed. */
 const headAt = (input: { commit: string; commits: Array<{ sha: string }> }) =>
   Math.max(
@@ -101,7 +129,7 @@ export function detectSteps(deps: DetectDeps) {
 
   /** Production: what the push changed. */
   async function production({ commit, before }: z.output<typeof productionInput>): Promise<DeployPlan> {
-    const { changes, message } = await repo.exclusive(async (git) => {
+    const { base, changes, message } = await repo.exclusive(async (git) => {
       await repo.ensureCommit(git, commit);
       let base: string | undefined;
       if (before && !/^0+$/.test(before)) {
@@ -112,9 +140,10 @@ export function detectSteps(deps: DetectDeps) {
       }
       // A new branch (all-zero before) or a before that vanished (force push) compares with the parent.
       base ??= await git.revparse([`${commit}^`]).catch(() => EMPTY_TREE);
-      return { changes: await diff(git, base, commit), message: await commitMessage(git, commit) };
+      return { base, changes: await diff(git, base, commit), message: await commitMessage(git, commit) };
     });
     const classification = classify(changes);
+    logVerdict('push to production', base, commit, changes, classification);
     return plan(classification, changes, message, {
       reason: classification.reason,
       syncTimeoutMs: deps.production.syncTimeoutMs,
@@ -124,7 +153,7 @@ export function detectSteps(deps: DetectDeps) {
   /** A preview: the PR against its merge base, and which of its commits have the head's code. */
   async function preview(input: z.output<typeof previewInput>): Promise<DeployPlan> {
     const { searchDepth, syncTimeoutMs } = previewsConfigured(deps.preview);
-    const { prChanges, differs, message } = await repo.exclusive(async (git) => {
+    const { mergeBase, prChanges, differs, message } = await repo.exclusive(async (git) => {
       await repo.fetchBranch(git, input.headRef);
       await repo.ensureCommit(git, input.commit);
       const base = await repo.fetchBranch(git, input.baseRef);
@@ -141,12 +170,14 @@ export function detectSteps(deps: DetectDeps) {
         if (other) break;
       }
       return {
+        mergeBase,
         prChanges: await diff(git, mergeBase, input.commit),
         differs,
         message: await commitMessage(git, input.commit),
       };
     });
     const classification = classify(prChanges);
+    logVerdict(`pull request #${input.target.pr}`, mergeBase, input.commit, prChanges, classification);
     return plan(classification, prChanges, message, {
       reason:
         classification.path === 'none'

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { permanent } from './failures';
 import { gitFailure, isLostPushRace, isMissingRef, withoutCredentials } from './git-errors';
+import { stepLog } from './log';
 
 /**
  * What git inherits from the worker's environment; nothing else (no secrets of the worker). A
@@ -197,13 +198,17 @@ export class RepoCache {
       recovered.add(this.dir);
       const other = claimCache(this.dir);
       if (other)
-        console.warn(
+        stepLog.warn(
           `git cache ${this.dir} is in use by process ${other} too: give each worker process a git.cacheDir of its own; stale lock files are left alone`,
+          { cacheDir: this.dir, otherPid: other },
         );
       else if (existsSync(gitDir)) {
         const removed = removeStaleLocks(gitDir);
         if (removed.length)
-          console.warn(`git cache ${this.dir}: removed lock files left by a killed git: ${removed.join(', ')}`);
+          stepLog.warn(`git cache ${this.dir}: removed lock files left by a killed git: ${removed.join(', ')}`, {
+            cacheDir: this.dir,
+            removed,
+          });
       }
     }
     if (!existsSync(gitDir)) await this.clone();
@@ -227,6 +232,7 @@ export class RepoCache {
     // Not a clone (no .git): whatever is there is a leftover of this cache, not a person's work.
     rmSync(this.dir, { recursive: true, force: true });
     renameSync(partial, this.dir);
+    stepLog.info(`cloned ${this.origin} into ${this.dir}`, { origin: this.origin, cacheDir: this.dir });
   }
 
   async fetchMain(git: SimpleGit): Promise<void> {
@@ -296,11 +302,16 @@ export class RepoCache {
       const lease = decision.lease === undefined ? [] : [`--force-with-lease=refs/heads/${branch}:${decision.lease}`];
       try {
         await git.raw(['push', ...lease, 'origin', `${decision.push}:refs/heads/${branch}`]);
+        if (decision.push)
+          stepLog.info(`pushed ${decision.push.slice(0, 7)} to ${branch}`, { pushed: decision.push, branch });
+        else stepLog.info(`deleted ${branch} on the origin`, { deleted: branch });
         return decision.result;
       } catch (err) {
         // A branch to delete that is gone already lost the race to whoever deleted it.
         const lost = isLostPushRace(err) || (decision.push === '' && isMissingRef(err));
         if (!lost) gitFailure(err, { origin: this.options.cloneUrl, branch, action: 'push' });
+        const race = `push to ${branch} lost a race with another push (${attempt} of ${PUSH_ATTEMPTS}): deciding again`;
+        stepLog.info(race, { branch, pushAttempt: attempt });
       }
     }
     throw new Error(

@@ -7,6 +7,7 @@ import { permanent } from './failures';
 import type { RepoCache } from './git';
 import { overlayImages, overlayImagesOrNone } from './overlay-file';
 import { checkInput, fullSha } from './input';
+import { count, short, stepLog } from './log';
 
 const listInput = z.object({ limit: z.number().int().min(1).max(100).default(20) });
 const orderInput = z.object({ commits: z.array(fullSha).max(200) });
@@ -49,7 +50,12 @@ export function historySteps({ repo, overlayPath: path, mainBranch, images, imag
         'InvalidProductionTag',
       );
     }
-    return { tag: [...tags][0]! };
+    const tag = [...tags][0]!;
+    stepLog.info(`${path} ${commit ? `at ${short(commit)}` : `on ${mainBranch}`} names ${tag}`, {
+      tag,
+      ...(commit && { commit }),
+    });
+    return { tag };
   }
 
   /** Step `list-targets`: previous production tags, newest first, each checked against the registry. */
@@ -98,6 +104,11 @@ export function historySteps({ repo, overlayPath: path, mainBranch, images, imag
     });
     // The registry's retention may have removed old images: a target without them cannot be rolled back to.
     await Promise.all(entries.map(async (entry) => (entry.imagesExist = await imagesExist(entry.tag))));
+    const usable = entries.filter((entry) => entry.imagesExist).length;
+    stepLog.info(
+      `listed ${count(entries.length, 'production tag')} from the history of ${path} on ${mainBranch}, ${usable} with every image in the registry`,
+      { targets: entries.length, withImages: usable },
+    );
     return entries;
   }
 
@@ -110,7 +121,7 @@ export function historySteps({ repo, overlayPath: path, mainBranch, images, imag
     const { commits } = checkInput(orderInput, raw, 'order-commits');
     const unique = [...new Set(commits.map((c) => c.toLowerCase()))];
     if (unique.length < 2) return unique;
-    return repo.exclusive(async (git) => {
+    const heads = await repo.exclusive(async (git) => {
       const known = await independent(git, unique);
       if (known) return known;
       // Queued commits are main's: one fetch of main brings them; only what it did not costs more.
@@ -122,6 +133,11 @@ export function historySteps({ repo, overlayPath: path, mainBranch, images, imag
       if (!ordered) throw new Error(`git merge-base --independent gave no answer for ${unique.length} commits`);
       return ordered;
     });
+    stepLog.info(`ordered ${unique.length} queued commits: newest ${heads.map(short).join(', ')}`, {
+      commits: unique.length,
+      newest: heads,
+    });
+    return heads;
   }
 
   /** The independent commits, or undefined when git could not answer (a commit the clone lacks). */

@@ -8,6 +8,7 @@ import type { RepoCache } from './git';
 import type { GitHubDeps } from './github';
 import { withHeartbeats } from './heartbeat';
 import { historySteps, type HistoryDeps } from './history';
+import { withFailureLogs } from './log';
 import { overlaySteps, type OverlayDeps } from './overlay';
 import { pullSteps } from './pulls';
 import { registryHost, registrySteps, type RegistryDeps } from './registry';
@@ -108,22 +109,25 @@ function repositoryWebUrl(config: DeployConfig): string {
 /**
  * The steps, one small unit each: for a target's environment its settings, update-overlay,
  * confirm-sync, list-targets, order-commits and remove-preview-branch; for a deploy detect,
- * read-pull-request, search-images, wait-for-ci, read-running-tag and validate-images.
+ * read-pull-request, search-images, wait-for-ci, read-running-tag and validate-images. Each logs
+ * what it did at info (log.ts) and heartbeats while it runs; a failed attempt logs its classification.
  */
 export function createActivities(deps: ActivityDeps) {
   const { config, repo } = deps;
   const { imagesExist, ...registry } = registrySteps(registryDeps(config, deps.credential));
   const github = gitHubDeps(config, deps.octokit);
-  return withHeartbeats({
-    ...settingsSteps(settingsDeps(config)),
-    ...detectSteps(detectDeps(config, repo)),
-    ...pullSteps(github),
-    ...ciSteps({ ...github, workflow: config.ci.workflow }),
-    ...registry,
-    ...historySteps(historyDeps(config, repo, imagesExist)),
-    ...overlaySteps(overlayDeps(config, repo)),
-    ...argoSteps(argoDeps(config, repo, deps.argocdToken, deps.fetch)),
-  });
+  return withFailureLogs(
+    withHeartbeats({
+      ...settingsSteps(settingsDeps(config)),
+      ...detectSteps(detectDeps(config, repo)),
+      ...pullSteps(github),
+      ...ciSteps({ ...github, workflow: config.ci.workflow }),
+      ...registry,
+      ...historySteps(historyDeps(config, repo, imagesExist)),
+      ...overlaySteps(overlayDeps(config, repo)),
+      ...argoSteps(argoDeps(config, repo, deps.argocdToken, deps.fetch)),
+    }),
+  );
 }
 
 export type Activities = ReturnType<typeof createActivities>;

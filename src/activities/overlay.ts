@@ -17,6 +17,7 @@ import { permanent, previewsConfigured } from './failures';
 import { commitMessage, type PushDecision, type RepoCache } from './git';
 import { overlayImages, overlayImagesOrNone } from './overlay-file';
 import { branchName, checkInput, fullSha, imageTag, prNumber } from './input';
+import { short, stepLog } from './log';
 
 export { TRAILER_COMMIT, TRAILER_REQUESTED_BY, TRAILER_WORKFLOW };
 
@@ -111,8 +112,37 @@ export function overlaySteps({ repo, images, overlayPath, mainBranch, preview: p
     writeFileSync(join(repo.dir, path), text);
     await git.add(path);
     // Empty when the overlay already names the tag: the commit still marks the branch as the deployer's.
-    await git.raw(['commit', '--allow-empty', '-m', overlayCommitMessage(change)]);
-    return (await git.revparse(['HEAD'])).trim();
+    const message = overlayCommitMessage(change);
+    await git.raw(['commit', '--allow-empty', '-m', message]);
+    const sha = (await git.revparse(['HEAD'])).trim();
+    stepLog.info(`committed ${short(sha)}: ${message.split('\n')[0]}`, { overlayCommit: sha, path, tag: change.tag });
+    return sha;
+  }
+
+  /** Fetches a branch and says where it is. */
+  async function fetched(git: SimpleGit, branch: string): Promise<{ remote: string; tip: string }> {
+    const remote = await repo.fetchBranch(git, branch);
+    const tip = (await git.revparse([remote])).trim();
+    stepLog.info(`fetched ${branch} to ${short(tip)}`, { branch, tip });
+    return { remote, tip };
+  }
+
+  /** The line for a change that needs no commit (or has one already). */
+  function settled(update: OverlayUpdate, change: Change, branch: string, path: string): OverlayUpdate {
+    const fields = { branch, path, tag: change.tag, outcome: update.outcome, revision: update.revision };
+    if (update.outcome === 'committed')
+      stepLog.info(
+        `already committed ${short(update.overlayCommit)} on ${branch}: an earlier attempt pushed it (its ${TRAILER_WORKFLOW} trailer)`,
+        { ...fields, overlayCommit: update.overlayCommit },
+      );
+    else if (update.outcome === 'unchanged')
+      stepLog.info(`${path} on ${branch} already names ${change.tag}: nothing to commit`, fields);
+    else
+      stepLog.info(
+        `superseded: ${branch} is at ${short(update.current?.commit)} running ${update.current?.tag ?? 'unknown'}, newer than ${change.kind === 'rollback' ? change.tag : short(change.commit)}: nothing to commit`,
+        { ...fields, current: update.current },
+      );
+    return update;
   }
 
   /** The tag the overlay names at a revision (the first image's). */
@@ -166,11 +196,11 @@ export function overlaySteps({ repo, images, overlayPath, mainBranch, preview: p
     decide: (text: string, remote: string) => Promise<Attempt>,
   ): Promise<OverlayUpdate> {
     return repo.pushWithRetry(git, branch, async (): Promise<PushDecision<OverlayUpdate>> => {
-      const remote = await repo.fetchBranch(git, branch);
+      const { remote } = await fetched(git, branch);
       const mine = await mineOn(git, remote, change, path);
-      if (mine) return { done: committed(mine) };
+      if (mine) return { done: settled(committed(mine), change, branch, path) };
       const decided = await decide(await repo.show(git, remote, path), remote);
-      if ('done' in decided) return decided;
+      if ('done' in decided) return { done: settled(decided.done, change, branch, path) };
       const overlayCommit = await commitOverlay(git, change, remote, path, decided.text);
       return { push: overlayCommit, result: committed(overlayCommit) };
     });
@@ -250,15 +280,15 @@ export function overlaySteps({ repo, images, overlayPath, mainBranch, preview: p
         'PreviewBranchClash',
       );
     return repo.pushWithRetry(git, target, async (): Promise<PushDecision<OverlayUpdate>> => {
-      const head = await repo.fetchBranch(git, change.branch);
-      const tip = (await git.revparse([head])).trim();
-      if (tip !== change.commit) return { done: movedOn(await repo.show(git, head, path), tip) };
+      const { remote: head, tip } = await fetched(git, change.branch);
+      if (tip !== change.commit)
+        return { done: settled(movedOn(await repo.show(git, head, path), tip), change, change.branch, path) };
       const current = await ownBranchTip(git, target);
       // A retry after a crash: the branch is already this change's commit on top of the previewed head.
       if (current && (await commitMessage(git, current)).includes(`${TRAILER_WORKFLOW}: ${change.workflowId}`)) {
         const parent = (await git.revparse([`${current}^`])).trim();
         if (parent === change.commit && (await tagAt(git, current, path)) === change.tag)
-          return { done: committed(current) };
+          return { done: settled(committed(current), change, target, path) };
       }
       const edited = edit(
         await repo.show(git, change.commit, path),
@@ -306,6 +336,7 @@ export function overlaySteps({ repo, images, overlayPath, mainBranch, preview: p
       repo.pushWithRetry(git, branch, async (): Promise<PushDecision<{ removed: boolean }>> => {
         // Deleted only at the tip found here: a push meanwhile (or a deletion) is decided again.
         const tip = await ownBranchTip(git, branch);
+        if (!tip) stepLog.info(`preview branch ${branch} is gone already: nothing to remove`, { branch });
         return tip ? { push: '', lease: tip, result: { removed: true } } : { done: { removed: false } };
       }),
     );

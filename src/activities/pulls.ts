@@ -4,6 +4,7 @@ import { hasDeployerTrailer } from '../plan/trailers';
 import { requestFailure } from './failures';
 import type { GitHubDeps } from './github';
 import { checkInput, prNumber } from './input';
+import { count, short, stepLog } from './log';
 
 const prInput = z.object({ pr: prNumber });
 const commitsInput = z.object({
@@ -47,6 +48,11 @@ export function pullSteps({ octokit, owner, repo, mainBranch, apiHost: host }: G
     const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: pr }).catch(failure(pr));
     const headRepository = data.head.repo?.full_name ?? null;
     const fork = headRepository?.toLowerCase() !== fullName;
+    const state = data.state === 'closed' ? (data.merged ? 'merged' : 'closed') : 'open';
+    stepLog.info(
+      `pull request #${pr}: ${state}, head ${short(data.head.sha)} on ${data.head.ref}${fork ? ` of the fork ${headRepository ?? '(deleted)'}` : ''}, base ${data.base.ref}`,
+      { pr, state, head: data.head.sha.toLowerCase(), headRef: data.head.ref, baseRef: data.base.ref, fork },
+    );
     return {
       number: data.number,
       state: data.state === 'closed' ? 'closed' : 'open',
@@ -67,10 +73,20 @@ export function pullSteps({ octokit, owner, repo, mainBranch, apiHost: host }: G
     const commits = await octokit
       .paginate(octokit.rest.pulls.listCommits, { owner, repo, pull_number: pr, per_page: 100 })
       .catch(failure(pr));
-    return commits
+    const listed = commits
       .reverse()
       .slice(0, limit)
       .map((c) => ({ sha: c.sha.toLowerCase(), overlay: hasDeployerTrailer(c.commit.message) }));
+    const overlays = listed.filter((c) => c.overlay).length;
+    stepLog.info(
+      `pull request #${pr}: ${count(listed.length, 'commit')} read, ${overlays} of them the deployer's overlay commits`,
+      {
+        pr,
+        commits: listed.length,
+        overlayCommits: overlays,
+      },
+    );
+    return listed;
   }
 
   return { readPullRequest, listPullCommits };

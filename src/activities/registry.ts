@@ -5,6 +5,7 @@ import type { ValidatedImage } from '../contract/deploy';
 import { permanent, requestFailure } from './failures';
 import { fault, REQUEST_TIMEOUT_MS } from './faults';
 import { checkInput, fullSha, imageTag } from './input';
+import { count, short, stepLog } from './log';
 
 const validateInput = z.object({ tag: imageTag });
 const findInput = z.object({ candidates: z.array(z.object({ commit: fullSha, tag: imageTag })).max(250) });
@@ -63,7 +64,15 @@ export function registrySteps({ endpoint, images, credential }: RegistryDeps) {
       );
     }
     if (failed.length) throw failed[0];
-    return results.map((r) => (r as PromiseFulfilledResult<ValidatedImage>).value);
+    const validated = results.map((r) => (r as PromiseFulfilledResult<ValidatedImage>).value);
+    const digests = validated.map(
+      (image) => `${image.name} ${image.digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…')}`,
+    );
+    stepLog.info(`validated ${count(validated.length, 'image')} at ${tag} in ${host}: ${digests.join(', ')}`, {
+      tag,
+      images: validated,
+    });
+    return validated;
   }
 
   async function validate(name: string, repository: string, tag: string): Promise<ValidatedImage> {
@@ -101,8 +110,21 @@ export function registrySteps({ endpoint, images, credential }: RegistryDeps) {
       const batch = candidates.slice(i, i + PROBES);
       const exist = await Promise.all(batch.map((c) => imagesExist(c.tag)));
       const hit = batch.find((_, index) => exist[index]);
-      if (hit) return hit;
+      if (hit) {
+        stepLog.info(
+          `searched builds: ${hit.tag} (${short(hit.commit)}) has every image, candidate ${candidates.indexOf(hit) + 1} of ${candidates.length}`,
+          {
+            tag: hit.tag,
+            commit: hit.commit,
+            candidates: candidates.length,
+          },
+        );
+        return hit;
+      }
     }
+    stepLog.info(`searched builds: none of ${candidates.length} candidates has every image`, {
+      candidates: candidates.length,
+    });
     return null;
   }
 

@@ -7,8 +7,10 @@ import { classifyChanges } from '../plan/classify';
 import type { DeployPath } from '../plan/classify';
 import type { DeployPhase } from '../contract/deploy';
 import { currentUser, EXIT, type CommandContext, type GlobalOptions } from './commands/context';
+import { doctorCommand } from './commands/doctor';
 import { environmentCommands, showEnvironment } from './commands/environment';
 import { previewCommands, showPreview } from './commands/preview';
+import { statsCommands } from './commands/stats';
 import { connect, parseDuration, UsageError, type Connected } from './connect';
 import { inspectDeploy, listDeploys, resolveCommit, startDeploy } from '../client/deploys';
 import { formatEvent, formatList, formatStarted, formatStatus } from './format';
@@ -238,6 +240,8 @@ function program(): { cli: Command; exitCode(): number } {
 
   environmentCommands(cli, ctx);
   previewCommands(cli, ctx, prNumber, fullCommit);
+  doctorCommand(cli, ctx);
+  statsCommands(cli, ctx);
 
   // A bad flag or argument prints commander's error, then the command's usage line.
   for (const cmd of [cli, ...cli.commands]) {

@@ -3,12 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Webhooks } from '@octokit/webhooks';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { fromPayloadsAtIndex } from '@temporalio/common';
+import { fromPayloadsAtIndex, type LogLevel, type Logger, type LogMetadata } from '@temporalio/common';
 import { deployIdOf, requestPreview, signalCiCompleted, startDeploy } from '../client/deploys';
 import { closePreview } from '../client/environment';
 import type { DeployConfig } from '../config/schema';
 import type { CiRun } from '../plan/ci';
 import type { DeployInput } from '../contract/deploy';
+import { createLogger } from '../observe/log';
 import { decide, PayloadError, type Decision } from './events';
 import {
   bounded,
@@ -34,7 +35,9 @@ export interface RelayOptions {
   maxBodyBytes?: number;
   /** Bound on the Temporal calls of one delivery; below GitHub's 10 s delivery timeout so it records a 503, not a timeout. */
   temporalTimeoutMs?: number;
-  /** One line per delivery; default console.log. */
+  /** Where the relay's lines go (one per delivery, Temporal's health): default JSON lines on stdout (src/observe/log.ts). */
+  logger?: Logger;
+  /** Plain text lines instead (`relay: push delivery <id> -> 202 …`), for tests and the sandbox; `logger` wins. */
   log?: (line: string) => void;
 }
 
@@ -45,12 +48,31 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-type Reply = { status: number; body: Record<string, unknown>; note: string };
+/** The answer to a delivery, the note its line says, and what the line records besides (the action taken, ids). */
+type Reply = { status: number; body: Record<string, unknown>; note: string; fields: LogMetadata };
 
 const TOO_LARGE = Symbol('too large');
 // Closed deploys a successful CI run starts again. Not CANCELLED or TERMINATED, which the id reuse
 // policy would also let through: a person ended those on purpose, and a CI re-run must not overrule them.
 const FAILED = new Set(['FAILED', 'TIMED_OUT']);
+
+/** A Logger writing `relay: <message>` lines to a text sink; fields are left out. */
+function lineLogger(write: (line: string) => void): Logger {
+  const log = (_level: LogLevel, message: string) => write(`relay: ${message}`);
+  return {
+    log,
+    trace: (m) => log('TRACE', m),
+    debug: (m) => log('DEBUG', m),
+    info: (m) => log('INFO', m),
+    warn: (m) => log('WARN', m),
+    error: (m) => log('ERROR', m),
+  };
+}
+
+/** 2xx info; a rejected delivery (4xx) or Temporal away (503) warn; a bug (500) error. */
+function levelOf(status: number): LogLevel {
+  return status >= 500 && status !== 503 ? 'ERROR' : status >= 400 ? 'WARN' : 'INFO';
+}
 
 /** What GitHub computes for a body: HMAC-SHA256 with the webhook secret. */
 function signatureMatches(secret: string, body: Buffer, header: string): boolean {
@@ -113,7 +135,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const webhooks = new Webhooks({ secret: opts.secret });
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const temporalTimeoutMs = opts.temporalTimeoutMs ?? 8_000;
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const logger = opts.logger ?? (opts.log ? lineLogger(opts.log) : createLogger({ component: 'relay' }));
   // Every Temporal call, including those no one waits for any more (the SDK may still be retrying
   // them): close() lets them end, so the caller can close the connection under none of them.
   const calls = new Set<Promise<unknown>>();
@@ -127,7 +149,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   };
   const health = new TemporalHealth(
     () => tracked(client.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => client.workflowService.getSystemInfo({}))),
-    log,
+    logger,
   );
 
   /**
@@ -180,6 +202,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         status: 401,
         body: { error: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub' },
         note: 'rejected: unsigned',
+        fields: { action: 'rejected' },
       };
     // @octokit/webhooks refuses to verify an empty payload; a correctly signed one is a broken sender, not a forgery.
     if (raw.length === 0 && signatureMatches(opts.secret, raw, req.headers['x-hub-signature-256'] as string)) {
@@ -187,6 +210,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         status: 400,
         body: { error: 'empty body: expected the JSON payload of a GitHub event' },
         note: 'rejected: empty body',
+        fields: { action: 'rejected' },
       };
     }
     if (!(await verified(raw.toString('utf8'), req.headers['x-hub-signature-256'] as string))) {
@@ -194,30 +218,47 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         status: 401,
         body: { error: 'X-Hub-Signature-256 does not match this body and the configured secret' },
         note: 'rejected: bad signature',
+        fields: { action: 'rejected' },
       };
     }
     const event = headerValue(req, 'x-github-event');
     if (!event)
-      return { status: 400, body: { error: 'missing X-GitHub-Event header' }, note: 'rejected: no event name' };
+      return {
+        status: 400,
+        body: { error: 'missing X-GitHub-Event header' },
+        note: 'rejected: no event name',
+        fields: { action: 'rejected' },
+      };
     if (/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
       return {
         status: 415,
         body: { error: 'set the webhook content type to application/json' },
         note: 'rejected: form-encoded',
+        fields: { action: 'rejected' },
       };
     }
     let payload: unknown;
     try {
       payload = JSON.parse(raw.toString('utf8'));
     } catch {
-      return { status: 400, body: { error: 'the body is not valid JSON' }, note: 'rejected: malformed JSON' };
+      return {
+        status: 400,
+        body: { error: 'the body is not valid JSON' },
+        note: 'rejected: malformed JSON',
+        fields: { action: 'rejected' },
+      };
     }
     let decision: Decision;
     try {
       decision = decide(event, payload, config);
     } catch (err) {
       if (!(err instanceof PayloadError)) throw err;
-      return { status: 400, body: { error: err.message, field: err.field }, note: `rejected: ${err.field} malformed` };
+      return {
+        status: 400,
+        body: { error: err.message, field: err.field },
+        note: `rejected: ${err.field} malformed`,
+        fields: { action: 'rejected', field: err.field },
+      };
     }
     return act(decision, id);
   }
@@ -225,9 +266,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   async function act(decision: Decision, id: string): Promise<Reply> {
     switch (decision.kind) {
       case 'pong':
-        return { status: 200, body: { pong: true }, note: 'pong' };
+        return { status: 200, body: { pong: true }, note: 'pong', fields: { action: 'pong' } };
       case 'ignore':
-        return { status: 202, body: { ignored: true, reason: decision.reason }, note: `ignored: ${decision.reason}` };
+        return {
+          status: 202,
+          body: { ignored: true, reason: decision.reason },
+          note: `ignored: ${decision.reason}`,
+          fields: { action: 'ignored', reason: decision.reason },
+        };
       case 'start': {
         // Signal-with-start: durable at once, even while no worker runs; the environment starts the deploy.
         const { workflowId } = await temporal(() =>
@@ -238,7 +284,12 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
             { wait: false },
           ),
         );
-        return { status: 202, body: { requested: true, workflowId }, note: `requested ${workflowId}` };
+        return {
+          status: 202,
+          body: { requested: true, workflowId },
+          note: `requested ${workflowId}`,
+          fields: { action: 'requested', commit: decision.commit, workflowId },
+        };
       }
       case 'signal': {
         const { run } = decision;
@@ -253,6 +304,12 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
           status: 202,
           body: { signalled, started, workflowId },
           note: `CI run ${run.id} ${run.conclusion}: ${outcome}`,
+          fields: {
+            action: signalled ? 'signalled' : started ? 'started' : 'none',
+            commit: run.headSha,
+            workflowId,
+            ciRun: { id: run.id, conclusion: run.conclusion, attempt: run.attempt },
+          },
         };
       }
       case 'preview': {
@@ -274,6 +331,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
             deployWorkflowId: requested.workflowId,
           },
           note: `preview of #${pr} at ${commit.slice(0, 7)} forwarded to ${requested.environmentWorkflowId}`,
+          fields: {
+            action: 'forwarded',
+            pr,
+            commit,
+            workflowId: requested.environmentWorkflowId,
+            deployWorkflowId: requested.workflowId,
+          },
         };
       }
       case 'preview-closed': {
@@ -287,6 +351,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
           note: closed
             ? `#${pr} ${merged ? 'merged' : 'closed'}: its preview ends`
             : `#${pr} closed: it had no preview`,
+          fields: { action: closed ? 'closed' : 'none', pr, merged },
         };
       }
       case 'preview-ci': {
@@ -306,6 +371,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
           status: 202,
           body: { signalled: hits, requested },
           note: `CI run ${run.id} ${run.conclusion} for ${run.headSha.slice(0, 7)}: ${outcome || 'no preview deploy of it is running'}`,
+          fields: {
+            action: hits.length ? 'signalled' : requested.length ? 'requested' : 'none',
+            commit: run.headSha,
+            ciRun: { id: run.id, conclusion: run.conclusion, attempt: run.attempt },
+            signalledPrs: hits,
+            requestedPrs: requested,
+          },
         };
       }
     }
@@ -373,6 +445,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   }
 
   async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = Date.now();
     const id = headerValue(req, 'x-github-delivery') ?? 'unknown';
     const event = headerValue(req, 'x-github-event') ?? '-';
     let reply: Reply;
@@ -382,6 +455,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         status: 413,
         body: { error: `the body exceeds ${maxBodyBytes} bytes` },
         note: 'rejected: body too large',
+        fields: { action: 'rejected' },
       };
       discardRest(req, maxBodyBytes);
     } else {
@@ -395,14 +469,27 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
               status: 503,
               body: { error: `Temporal is unreachable, redeliver later: ${down.message}` },
               note: `failed, Temporal unreachable: ${down.message}`,
+              fields: { action: 'failed', temporal: 'unreachable' },
             }
-          : { status: 500, body: { error: 'internal error' }, note: `failed: ${(err as Error).message}` };
+          : {
+              status: 500,
+              body: { error: 'internal error' },
+              note: `failed: ${(err as Error).message}`,
+              fields: { action: 'failed', error: err },
+            };
       }
     }
     send(res, reply.status, reply.body);
     // Notes may quote payload fields (a ref, a workflow name): one line, whatever they hold.
     // eslint-disable-next-line no-control-regex -- matching control characters is the point here
-    log(`relay: ${event} delivery ${id} -> ${reply.status} ${reply.note.replace(/[\x00-\x1f\x7f]+/g, ' ')}`);
+    const note = reply.note.replace(/[\x00-\x1f\x7f]+/g, ' ');
+    logger.log(levelOf(reply.status), `${event} delivery ${id} -> ${reply.status} ${note}`, {
+      event,
+      delivery: id,
+      status: reply.status,
+      ...reply.fields,
+      durationMs: Date.now() - startedAt,
+    });
   }
 
   async function healthz(res: ServerResponse): Promise<void> {
@@ -425,7 +512,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
             : notAllowed(res, 'GET')
           : send(res, 404, { error: `not found; the webhook is POST ${WEBHOOK_PATH}` });
     Promise.resolve(route).catch((err: unknown) => {
-      log(`relay: ${req.method} ${path} failed: ${(err as Error).message}`);
+      logger.error(`${req.method} ${path} failed: ${(err as Error).message}`, { error: err });
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
       else res.destroy();
     });

@@ -1,4 +1,5 @@
 import { isGrpcServiceError } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
 
 // gRPC codes meaning "Temporal could not be asked now": CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE.
 const RETRY_LATER = new Set([1, 4, 8, 14]);
@@ -55,7 +56,7 @@ export class TemporalHealth {
 
   constructor(
     private readonly probe: () => Promise<unknown>,
-    private readonly log: (line: string) => void,
+    private readonly logger: Logger,
   ) {}
 
   /** The reason Temporal is known to be unreachable, or undefined while it answers (or is not known not to). */
@@ -104,11 +105,16 @@ export class TemporalHealth {
     this.failure = failure;
     if (failure && !wasDown) {
       this.since = Date.now();
-      this.log(`relay: Temporal unreachable (${failure.message}): deliveries get 503 until it answers`);
+      this.logger.warn(`Temporal unreachable (${failure.message}): deliveries get 503 until it answers`, {
+        temporal: 'unreachable',
+        error: failure.message,
+      });
     } else if (!failure && wasDown) {
-      this.log(
-        `relay: Temporal answers again after ${((Date.now() - this.since) / 1000).toFixed(1)}s: deliveries are accepted`,
-      );
+      const downSeconds = Number(((Date.now() - this.since) / 1000).toFixed(1));
+      this.logger.info(`Temporal answers again after ${downSeconds.toFixed(1)}s: deliveries are accepted`, {
+        temporal: 'ok',
+        downSeconds,
+      });
     }
     if (failure) for (const notify of this.onDown) notify(failure);
   }

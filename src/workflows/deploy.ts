@@ -136,7 +136,7 @@ export async function deploy(input: DeployInput): Promise<DeployStatus> {
       readyAt: new Date().toISOString(),
     };
     const finalVerdict = await handOver(candidate, plan.reannounceMs);
-    progress.finished(finalVerdict);
+    progress.finished(finalVerdict, 'environment');
     if (finalVerdict.outcome === 'failed') throw new Error(finalVerdict.message);
     return progress.enter(finalVerdict.outcome === 'deployed' ? 'succeeded' : 'superseded');
   }

@@ -65,6 +65,16 @@ import {
 import { targetLabel } from '../contract/target';
 import { confirmSync } from './confirm';
 import { innermostMessage } from './errors';
+import {
+  deployVerdict,
+  environmentStepTook,
+  holdStarted,
+  outcomeRecorded,
+  queueDepthChanged,
+  rollbackRequested,
+  runningTagChanged,
+  type RollbackTrigger,
+} from './metrics';
 import { SignalSender } from './notices';
 import { steps } from './steps';
 
@@ -85,6 +95,8 @@ export class EnvironmentModel {
   private requestChain: Promise<unknown> = Promise.resolve();
   /** Rollbacks finished in this run, for the updates waiting on them. */
   private readonly rollbackResults = new Map<string, Outcome>();
+  /** When this run started each deploy (workflow id → time), for its lead time; rebuilt on replay, not carried over. */
+  private readonly deployStarts = new Map<string, string>();
 
   constructor(private readonly input: EnvironmentInput) {
     this.state = { ...emptyState(), ...input.state };
@@ -111,6 +123,8 @@ export class EnvironmentModel {
       const [current] = await steps.listTargets({ limit: 1 }).catch(() => []);
       if (current) this.state.current = { tag: current.tag, since: current.date, by: current.by };
     }
+    // Each run (a fresh start, a continue-as-new) says what runs, for the worker that runs it now.
+    if (this.state.current) runningTagChanged(this.input.target, this.state.current.tag);
     // Requests that came while the previous run closed its preview belong to the reopened pull request.
     const replay = this.state.afterClose ?? [];
     this.state.afterClose = undefined;
@@ -276,6 +290,7 @@ export class EnvironmentModel {
           : [],
       });
       void child.result().catch(() => undefined);
+      this.deployStarts.set(workflowId, this.now());
       this.publish();
       return { workflowId, started: true, note: `started ${workflowId}` };
     } catch (err) {
@@ -298,7 +313,9 @@ export class EnvironmentModel {
       this.state.latest &&
       candidate.workflowId !== this.state.latest.workflowId
     ) {
-      this.resends.send(candidate.workflowId, this.staleVerdict());
+      const stale = this.staleVerdict();
+      deployVerdict(this.input.target, stale, new Date());
+      this.resends.send(candidate.workflowId, stale);
       return;
     }
     this.state.queue.push(candidate);
@@ -313,12 +330,13 @@ export class EnvironmentModel {
   }
 
   /** The rollback signal and the rollback update both land here; the update then waits for `rollbackOutcome`. */
-  enqueueRollback(request: RollbackRequest): PendingRollback | undefined {
+  enqueueRollback(request: RollbackRequest, trigger: RollbackTrigger): PendingRollback | undefined {
     const problem = this.rollbackProblem(request);
     if (problem) {
       this.record({ kind: 'rollback-refused', by: request.requestedBy, message: problem });
       return undefined;
     }
+    rollbackRequested(this.input.target, trigger);
     this.state.sequence = (this.state.sequence ?? 0) + 1;
     const pending = { ...request, id: `${workflowInfo().workflowId}/rollback-${this.state.sequence}` };
     this.state.rollbacks.push(pending);
@@ -343,6 +361,7 @@ export class EnvironmentModel {
   }
 
   pause({ reason, by }: PauseRequest): EnvironmentView {
+    if (!this.state.paused) holdStarted(this.input.target, 'pause');
     this.state.paused = { reason: `paused by ${by}: ${reason}`, by, since: this.now() };
     this.announceQueue();
     return this.view();
@@ -476,6 +495,7 @@ export class EnvironmentModel {
           note: `committing ${candidate.tag} to the overlay`,
         });
         const update = await steps.updateOverlay(this.overlayChange(candidate));
+        environmentStepTook(this.input.target, 'committing', s.applying!.since, new Date());
         if (this.policy.ownCommits && update.overlayCommit) {
           s.ownCommits = bounded(
             s.ownCommits,
@@ -497,6 +517,7 @@ export class EnvironmentModel {
         revision = update.revision;
         overlayCommit = update.overlayCommit;
         // Git is what the target runs, healthy or not: record it before waiting for Argo CD.
+        runningTagChanged(this.input.target, candidate.tag, s.current?.tag);
         s.current = {
           tag: candidate.tag,
           since: this.now(),
@@ -515,6 +536,7 @@ export class EnvironmentModel {
         ...(argo ? { argo } : {}),
       });
       await this.notify(candidate.workflowId, syncing());
+      const syncingSince = this.now();
       const sync = await confirmSync({
         revision,
         timeoutMs: this.settings.syncTimeoutMs,
@@ -530,6 +552,7 @@ export class EnvironmentModel {
         },
         stop: this.policy.order === 'newest-push' ? () => !this.isLatest(candidate) || !!s.closeRequest : undefined,
       });
+      environmentStepTook(this.input.target, 'syncing', syncingSince, new Date());
       if (sync.state === 'stopped') {
         // A close cancels the deploy itself (it is the newest push); an older push is told it was superseded.
         return this.isLatest(candidate) ? undefined : this.staleVerdict(overlayCommit);
@@ -539,6 +562,7 @@ export class EnvironmentModel {
       return syncVerdict(sync.state, sync.message, overlayCommit);
     });
     if (!verdict) return;
+    deployVerdict(this.input.target, verdict, new Date(), this.startOf(candidate));
     this.tellOne(candidate.workflowId, verdict);
     this.record({
       kind: verdict.outcome,
@@ -552,7 +576,10 @@ export class EnvironmentModel {
       message: verdict.message,
     });
     if (shouldAutoRollback(this.policy.rollbacks && this.settings.autoRollback, verdict)) {
-      this.enqueueRollback({ to: 'previous', reason: `automatic: ${verdict.message}`, requestedBy: 'gitops-deployer' });
+      this.enqueueRollback(
+        { to: 'previous', reason: `automatic: ${verdict.message}`, requestedBy: 'gitops-deployer' },
+        'auto',
+      );
     }
   }
 
@@ -596,7 +623,9 @@ export class EnvironmentModel {
       );
     }
     this.publish();
-    await this.tell([...ids], supersededVerdict(message));
+    const verdict = supersededVerdict(message);
+    for (const _ of ids) deployVerdict(this.input.target, verdict, new Date());
+    await this.tell([...ids], verdict);
   }
 
   /** A rollback: validate the target's images, commit it, confirm Argo CD, then hold the target there. */
@@ -632,6 +661,8 @@ export class EnvironmentModel {
         requestedBy: by,
       });
       // Committed: the target is rolled back and held from here on, whatever Argo CD says next.
+      runningTagChanged(this.input.target, tag, s.current?.tag);
+      if (!s.held) holdStarted(this.input.target, 'rollback');
       s.current = { tag, since: this.now(), by, overlayCommit: update.overlayCommit };
       s.held = { tag, reason: `rolled back to ${tag} by ${by}: ${request.reason}`, by, since: this.now() };
       this.announceQueue();
@@ -666,6 +697,7 @@ export class EnvironmentModel {
         : { kind: 'failed', reason: 'step-failed', workflowId: id, by, message: result.message }),
       at: this.now(),
     };
+    outcomeRecorded(this.input.target, this.state.outcomes, outcome);
     this.state.outcomes = bounded(this.state.outcomes, outcome, MAX_OUTCOMES);
     this.rollbackResults.set(id, outcome);
     this.publish();
@@ -725,6 +757,17 @@ export class EnvironmentModel {
 
   // ---- helpers ----
 
+  /**
+   * When the deploy of `candidate` started: this run started it, or (started by an earlier run) its
+   * request is among the recent ones. Unknown otherwise: its lead time is not observed.
+   */
+  private startOf(candidate: Candidate): string | undefined {
+    return (
+      this.deployStarts.get(candidate.workflowId) ??
+      this.state.requests.find((r) => r.commit === candidate.commit.toLowerCase())?.at
+    );
+  }
+
   private pr(): number {
     const { target } = this.input;
     if (target.kind !== 'preview') throw new Error(`${this.label} has no pull request`);
@@ -754,7 +797,9 @@ export class EnvironmentModel {
   }
 
   private record(outcome: Omit<Outcome, 'at'>): void {
-    this.state.outcomes = bounded(this.state.outcomes, { ...outcome, at: this.now() }, MAX_OUTCOMES);
+    const recorded = { ...outcome, at: this.now() };
+    outcomeRecorded(this.input.target, this.state.outcomes, recorded);
+    this.state.outcomes = bounded(this.state.outcomes, recorded, MAX_OUTCOMES);
     this.publish();
   }
 
@@ -800,6 +845,7 @@ export class EnvironmentModel {
   /** Markdown for the Web UI's current details; a burst may queue thousands, so it names the first few. */
   private publish(): void {
     const s = this.state;
+    queueDepthChanged(this.input.target, s.queue.length);
     const lines = [
       `**${this.label}** runs ${s.current?.tag ?? 'an unknown tag (no change since this workflow started)'}`,
     ];

@@ -34,8 +34,8 @@ export async function environment(input: EnvironmentInput): Promise<EnvironmentV
   });
   setHandler(candidateReadySignal, (candidate) => env.candidateReady(candidate));
   // The signal stays for the Temporal Web UI; the update waits for the outcome. One code path.
-  setHandler(rollbackSignal, (request) => void env.enqueueRollback(request));
-  setHandler(rollbackUpdate, (request) => env.rollbackOutcome(env.enqueueRollback(request)!.id), {
+  setHandler(rollbackSignal, (request) => void env.enqueueRollback(request, 'signal'));
+  setHandler(rollbackUpdate, (request) => env.rollbackOutcome(env.enqueueRollback(request, 'update')!.id), {
     validator: (request) => env.validateRollback(request),
   });
   setHandler(pauseSignal, (request) => void env.pause(request));

@@ -14,6 +14,7 @@ import type {
 import { DeployPath, DeployPhase, ImageTag } from '../contract/search-attributes';
 import { targetLabel } from '../contract/target';
 import { innermostMessage } from './errors';
+import { deployPhaseChanged } from './metrics';
 
 /**
  * The deploy's visible state, kept in one place: the `status` query's answer, the search
@@ -25,9 +26,13 @@ export class DeployProgress {
   /** Environment and commit are set by the starter; the rest once the plan says the namespace has them. */
   private searchable = false;
   private readonly label: string;
+  private readonly target: DeployInput['target'];
+  /** The environment decided how this deploy ended, and counted it (see metrics.ts). */
+  private decidedByEnvironment = false;
 
   constructor(input: Pick<DeployInput, 'repository' | 'commit' | 'target' | 'searchAttributes'>) {
     this.searchable = input.searchAttributes ?? false;
+    this.target = input.target;
     this.label = targetLabel(input.target);
     const now = new Date().toISOString();
     const pr = input.target.kind === 'preview' ? { pr: input.target.pr } : {};
@@ -46,7 +51,18 @@ export class DeployProgress {
   }
 
   enter(phase: Phase): DeployStatus {
-    const now = new Date().toISOString();
+    const at = new Date();
+    const { phase: from, phases, startedAt } = this.status;
+    // Step times, the CI wait, an outcome the environment did not count: metrics are no workflow commands.
+    deployPhaseChanged({
+      target: this.target,
+      from,
+      fromSince: phases[from] ?? startedAt,
+      to: phase,
+      now: at,
+      counted: this.decidedByEnvironment,
+    });
+    const now = at.toISOString();
     Object.assign(this.status, { phase, updatedAt: now, phases: { ...this.status.phases, [phase]: now } });
     this.upsert([{ key: DeployPhase, value: phase }]);
     this.publish();
@@ -122,7 +138,9 @@ export class DeployProgress {
     else this.enter(notice.phase);
   }
 
-  finished(verdict: Verdict): void {
+  /** How the deploy's turn ended: `environment` when it is the environment's verdict, not the deploy's own word. */
+  finished(verdict: Verdict, by: 'environment' | 'deploy' = 'deploy'): void {
+    this.decidedByEnvironment = by === 'environment';
     Object.assign(this.status, {
       overlayCommit: verdict.overlayCommit ?? this.status.overlayCommit,
       argo: verdict.argo ?? this.status.argo,

@@ -46,6 +46,11 @@ test('the local stack starts with UI, relay and worker, and Ctrl-C stops all thr
     String(uiPort),
     '--relay-port',
     String(relayPort),
+    // npm start serves metrics and health on fixed local ports by default; tests run side by side.
+    '--metrics-address',
+    'off',
+    '--health-address',
+    'off',
   ];
   // Its own process group, like a terminal's foreground job, so the SIGINT reaches the group.
   const child = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,7 +69,7 @@ test('the local stack starts with UI, relay and worker, and Ctrl-C stops all thr
 
     process.kill(-child.pid!, 'SIGINT');
     expect(await exited).toBe(0);
-    expect(output.indexOf("state: 'STOPPED'")).toBeGreaterThan(-1);
+    expect(output).toMatch(/"msg":"Worker state changed".*"state":"STOPPED"/);
     expect(await portOpen(temporalPort)).toBe(false);
     expect(await portOpen(relayPort)).toBe(false);
     expect(output).not.toContain('start-test-secret');

@@ -24,9 +24,9 @@ function writeConfig(name: string, temporal: Record<string, unknown> = {}): stri
     stringify({
       repository: { owner: 'yt-summarizer-org', name: 'yt-summarizer' },
       ci: { workflow: 'ci.yml' },
-      registry: { endpoint: 'https://registry.invalid' },
+      registry: { endpoint: 'https://127.0.0.1:9' }, // never called: a closed port, not a placeholder
       images: [{ name: 'yt-summarizer-api', repository: 'yt-summarizer-api' }],
-      argocd: { server: 'https://argocd.invalid', application: 'yt-summarizer-prod' },
+      argocd: { server: 'https://127.0.0.1:9', application: 'yt-summarizer-prod' },
       git: { cacheDir: join(dir, 'cache') },
       temporal: { taskQueue: 'temporal-outage', ...temporal },
     }),
@@ -202,6 +202,9 @@ describe('started while Temporal is unreachable: the entry points name the addre
       const child = run(entry, ['--config', config, ...(entry === 'relay' ? ['--port', '0'] : [])], {
         TEMPORAL_ADDRESS: closed,
         GITHUB_WEBHOOK_SECRET: SECRET,
+        // Past the start checks (secrets present), so the failure is the connection's.
+        GITHUB_TOKEN: 'ghs_outage_test_token',
+        ARGOCD_TOKEN: 'argocd-outage-test-token',
       });
       expect(await child.exit).toBe(1);
       expect(child.output()).toMatch(
