@@ -192,7 +192,8 @@ export async function inspectDeploy(
   }
 }
 
-async function statusFromHistory(handle: WorkflowHandle): Promise<DeployStatus | undefined> {
+/** A closed deploy's last status from its close event: its result, or the DeployFailed failure carrying it. */
+export async function statusFromHistory(handle: WorkflowHandle): Promise<DeployStatus | undefined> {
   try {
     return (await handle.result()) as DeployStatus;
   } catch (err) {

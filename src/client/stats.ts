@@ -1,5 +1,4 @@
-import { WorkflowFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { DeployConfig } from '../config/schema';
 import {
   deployEnd,
@@ -10,10 +9,9 @@ import {
   type RollbackRecord,
 } from '../plan/dora';
 import { MAX_OUTCOMES } from '../plan/environment';
-import type { DeployStatus } from '../contract/deploy';
 import { innermostMessage } from '../contract/failure';
 import { DeployPhase } from '../contract/search-attributes';
-import { listQuery } from './deploys';
+import { listQuery, statusFromHistory } from './deploys';
 import { environmentHandle, inspectEnvironment, NoWorkerError } from './environment';
 
 /** Where the rollbacks came from, and whether they are all there. */
@@ -75,18 +73,9 @@ export async function readProductionHistory(
 }
 
 /** A failed deploy's last status: the DeployFailed failure carries it (see workflows/deploy.ts). */
-async function finalStatus(client: Client, info: WorkflowExecutionInfo): Promise<FinalStatus | undefined> {
+function finalStatus(client: Client, info: WorkflowExecutionInfo): Promise<FinalStatus | undefined> {
   // This run only: a failed production deploy may have run again under the same id.
-  const handle = client.workflow.getHandle(info.workflowId, info.runId, { followRuns: false });
-  try {
-    await handle.result();
-    return undefined;
-  } catch (err) {
-    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === 'DeployFailed' && cause.details?.[0])
-      return cause.details[0] as DeployStatus;
-    return undefined;
-  }
+  return statusFromHistory(client.workflow.getHandle(info.workflowId, info.runId, { followRuns: false }));
 }
 
 async function readRollbacks(
