@@ -438,12 +438,17 @@ describe('Argo CD stand-in', () => {
 
     missing.add('sha-4444444');
     const second = await commitTo(origin, 'feature/x', ['preview: sha-4444444'], preview('sha-4444444'));
-    await sleep(150);
-    a = await pr();
+    // Read as soon as the stand-in has seen the push (it syncs 300 ms later): a fixed sleep missed that window under load.
+    for (let i = 0; i < 200 && a.status.sync.revision !== second; i++) {
+      await sleep(10);
+      a = await pr();
+    }
     expect(a.status.sync).toMatchObject({ status: 'OutOfSync', revision: second });
     expect(a.status.operationState.phase).toBe('Running');
-    await sleep(400);
-    a = await pr();
+    for (let i = 0; i < 100 && a.status.sync.status !== 'Synced'; i++) {
+      await sleep(50);
+      a = await pr();
+    }
     expect(a.status.sync).toMatchObject({ status: 'Synced', revision: second });
     expect(a.status.health.status).toBe('Degraded');
     const tree = (await (await get(`/api/v1/applications/${name}/resource-tree`)).json()) as any;
