@@ -64,7 +64,7 @@ export interface StartWorkerOptions {
 }
 
 /** Config tweaks per section, merged over the defaults below, e.g. `{ ci: { pollInitial: '10m' } }`. */
-export type StackOverrides = Record<string, Record<string, unknown>>;
+export type StackOverrides = Record<string, Record<string, unknown> | unknown[]>;
 
 export interface StackOptions {
   /**
@@ -127,8 +127,9 @@ export async function startStack(overrides: StackOverrides = {}, options: StackO
     git: { cacheDir: join(dir, 'cache') },
     temporal: { taskQueue: 'gitops-deployer-e2e' },
   };
+  // A section is merged over the defaults; a list (notifications) replaces them.
   for (const [section, values] of Object.entries(overrides))
-    settings[section] = { ...(settings[section] as object | undefined), ...values };
+    settings[section] = Array.isArray(values) ? values : { ...(settings[section] as object | undefined), ...values };
   writeFileSync(configPath, stringify(settings));
   const config = loadConfig(configPath);
   const workers: WorkerProcess[] = [];

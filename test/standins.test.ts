@@ -480,3 +480,303 @@ describe('Argo CD stand-in', () => {
     expect((await get(`/api/v1/applications/${name}?project=default`)).status).toBe(404);
   });
 });
+
+describe('GitHub stand-in Deployments, statuses and issue comments via @octokit/rest', () => {
+  let origin: Origin;
+  let gh: GitHubStandIn;
+  let octokit: Octokit;
+  let main: string;
+  const repo = { owner: 'acme', repo: 'yt' };
+  beforeAll(async () => {
+    origin = await createOrigin();
+    main = await origin.head();
+  });
+  afterAll(() => origin.cleanup());
+  beforeEach(async () => {
+    gh = await startGitHubStandIn({ token: TOKEN, originBareDir: origin.bareDir, workflows: [repo] });
+    octokit = new Octokit({ auth: TOKEN, baseUrl: gh.url, log: quiet });
+  });
+  afterEach(() => gh.stop());
+
+  const status = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: { status: number; response?: { data?: { message?: string } } }) =>
+        `${e.status} ${e.response?.data?.message ?? ''}`,
+    );
+
+  test("createDeployment answers 201 with GitHub's deployment object; get and list read it back", async () => {
+    const { status: code, data } = await octokit.rest.repos.createDeployment({
+      ...repo,
+      ref: main,
+      task: 'deploy',
+      auto_merge: false,
+      required_contexts: [],
+      payload: { workflowId: 'deploy-1', tag: 'sha-abc1234' },
+      environment: 'production',
+      description: 'deploy sha-abc1234',
+      production_environment: true,
+    });
+    expect(code).toBe(201);
+    if (!('id' in data)) throw new Error('expected a deployment');
+    expect(data.id).toBeGreaterThan(2 ** 31);
+    expect(data).toEqual({
+      url: `${gh.url}/repos/acme/yt/deployments/${data.id}`,
+      id: data.id,
+      node_id: expect.stringMatching(/^DE_/),
+      task: 'deploy',
+      original_environment: 'production',
+      environment: 'production',
+      description: 'deploy sha-abc1234',
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      updated_at: data.created_at,
+      statuses_url: `${gh.url}/repos/acme/yt/deployments/${data.id}/statuses`,
+      repository_url: `${gh.url}/repos/acme/yt`,
+      creator: expect.objectContaining({ login: 'octocat', type: 'User' }),
+      sha: main,
+      ref: main,
+      payload: { workflowId: 'deploy-1', tag: 'sha-abc1234' },
+      transient_environment: false,
+      production_environment: true,
+      performed_via_github_app: null,
+    });
+    expect((await octokit.rest.repos.getDeployment({ ...repo, deployment_id: data.id })).data).toEqual(data);
+    // A branch is resolved to its commit; GitHub's defaults: task deploy, environment production.
+    const byBranch = (await octokit.rest.repos.createDeployment({ ...repo, ref: 'main', required_contexts: [] })).data;
+    expect(byBranch).toMatchObject({ ref: 'main', sha: main, environment: 'production', payload: {} });
+    const preview = (
+      await octokit.rest.repos.createDeployment({
+        ...repo,
+        ref: main,
+        environment: 'pr-7',
+        transient_environment: true,
+      })
+    ).data;
+    expect(preview).toMatchObject({ environment: 'pr-7', transient_environment: true, production_environment: false });
+  });
+
+  test('listDeployments filters by sha, ref, task and environment, newest first, with a Link header', async () => {
+    const ids: number[] = [];
+    for (const environment of ['production', 'pr-7', 'production', 'production']) {
+      const { data } = await octokit.rest.repos.createDeployment({ ...repo, ref: main, environment });
+      ids.push((data as { id: number }).id);
+    }
+    const list = (q: Record<string, string | number>) => octokit.rest.repos.listDeployments({ ...repo, ...q });
+    expect((await list({ sha: main, environment: 'production' })).data.map((d) => d.id)).toEqual([
+      ids[3],
+      ids[2],
+      ids[0],
+    ]);
+    expect((await list({ environment: 'pr-7' })).data.map((d) => d.id)).toEqual([ids[1]]);
+    expect((await list({ ref: main, task: 'deploy' })).data).toHaveLength(4);
+    expect((await list({ sha: 'f'.repeat(40) })).data).toEqual([]);
+    expect((await list({ task: 'migrate' })).data).toEqual([]);
+    const page = await list({ per_page: 3 });
+    expect(page.data.map((d) => d.id)).toEqual([ids[3], ids[2], ids[1]]);
+    expect(page.headers.link).toContain('rel="next"');
+    const all = await octokit.paginate(octokit.rest.repos.listDeployments, { ...repo, per_page: 3 });
+    expect(all.map((d) => d.id)).toEqual([...ids].reverse());
+  });
+
+  test('createDeployment refuses what GitHub refuses: no ref, a ref the origin lacks, a long description', async () => {
+    const create = (body: Record<string, unknown>) =>
+      status(octokit.request('POST /repos/{owner}/{repo}/deployments', { ...repo, ...body } as never));
+    expect(await create({})).toBe('422 Invalid request.\n\n"ref" wasn\'t supplied.');
+    expect(await create({ ref: 'no-such-branch' })).toBe('422 No ref found for: no-such-branch');
+    expect(await create({ ref: 'e'.repeat(40) })).toBe(`422 No ref found for: ${'e'.repeat(40)}`);
+    expect(await create({ ref: main, description: 'd'.repeat(141) })).toBe('422 Validation Failed');
+    expect(await create({ ref: main, required_contexts: 'ci' })).toMatch(/^422 Invalid request/);
+    expect(await create({ ref: main, description: 'd'.repeat(140), auto_merge: true })).toBe('ok');
+    expect(await status(octokit.rest.repos.createDeployment({ owner: 'acme', repo: 'other', ref: main }))).toBe(
+      '404 Not Found',
+    );
+    expect(await status(octokit.rest.repos.getDeployment({ ...repo, deployment_id: 1 }))).toBe('404 Not Found');
+    // Every request is logged with its answer.
+    expect(gh.requests.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([
+      422, 422, 422, 422, 422, 201, 404,
+    ]);
+  });
+
+  test('deployment statuses: created 201, listed newest first, log_url is target_url, validated', async () => {
+    const { data } = await octokit.rest.repos.createDeployment({ ...repo, ref: main, environment: 'production' });
+    const id = (data as { id: number }).id;
+    const post = (body: Record<string, unknown>) =>
+      octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+        ...repo,
+        deployment_id: id,
+        ...body,
+      } as never) as Promise<{ status: number; data: Record<string, unknown> }>;
+    const queued = await post({ state: 'queued', description: 'waiting for CI' });
+    expect(queued.status).toBe(201);
+    expect(queued.data).toEqual({
+      url: `${gh.url}/repos/acme/yt/deployments/${id}/statuses/${queued.data.id}`,
+      id: queued.data.id,
+      node_id: expect.stringMatching(/^DES_/),
+      state: 'queued',
+      creator: expect.objectContaining({ login: 'octocat' }),
+      description: 'waiting for CI',
+      environment: 'production',
+      target_url: '',
+      created_at: expect.any(String),
+      updated_at: queued.data.created_at,
+      deployment_url: `${gh.url}/repos/acme/yt/deployments/${id}`,
+      repository_url: `${gh.url}/repos/acme/yt`,
+      environment_url: '',
+      log_url: '',
+      performed_via_github_app: null,
+    });
+    await post({ state: 'in_progress', log_url: 'https://temporal.example.com/w/1' });
+    await post({ state: 'success', environment_url: 'https://yt.example.com' });
+    const listed = (await octokit.rest.repos.listDeploymentStatuses({ ...repo, deployment_id: id })).data;
+    expect(listed.map((s) => [s.state, s.target_url, s.log_url, s.environment_url])).toEqual([
+      ['success', '', '', 'https://yt.example.com'],
+      ['in_progress', 'https://temporal.example.com/w/1', 'https://temporal.example.com/w/1', ''],
+      ['queued', '', '', ''],
+    ]);
+    expect(await status(post({ state: 'done' }))).toMatch(/^422 Invalid request.*"done" is not one of/s);
+    expect(await status(post({}))).toBe('422 Invalid request.\n\n"state" wasn\'t supplied.');
+    expect(await status(post({ state: 'failure', description: 'x'.repeat(141) }))).toBe('422 Validation Failed');
+    expect(
+      await status(octokit.rest.repos.createDeploymentStatus({ ...repo, deployment_id: id + 1000, state: 'success' })),
+    ).toBe('404 Not Found');
+    expect(gh.deployments()[0]!.statuses.map((s) => s.state)).toEqual(['queued', 'in_progress', 'success']);
+  });
+
+  test('auto_inactive: a success retires prior successful deployments of the environment, not production or transient ones', async () => {
+    const deploy = async (environment: string, flags: Record<string, boolean> = {}) => {
+      const { data } = await octokit.rest.repos.createDeployment({ ...repo, ref: main, environment, ...flags });
+      return (data as { id: number }).id;
+    };
+    const succeed = (id: number, auto_inactive?: boolean) =>
+      octokit.rest.repos.createDeploymentStatus({
+        ...repo,
+        deployment_id: id,
+        state: 'success',
+        ...(auto_inactive === undefined ? {} : { auto_inactive }),
+      });
+    const staging1 = await deploy('staging');
+    const stagingFailed = await deploy('staging');
+    const prod1 = await deploy('production');
+    const pr1 = await deploy('pr-7', { transient_environment: true });
+    await succeed(staging1);
+    await octokit.rest.repos.createDeploymentStatus({ ...repo, deployment_id: stagingFailed, state: 'failure' });
+    await succeed(prod1);
+    await succeed(pr1);
+    // auto_inactive false leaves staging1 alone.
+    const staging2 = await deploy('staging');
+    await succeed(staging2, false);
+    const staging3 = await deploy('staging');
+    await succeed(staging3);
+    await succeed(await deploy('production'));
+    await succeed(await deploy('pr-7', { transient_environment: true }));
+    const states = Object.fromEntries(gh.deployments().map((d) => [d.id, d.statuses.map((s) => s.state)]));
+    expect(states[staging1]).toEqual(['success', 'inactive']);
+    expect(states[staging2]).toEqual(['success', 'inactive']);
+    expect(states[stagingFailed]).toEqual(['failure']);
+    expect(states[staging3]).toEqual(['success']);
+    expect(states[prod1]).toEqual(['success']);
+    expect(states[pr1]).toEqual(['success']);
+  });
+
+  test('issue comments: created 201, listed oldest first with paging, read and edited in place', async () => {
+    await commitTo(origin, 'feature/c', ['feat: c']);
+    await gh.addPullRequest({ ...repo, number: 9, headRef: 'feature/c' });
+    const first = await octokit.rest.issues.createComment({ ...repo, issue_number: 9, body: 'one' });
+    expect(first.status).toBe(201);
+    expect(first.data).toMatchObject({
+      id: expect.any(Number),
+      node_id: expect.stringMatching(/^IC_/),
+      url: `${gh.url}/repos/acme/yt/issues/comments/${first.data.id}`,
+      html_url: `https://github.com/acme/yt/pull/9#issuecomment-${first.data.id}`,
+      issue_url: `${gh.url}/repos/acme/yt/issues/9`,
+      body: 'one',
+      user: expect.objectContaining({ login: 'octocat' }),
+      author_association: 'MEMBER',
+      reactions: expect.objectContaining({ total_count: 0 }),
+    });
+    for (const body of ['two', 'three']) await octokit.rest.issues.createComment({ ...repo, issue_number: 9, body });
+    const page = await octokit.rest.issues.listComments({ ...repo, issue_number: 9, per_page: 2 });
+    expect(page.data.map((c) => c.body)).toEqual(['one', 'two']);
+    expect(page.headers.link).toContain('rel="next"');
+    const edited = await octokit.rest.issues.updateComment({ ...repo, comment_id: first.data.id, body: 'one, edited' });
+    expect(edited.status).toBe(200);
+    expect(edited.data).toMatchObject({ id: first.data.id, body: 'one, edited' });
+    expect((await octokit.rest.issues.getComment({ ...repo, comment_id: first.data.id })).data.body).toBe(
+      'one, edited',
+    );
+    const all = await octokit.paginate(octokit.rest.issues.listComments, { ...repo, issue_number: 9, per_page: 2 });
+    expect(all.map((c) => c.body)).toEqual(['one, edited', 'two', 'three']);
+    expect(gh.comments(9).map((c) => c.body)).toEqual(['one, edited', 'two', 'three']);
+
+    expect(await status(octokit.rest.issues.createComment({ ...repo, issue_number: 404, body: 'x' }))).toBe(
+      '404 Not Found',
+    );
+    expect(await status(octokit.rest.issues.updateComment({ ...repo, comment_id: 1, body: 'x' }))).toBe(
+      '404 Not Found',
+    );
+    expect(
+      await status(
+        octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+          ...repo,
+          issue_number: 9,
+        } as never),
+      ),
+    ).toBe('422 Invalid request.\n\n"body" wasn\'t supplied.');
+    expect(
+      await status(octokit.rest.issues.createComment({ ...repo, issue_number: 9, body: 'x'.repeat(65_537) })),
+    ).toBe('422 Validation Failed');
+  });
+
+  test('a body that is not JSON is 400, as GitHub answers', async () => {
+    const res = await fetch(`${gh.url}/repos/acme/yt/deployments`, {
+      method: 'POST',
+      headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{not json',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ message: 'Problems parsing JSON' });
+    expect(gh.deployments()).toEqual([]);
+  });
+
+  test('holdResponse: the request is applied, its answer held until released, and logged', async () => {
+    const hold = gh.holdResponse({ method: 'POST', path: /\/deployments$/ });
+    let answered = false;
+    const creating = octokit.rest.repos.createDeployment({ ...repo, ref: main }).then((r) => {
+      answered = true;
+      return r;
+    });
+    await hold.reached;
+    // The Deployment exists, but its creator has not learned its id.
+    expect(gh.deployments()).toHaveLength(1);
+    // Later requests are answered meanwhile; only the one that matched is held.
+    expect((await octokit.rest.repos.listDeployments(repo)).data).toHaveLength(1);
+    expect((await octokit.rest.repos.createDeployment({ ...repo, ref: main })).status).toBe(201);
+    expect(answered).toBe(false);
+    hold.release();
+    const { status: code, data } = await creating;
+    expect(code).toBe(201);
+    expect((data as { id: number }).id).toBe(gh.deployments()[0]!.id);
+    expect(gh.requests.filter((r) => r.path === '/repos/acme/yt/deployments').map((r) => [r.method, r.status])).toEqual(
+      [
+        ['POST', 201],
+        ['GET', 200],
+        ['POST', 201],
+      ],
+    );
+  });
+
+  test('holdResponse: a client that gives up on a held answer leaves the stand-in serving', async () => {
+    const hold = gh.holdResponse({ method: 'POST', path: /\/deployments$/ });
+    const controller = new AbortController();
+    const creating = octokit.rest.repos.createDeployment({
+      ...repo,
+      ref: main,
+      request: { signal: controller.signal },
+    });
+    await hold.reached;
+    controller.abort();
+    await expect(creating).rejects.toThrow();
+    hold.release();
+    expect((await octokit.rest.repos.listDeployments(repo)).data).toHaveLength(1);
+  });
+});

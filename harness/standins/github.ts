@@ -1,5 +1,6 @@
-// Stand-in for the slice of GitHub's REST API the deployer uses (Actions runs, pull requests; for
-// deployctl doctor also the rate limit, the repository, its workflows, a branch's ref and file contents).
+// Stand-in for the slice of GitHub's REST API the deployer uses (Actions runs, pull requests,
+// Deployments and their statuses, issue comments; for deployctl doctor also the rate limit, the
+// repository, its workflows, a branch's ref and file contents).
 // Speaks GitHub's wire format so the real @octokit/rest client can talk to it.
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -13,8 +14,17 @@ import {
   type PullContext,
   type PullRequest,
 } from './github-pulls';
+import {
+  readJson,
+  reportingApi,
+  type DeploymentJson,
+  type DeploymentStatusJson,
+  type IssueCommentJson,
+} from './github-deployments';
+import { Holds, type Hold, type HoldMatch } from './holds';
 
 export type { PullRequest };
+export type { DeploymentJson, DeploymentStatusJson, IssueCommentJson, Hold, HoldMatch };
 
 export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'requested' | 'waiting' | 'pending';
 export type RunConclusion =
@@ -74,6 +84,15 @@ export interface GitHubStandIn {
   /** Needs `originBareDir`: same-repo heads and every base are read from git on each request. */
   addPullRequest(input: AddPullRequestInput): Promise<PullRequest>;
   closePullRequest(number: number, opts?: { merged?: boolean }): Promise<PullRequest>;
+  /** Every Deployment, oldest first, each with its statuses oldest first. */
+  deployments(): Array<DeploymentJson & { statuses: DeploymentStatusJson[] }>;
+  /** The comments on pull request #n, oldest first. */
+  comments(number: number): IssueCommentJson[];
+  /**
+   * Holds the answer to the next request that matches, after the stand-in has applied it (the
+   * Deployment exists, the client has not learned its id). The request is logged as usual.
+   */
+  holdResponse(match: HoldMatch): Hold;
   requests: LoggedRequest[];
   failNext(n: number, status: number, headers?: Record<string, string>, body?: unknown): void;
   stop(): Promise<void>;
@@ -112,6 +131,8 @@ export async function startGitHubStandIn(opts: {
   const unlinked: Array<{ run: WorkflowRun; branchGiven: boolean }> = [];
   const requests: LoggedRequest[] = [];
   const failures: Array<{ status: number; headers: Record<string, string>; body?: unknown }> = [];
+  const holds = new Holds();
+  const held = new WeakMap<ServerResponse, () => Promise<void>>();
   let nextRunId = 10_000_000_001; // real run ids exceed 2^31
   let nextPullId = 2_000_000_001;
   let used = 0;
@@ -332,6 +353,28 @@ export async function startGitHubStandIn(opts: {
     refresh,
   };
   const pullCommits = (pr: Pull) => renderCommits(pullContext, pr);
+
+  // The repositories this GitHub has: those with a workflow or a pull request.
+  const known = (owner: string, repo: string) =>
+    workflows.some((w) => w.owner === owner && w.repo === repo) ||
+    pulls.some((p) => p.owner === owner && p.repo === repo);
+  const reporting = reportingApi({
+    get url() {
+      return url;
+    },
+    actor,
+    repoJson,
+    known,
+    hasIssue: (owner, repo, n) => pulls.some((p) => p.owner === owner && p.repo === repo && p.number === n),
+    resolve: (ref) =>
+      opts.originBareDir
+        ? git(opts.originBareDir, ['rev-parse', '--verify', '-q', `${ref}^{commit}`]).then(
+            (s) => s.trim(),
+            () => undefined,
+          )
+        : Promise.resolve(null),
+    paged,
+  });
   const pullJson = (pr: Pull) => renderPull(pullContext, pr);
 
   function setRun(
@@ -356,6 +399,12 @@ export async function startGitHubStandIn(opts: {
   // GET /rate_limit costs nothing against the limit; every other answer counts.
   function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}, count = true) {
     if (count) used++;
+    const hold = held.get(res);
+    if (hold) return void hold().then(() => write(res, status, body, extra));
+    write(res, status, body, extra);
+  }
+  function write(res: ServerResponse, status: number, body: unknown, extra: Record<string, string>) {
+    if (res.destroyed) return; // a held answer whose client is gone
     res.writeHead(status, {
       'content-type': 'application/json; charset=utf-8',
       'x-github-api-version-selected': '2022-11-28',
@@ -417,6 +466,8 @@ export async function startGitHubStandIn(opts: {
     };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
+    const hold = holds.take(entry.method, entry.path);
+    if (hold) held.set(res, hold);
 
     const fail = failures.shift();
     if (fail) {
@@ -437,6 +488,8 @@ export async function startGitHubStandIn(opts: {
     if (auth && auth[1] !== opts.token) return error(res, 401, 'Bad credentials');
     if (u.pathname === '/rate_limit' && req.method === 'GET') return send(res, 200, rateLimit(!!auth), {}, false);
     if (!auth) return error(res, 404, 'Not Found');
+    const reported = await reporting.route(entry.method, u, () => readJson(req));
+    if (reported) return send(res, reported.status, reported.body, reported.headers);
     if (req.method !== 'GET') return error(res, 404, 'Not Found');
 
     let m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/workflows\/([^/]+)\/runs$/.exec(u.pathname);
@@ -560,10 +613,7 @@ export async function startGitHubStandIn(opts: {
     const m = /^\/repos\/([^/]+)\/([^/]+)(?:\/(.*))?$/.exec(u.pathname);
     const [owner, repo, rest] = m ? [m[1]!, m[2]!, m[3]].map((x) => x && decodeURIComponent(x)) : [];
     // The repositories this GitHub has: those with a workflow or a pull request.
-    const known =
-      workflows.some((w) => w.owner === owner && w.repo === repo) ||
-      pulls.some((p) => p.owner === owner && p.repo === repo);
-    if (!m || !known) return error(res, 404, 'Not Found', `${DOCS}/repos/repos#get-a-repository`);
+    if (!m || !known(owner!, repo!)) return error(res, 404, 'Not Found', `${DOCS}/repos/repos#get-a-repository`);
     if (rest === undefined)
       // A token's view of the repository: `permissions` is the user's role, as GitHub sends it to a signed-in caller.
       return send(res, 200, {
@@ -625,11 +675,15 @@ export async function startGitHubStandIn(opts: {
     closePullRequest,
     requests,
     runs: () => [...allRuns],
+    deployments: reporting.deployments,
+    comments: reporting.comments,
+    holdResponse: (match) => holds.hold(match),
     failNext(n, status, headers = {}, body) {
       for (let i = 0; i < n; i++) failures.push({ status, headers, body });
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {
+        holds.releaseAll();
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
       }),

@@ -9,6 +9,7 @@ import {
   type Classification,
 } from '../plan/classify';
 import { sameCodeCommits } from '../plan/preview';
+import { reportSettingsFor, type ReportConfig } from '../plan/report';
 import { ciSkipMarker } from '../plan/trailers';
 import { previewsConfigured } from './failures';
 import { commitMessage, EMPTY_TREE, type RepoCache } from './git';
@@ -39,6 +40,8 @@ export interface DetectDeps {
   production: { syncTimeoutMs: number };
   /** Absent: previews are not configured. */
   preview?: { syncTimeoutMs: number; searchDepth: number };
+  /** What to report where developers look (GitHub Deployments, the preview comment, chat). */
+  report: ReportConfig;
 }
 
 /** Parses `git diff --name-status -z` output: renames and copies carry the old path too. */
@@ -110,6 +113,7 @@ export function detectSteps(deps: DetectDeps) {
     changes: ChangedFile[],
     message: string,
     own: Pick<DeployPlan, 'reason' | 'syncTimeoutMs' | 'sameCode' | 'headRef'>,
+    target: DetectInput['target'],
   ): DeployPlan {
     return {
       path: classification.path,
@@ -123,12 +127,13 @@ export function detectSteps(deps: DetectDeps) {
       ciPollMaxMs: ci.pollMaxMs,
       ciRerunWindowMs: ci.rerunWindowMs,
       reannounceMs: deps.reannounceMs,
+      report: reportSettingsFor(deps.report, target),
       ...own,
     };
   }
 
   /** Production: what the push changed. */
-  async function production({ commit, before }: z.output<typeof productionInput>): Promise<DeployPlan> {
+  async function production({ target, commit, before }: z.output<typeof productionInput>): Promise<DeployPlan> {
     const { base, changes, message } = await repo.exclusive(async (git) => {
       await repo.ensureCommit(git, commit);
       let base: string | undefined;
@@ -144,10 +149,16 @@ export function detectSteps(deps: DetectDeps) {
     });
     const classification = classify(changes);
     logVerdict('push to production', base, commit, changes, classification);
-    return plan(classification, changes, message, {
-      reason: classification.reason,
-      syncTimeoutMs: deps.production.syncTimeoutMs,
-    });
+    return plan(
+      classification,
+      changes,
+      message,
+      {
+        reason: classification.reason,
+        syncTimeoutMs: deps.production.syncTimeoutMs,
+      },
+      target,
+    );
   }
 
   /** A preview: the PR against its merge base, and which of its commits have the head's code. */
@@ -178,20 +189,26 @@ export function detectSteps(deps: DetectDeps) {
     });
     const classification = classify(prChanges);
     logVerdict(`pull request #${input.target.pr}`, mergeBase, input.commit, prChanges, classification);
-    return plan(classification, prChanges, message, {
-      reason:
-        classification.path === 'none'
-          ? `the pull request changes nothing deployable (${classification.reason})`
-          : `pull request #${input.target.pr}: ${classification.reason}`,
-      syncTimeoutMs,
-      sameCode: sameCodeCommits(
-        input.commits.slice(headAt(input)),
-        input.commit,
-        (sha) => differs.get(sha) ?? true,
-        searchDepth,
-      ),
-      headRef: input.headRef,
-    });
+    return plan(
+      classification,
+      prChanges,
+      message,
+      {
+        reason:
+          classification.path === 'none'
+            ? `the pull request changes nothing deployable (${classification.reason})`
+            : `pull request #${input.target.pr}: ${classification.reason}`,
+        syncTimeoutMs,
+        sameCode: sameCodeCommits(
+          input.commits.slice(headAt(input)),
+          input.commit,
+          (sha) => differs.get(sha) ?? true,
+          searchDepth,
+        ),
+        headRef: input.headRef,
+      },
+      input.target,
+    );
   }
 
   /** Step `detect`: what the change deploys (production: the push; a preview: the pull request) and with what timing. */

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { notifyUrlVariable } from '../config/schema';
 import { formatDuration } from '../plan/duration';
 
 // The fault table: every way a request to GitHub, the registry or Argo CD can fail, decided once,
@@ -9,6 +10,8 @@ import { formatDuration } from '../plan/duration';
 // The first row that matches decides: a request that got no answer, then each service's own rows,
 // then the rows for any service.
 // src/activities/failures.ts reads the facts (`Observed`) out of each client's errors.
+// A GitHub request meets the table only after its client's in-process layer (src/activities/octokit.ts):
+// a wait GitHub names of up to 30 s, and a 5xx or network blip, are dealt with inside the request.
 //
 // git's rows (a failed clone, fetch or push, read from git's own output) live in
 // src/activities/git-errors.ts; Temporal's, where the callers are: the relay answers 503 while it
@@ -18,7 +21,8 @@ import { formatDuration } from '../plan/duration';
 // A missing image is not here: a registry's 404 for a manifest is an answer ("no such image"), not
 // a fault; src/activities/registry.ts reports it (ImageNotFound).
 
-export type Service = 'GitHub' | 'registry' | 'Argo CD';
+/** A notification sink is named by its config name (`subject`); its URL is a secret, so only its host is shown. */
+export type Service = 'GitHub' | 'registry' | 'Argo CD' | 'notification sink';
 
 /**
  * Each request's own deadline: long enough for GitHub or a registry on a slow day, short enough
@@ -91,7 +95,12 @@ const AZURE_IDENTITY =
 const AUTH_WE_SPEAK =
   'gitops-deployer authenticates with Azure AD tokens (ACR) or anonymously, never with a user name and password';
 
-const who = (o: Observed) => (o.service === 'registry' ? `registry ${o.host}` : `${o.service} at ${o.host}`);
+const who = (o: Observed) =>
+  o.service === 'registry'
+    ? `registry ${o.host}`
+    : o.service === 'notification sink'
+      ? `notification sink "${o.subject}" at ${o.host}`
+      : `${o.service} at ${o.host}`;
 const http = (o: Observed) => `HTTP ${o.status}${o.detail ? `: ${redact(o.detail)}` : ''}`;
 const what = (o: Observed) => o.subject ?? o.path ?? 'the request';
 const rateLimited = (o: Observed) => o.status === 403 || o.status === 429;
@@ -167,6 +176,25 @@ export const FAULTS: readonly Row[] = [
     message: (o) =>
       `GitHub refused GITHUB_TOKEN reading ${what(o)} (${http(o)}): the token is missing, wrong, expired or revoked. Set GITHUB_TOKEN to a token with ${GITHUB_PERMISSIONS}`,
   },
+  // Reporting needs permissions a deploy alone does not: GitHub names none, the path tells which.
+  {
+    fault: 'GitHub 403 on deployments: the token lacks deployments: write',
+    service: 'GitHub',
+    decision: 'permanent',
+    type: 'Forbidden',
+    when: (o) => o.status === 403 && /^\/repos\/[^/]+\/[^/]+\/deployments(\/|$)/.test(o.path ?? ''),
+    message: (o) =>
+      `GitHub refused ${what(o)} (${http(o)}): GITHUB_TOKEN may not write deployments. Give it deployments: write on the repository (a classic token: the repo scope), or switch GitHub Deployments off (environment.githubDeployments, preview.githubDeployments)`,
+  },
+  {
+    fault: 'GitHub 403 on issue comments: the token lacks pull requests: write',
+    service: 'GitHub',
+    decision: 'permanent',
+    type: 'Forbidden',
+    when: (o) => o.status === 403 && /^\/repos\/[^/]+\/[^/]+\/issues\/(\d+\/)?comments(\/|$)/.test(o.path ?? ''),
+    message: (o) =>
+      `GitHub refused ${what(o)} (${http(o)}): GITHUB_TOKEN may not comment on pull requests. Give it pull requests: write on the repository (a classic token: the repo scope), or switch the preview comment off (preview.comment: false)`,
+  },
   {
     fault: 'GitHub 403 without rate-limit headers: the token lacks a permission',
     service: 'GitHub',
@@ -233,6 +261,26 @@ export const FAULTS: readonly Row[] = [
     when: (o) => o.status === 403,
     message: (o) =>
       `Argo CD at ${o.host}: no ${what(o)}, or ARGOCD_TOKEN may not read it (HTTP 403; Argo CD answers 403 for both). Check argocd.application (preview.application for previews) and that the token's account may get applications in its project`,
+  },
+
+  // A notification sink: its URL (a secret, never quoted) and its format are all there is to check.
+  {
+    fault: 'notification sink 400/413/415/422: the sink does not take the body',
+    service: 'notification sink',
+    decision: 'permanent',
+    type: 'NotificationRejected',
+    when: (o) => [400, 413, 415, 422].includes(o.status ?? 0),
+    message: (o) =>
+      `${who(o)} rejected the notification (${http(o)}): check that the sink takes the format configured for "${o.subject}" (notifications: slack or cloudevents) and that ${notifyUrlVariable(o.subject ?? '')} is its webhook URL`,
+  },
+  {
+    fault: 'notification sink 3xx/4xx (not 408, 429): the webhook URL is wrong or was removed',
+    service: 'notification sink',
+    decision: 'permanent',
+    type: 'NotificationRefused',
+    when: (o) => o.status !== undefined && o.status < 500 && o.status !== 408 && o.status !== 429,
+    message: (o) =>
+      `${who(o)} refused the notification (${http(o)}): check that ${notifyUrlVariable(o.subject ?? '')} holds the sink's current webhook URL (a removed or mistyped webhook answers 403, 404 or 410; redirects are not followed)`,
   },
 
   // Any service.

@@ -1,14 +1,18 @@
 import type { TokenCredential } from '@azure/identity';
 import type { Octokit } from '@octokit/rest';
 import type { DeployConfig } from '../config/schema';
+import type { ReportConfig } from '../plan/report';
 import { argoSteps, type ArgoDeps } from './argocd';
 import { ciSteps } from './ci';
+import { commentSteps } from './comments';
+import { deploymentSteps } from './deployments';
 import { detectSteps, type DetectDeps } from './detect';
 import type { RepoCache } from './git';
 import type { GitHubDeps } from './github';
 import { withHeartbeats } from './heartbeat';
 import { historySteps, type HistoryDeps } from './history';
 import { withFailureLogs } from './log';
+import { notifySteps, type NotifyDeps } from './notify';
 import { overlaySteps, type OverlayDeps } from './overlay';
 import { pullSteps } from './pulls';
 import { registryHost, registrySteps, type RegistryDeps } from './registry';
@@ -21,11 +25,25 @@ export interface ActivityDeps {
   octokit: Octokit;
   credential: TokenCredential;
   argocdToken?: string;
+  /** Notification sinks by name, their URLs read from the worker's environment (src/worker/notify-sinks.ts). */
+  sinks?: NotifyDeps['sinks'];
   fetch?: typeof fetch;
 }
 
 // Each family of steps gets only what it reads: this is the one place that knows the configuration's shape
 // (the exported builders are for tests that run one family against a config).
+
+/** The reporting sections of the config, for the targets' settings and the deploys' plans. */
+export function reportConfig(config: DeployConfig): ReportConfig {
+  const { environment, preview, temporal } = config;
+  return {
+    repositoryUrl: repositoryWebUrl(config),
+    ...(temporal.uiUrl ? { ui: { url: temporal.uiUrl, namespace: temporal.namespace } } : {}),
+    production: { name: environment.name, deployments: environment.githubDeployments, url: environment.url },
+    preview: preview && { deployments: preview.githubDeployments, url: preview.url, comment: preview.comment },
+    sinks: config.notifications.map(({ name, environments, on }) => ({ name, environments, on })),
+  };
+}
 
 function settingsDeps(config: DeployConfig): SettingsDeps {
   const { argocd, environment, preview, temporal } = config;
@@ -43,6 +61,7 @@ function settingsDeps(config: DeployConfig): SettingsDeps {
     continueAsNewAfter: environment.continueAsNewAfter,
     searchAttributes: temporal.searchAttributes,
     taskQueue: temporal.taskQueue,
+    report: reportConfig(config),
   };
 }
 
@@ -58,6 +77,7 @@ function detectDeps(config: DeployConfig, repo: RepoCache): DetectDeps {
     reannounceMs: config.environment.reannounceAfter,
     production: { syncTimeoutMs: argocd.syncTimeout },
     preview: preview && { syncTimeoutMs: preview.syncTimeout ?? argocd.syncTimeout, searchDepth: preview.searchDepth },
+    report: reportConfig(config),
   };
 }
 
@@ -126,6 +146,9 @@ export function createActivities(deps: ActivityDeps) {
       ...historySteps(historyDeps(config, repo, imagesExist)),
       ...overlaySteps(overlayDeps(config, repo)),
       ...argoSteps(argoDeps(config, repo, deps.argocdToken, deps.fetch)),
+      ...deploymentSteps(github),
+      ...commentSteps(github),
+      ...notifySteps({ sinks: deps.sinks ?? {}, fetch: deps.fetch }),
     }),
   );
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TargetSettings } from '../contract/environment';
 import type { Target } from '../contract/target';
 import { previewName } from '../plan/preview';
+import { reportSettingsFor, type ReportConfig } from '../plan/report';
 import { previewsConfigured } from './failures';
 import { checkInput, targetInput } from './input';
 
@@ -12,6 +13,7 @@ export interface SettingsDeps {
   continueAsNewAfter: number;
   searchAttributes: boolean;
   taskQueue: string;
+  report: ReportConfig;
 }
 
 const settingsInput = z.object({ target: targetInput });
@@ -21,7 +23,7 @@ export function settingsSteps(deps: SettingsDeps) {
   async function targetSettings(raw: { target: Target }): Promise<TargetSettings> {
     const { target } = checkInput(settingsInput, raw, 'target-settings');
     const { continueAsNewAfter, searchAttributes, taskQueue } = deps;
-    const common = { continueAsNewAfter, searchAttributes, taskQueue };
+    const common = { continueAsNewAfter, searchAttributes, taskQueue, report: reportSettingsFor(deps.report, target) };
     if (target.kind === 'production') {
       const { application, syncTimeoutMs, autoRollback } = deps.production;
       return { application, trackedBranch: null, previewBranch: null, syncTimeoutMs, autoRollback, ...common };

@@ -1,5 +1,5 @@
 import { ConfigError } from './load';
-import type { DeployConfig } from './schema';
+import { notifyUrlVariable, type DeployConfig } from './schema';
 
 // The cheap checks before a process starts: pure functions of the loaded configuration and the
 // environment, no network. They catch what otherwise shows at the first real deploy (a missing
@@ -36,6 +36,7 @@ export function preflight(
   const talksToServices = NEEDS_GITHUB.includes(role);
   return [
     ...secretProblems(config, env, role),
+    ...(talksToServices ? notificationUrlProblems(config, env) : []),
     ...(talksToServices ? argoTokenExpiry(config, env.ARGOCD_TOKEN, now) : []),
     ...temporalTlsProblems(env),
     ...placeholderValues(config),
@@ -89,6 +90,38 @@ function secretProblems(config: DeployConfig, env: NodeJS.ProcessEnv, role: Pref
           fix: `set it without: a Secret made with \`echo\` keeps the newline; use \`printf '%s'\` or \`kubectl create secret generic … --from-literal\``,
         },
       ];
+    return [];
+  });
+}
+
+/**
+ * Each notification sink's URL, from NOTIFY_<NAME>_URL: set, and an http(s) URL. The URL is the
+ * sink's secret (Slack's path is its token): a problem names the variable, never the value.
+ */
+function notificationUrlProblems(config: DeployConfig, env: NodeJS.ProcessEnv): PreflightProblem[] {
+  return config.notifications.flatMap(({ name, format }): PreflightProblem[] => {
+    const variable = notifyUrlVariable(name);
+    const value = env[variable]?.trim();
+    const fix = `export the webhook URL of sink "${name}" (${format === 'slack' ? "a Slack incoming webhook's URL" : 'the CloudEvents receiver'}, https://…) as ${variable}; it is a secret, so it never goes in the config file`;
+    const problem = (text: string, severity: PreflightProblem['severity'] = 'error', remedy = fix) => [
+      { severity, subject: variable, problem: `${variable} ${text} (notification sink "${name}")`, fix: remedy },
+    ];
+    if (!value) return problem('is not set');
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return problem('is not a URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return problem('is not an http:// or https:// URL');
+    if (url.username || url.password) return problem('carries a user name or password, which webhooks do not take');
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (url.protocol === 'http:' && !isLoopback(host))
+      return problem(
+        `is plain http:// to ${host}: the URL, the sink's secret, travels in clear text`,
+        'warning',
+        `use the sink's https:// URL in ${variable}`,
+      );
     return [];
   });
 }

@@ -2,6 +2,7 @@ import ms from 'ms';
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { BRANCH_NAME, previewName } from '../plan/preview';
+import { DEFAULT_NOTIFY_OUTCOMES, NOTIFY_OUTCOMES } from '../plan/report';
 
 // A bare number: ms() would read `60` as 60 ms, which is never what `timeout: 60` meant.
 const UNITLESS = /^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/;
@@ -200,6 +201,22 @@ export const configSchema = z
           .optional(),
         /** How many of the PR's commits (newest first) are searched for images on a push that changed no code. */
         searchDepth: z.number().int().min(1).max(250).default(30),
+        /** A GitHub Deployment per push, in environment `pr-<number>` (transient), set inactive when the PR closes. */
+        githubDeployments: z.boolean().default(false),
+        /** The preview's address, e.g. `https://pr-{number}.preview.example.com`: environment_url and the comment's link. */
+        url: z
+          .string()
+          .regex(/\{number\}/, 'must contain {number}, e.g. "https://pr-{number}.preview.example.com"')
+          .refine((template) => {
+            try {
+              return /^https?:$/.test(new URL(previewName(template, 1)).protocol);
+            } catch {
+              return false;
+            }
+          }, 'must be an http:// or https:// URL once {number} is filled in')
+          .optional(),
+        /** One comment on the pull request, edited in place on every push: tag, state, links. */
+        comment: z.boolean().default(false),
       })
       .optional(),
     environment: z
@@ -215,8 +232,18 @@ export const configSchema = z
          * over again: an environment that was terminated or reset lost its queue and learns of the deploy anew.
          */
         reannounceAfter: duration().default(5 * 60_000),
+        /** A GitHub Deployment per deploy and rollback, in the GitHub environment of this name. */
+        githubDeployments: z.boolean().default(false),
+        /** The environment's address: a successful Deployment's environment_url. */
+        url: httpUrl.optional(),
       })
-      .default({ name: 'production', autoRollback: false, continueAsNewAfter: 100, reannounceAfter: 5 * 60_000 }),
+      .default({
+        name: 'production',
+        autoRollback: false,
+        continueAsNewAfter: 100,
+        reannounceAfter: 5 * 60_000,
+        githubDeployments: false,
+      }),
     git: z
       .strictObject({
         cacheDir: z.string().min(1).default('.cache/repos'),
@@ -234,8 +261,55 @@ export const configSchema = z
         taskQueue: z.string().min(1).default('gitops-deployer'),
         /** Upsert the Deploy* search attributes (they must exist in the namespace; the worker adds them if it may). */
         searchAttributes: z.boolean().default(true),
+        /** The Temporal Web UI's address, e.g. `https://temporal.example.com`: the links on GitHub and in chat. */
+        uiUrl: httpUrl.optional(),
       })
       .default({ namespace: 'default', taskQueue: 'gitops-deployer', searchAttributes: true }),
+    /**
+     * Outgoing webhooks. Each sink's URL is a secret: it comes from the worker's environment,
+     * NOTIFY_<NAME>_URL (`deploys-slack` → NOTIFY_DEPLOYS_SLACK_URL), never from this file.
+     */
+    notifications: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(
+                /^[a-z0-9]+(-[a-z0-9]+)*$/,
+                'expected a lower-case name like "deploys-slack" (its URL: NOTIFY_DEPLOYS_SLACK_URL)',
+              ),
+            /** `slack`: a Slack incoming-webhook body (text + blocks); `cloudevents`: CloudEvents 1.0, structured mode. */
+            format: z.enum(['slack', 'cloudevents']),
+            /** Which targets' outcomes it gets. */
+            environments: z
+              .array(z.enum(['production', 'preview']))
+              .min(1)
+              .default(['production', 'preview']),
+            on: z.array(z.enum(NOTIFY_OUTCOMES)).min(1).default(DEFAULT_NOTIFY_OUTCOMES),
+            /** Refused: named only so the error can say where a URL goes (and never repeat it). */
+            url: z.unknown().optional(),
+          })
+          .strict()
+          .superRefine((sink, ctx) => {
+            if (sink.url !== undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['url'],
+                message: `a sink's URL is a secret: set it in ${notifyUrlVariable(sink.name)} instead of this file`,
+              });
+          })
+          .transform(({ url: _, ...sink }) => sink),
+      )
+      .default([])
+      .superRefine((sinks, ctx) => {
+        const seen = new Set<string>();
+        sinks.forEach((sink, index) => {
+          if (seen.has(sink.name))
+            ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate sink "${sink.name}"` });
+          seen.add(sink.name);
+        });
+      }),
   })
   .strict()
   // Checks within one section sit on that section, so they are reported beside other sections' problems.
@@ -252,5 +326,11 @@ export const configSchema = z
     }
   });
 
+/** The environment variable that holds a notification sink's URL. */
+export function notifyUrlVariable(name: string): string {
+  return `NOTIFY_${name.toUpperCase().replace(/-/g, '_')}_URL`;
+}
+
 export type DeployConfig = z.output<typeof configSchema>;
+export type NotificationSink = DeployConfig['notifications'][number];
 export type ImageConfig = DeployConfig['images'][number];

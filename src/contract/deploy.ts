@@ -2,6 +2,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { CiRun } from '../plan/ci';
 import type { DeployPath } from '../plan/classify';
 import type { TagRule } from '../plan/tag-rule';
+import type { ReportSettings } from '../plan/report';
 import type { Verdict } from '../plan/verdict';
 import type { Target } from './target';
 
@@ -62,6 +63,8 @@ export interface DeployPlan {
   sameCode?: string[];
   /** A preview: the PR's head branch. */
   headRef?: string;
+  /** What to report where developers look; absent (a plan from before reporting existed) or empty: nothing. */
+  report?: ReportSettings;
 }
 
 export interface ValidatedImage {

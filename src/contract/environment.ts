@@ -7,6 +7,7 @@ import type {
   ProductionTarget,
   RollbackRequest,
 } from '../plan/environment';
+import type { ReportSettings } from '../plan/report';
 import type { Target } from './target';
 
 export type { Candidate, Outcome, ProductionTarget, RollbackRequest } from '../plan/environment';
@@ -32,6 +33,8 @@ export interface TargetSettings {
   continueAsNewAfter: number;
   searchAttributes: boolean;
   taskQueue: string;
+  /** What to report for the target's rollbacks and close (absent: nothing). */
+  report?: ReportSettings;
 }
 
 /** Ask for a deploy of a commit (production), or of a pull request's head (a preview; no commit: the head GitHub reports now). */

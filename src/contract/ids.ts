@@ -25,3 +25,11 @@ export function deployWorkflowIdPrefix(repository: string, target: Target | { ki
 export function environmentWorkflowId(repository: string, target: Target): string {
   return target.kind === 'preview' ? `preview-${slug(repository)}-pr-${target.pr}` : `env-${target.name}`;
 }
+
+/**
+ * The reporter of one deploy run, rollback or close: `report-<workflow id>-<run id>`. A failed
+ * production deploy run again has a new run, hence a reporter (and a Deployment) of its own.
+ */
+export function reportWorkflowId(workflowId: string, runId: string): string {
+  return `report-${workflowId.replace(/\//g, '-')}-${runId}`;
+}

@@ -36,7 +36,9 @@ export interface LogOptions {
  * first so a secret containing another is masked whole.
  */
 export function secretsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  const values = SECRET_ENV.map((name) => env[name]).filter((v): v is string => !!v && v.length >= 4);
+  // Every notification sink's URL (NOTIFY_<NAME>_URL) is a secret too: its path is the credential.
+  const sinks = Object.keys(env).filter((name) => /^NOTIFY_[A-Z0-9_]+_URL$/.test(name));
+  const values = [...SECRET_ENV, ...sinks].map((name) => env[name]).filter((v): v is string => !!v && v.length >= 4);
   const forms = values.flatMap((v) => [
     v,
     encodeURIComponent(v),

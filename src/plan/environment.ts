@@ -98,7 +98,16 @@ export interface EnvironmentState {
   /** Changes handled by this run, for the continue-as-new threshold. */
   handled: number;
   /** What the target runs, as far as this workflow knows. */
-  current?: { tag: string; since: string; by?: string; commit?: string; rule?: TagRule; overlayCommit?: string | null };
+  current?: {
+    tag: string;
+    since: string;
+    by?: string;
+    commit?: string;
+    rule?: TagRule;
+    overlayCommit?: string | null;
+    /** The deploy (or rollback) that put it there: its GitHub Deployment is the one a later change retires. */
+    workflowId?: string;
+  };
   applying?: Applying;
   /** Rollbacks asked for so far: each gets a stable id for its overlay commit. */
   sequence?: number;

@@ -22,6 +22,8 @@ export interface Verdict {
   overlayCommit?: string | null;
   /** Argo CD's last word on the application. */
   argo?: string;
+  /** A deployed verdict: the deploy (or rollback) whose change this one replaced, for its GitHub Deployment. */
+  replaces?: { workflowId: string; commit: string };
 }
 
 /** What the confirm wait found: one of the three ways a sync wait ends, or stopped because a newer change took over. */

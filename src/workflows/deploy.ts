@@ -30,9 +30,11 @@ import {
 } from '../contract/deploy';
 import { candidateReadySignal, type EnvironmentInput } from '../contract/environment';
 import { deployCommand, environmentSummary } from '../contract/target';
+import type { ReportEvent, ReportStage } from '../plan/report';
 import { waitForCi } from './ci-wait';
 import { innermostMessage } from './errors';
 import { DeployProgress } from './progress';
+import { ReportLink } from './report-link';
 import { steps } from './steps';
 
 /**
@@ -49,12 +51,22 @@ export async function deploy(input: DeployInput): Promise<DeployStatus> {
   let signalled: CiRun | undefined;
   let verdict: Verdict | undefined;
   let supersededBy: string | undefined;
+  /** This deploy's reporter (GitHub Deployment, preview comment, notifications), once the deploy has a tag. */
+  let report: ReportLink | undefined;
+  const tell = (stage: ReportStage, more: Omit<ReportEvent, 'stage' | 'at'> = {}) =>
+    report?.send({ stage, at: new Date().toISOString(), ...more });
   const work = new CancellationScope();
   setHandler(statusQuery, () => status);
   setHandler(ciCompletedSignal, (run) => {
     if (run.headSha.toLowerCase() === commit.toLowerCase()) signalled = run;
   });
-  setHandler(queueNoticeSignal, (notice) => progress.notice(notice));
+  setHandler(queueNoticeSignal, (notice) => {
+    // A notice sent before the verdict may arrive after it, while the deploy hands its last events to
+    // its reporter: the deploy has ended its turn. (Without a reporter it closes first, as it always did.)
+    if (report && verdict) return;
+    progress.notice(notice);
+    if (notice.phase !== 'queued') tell(notice.phase, notice.phase === 'held' ? { message: notice.note } : {});
+  });
   setHandler(verdictSignal, (v) => void (verdict = v));
   // A preview's newer push took over while this one still ran its checks.
   setHandler(supersededSignal, ({ by }) => {
@@ -63,22 +75,27 @@ export async function deploy(input: DeployInput): Promise<DeployStatus> {
   });
 
   try {
-    return await work.run(run);
+    const done = await work.run(run);
+    await report?.flushed();
+    return done;
   } catch (err) {
     if (isCancellation(err) && supersededBy) {
-      progress.finished({
-        outcome: 'superseded',
-        reason: 'superseded',
-        message: `superseded by a newer push (${supersededBy.slice(0, 7)}), which has its own deploy`,
-      });
+      const message = `superseded by a newer push (${supersededBy.slice(0, 7)}), which has its own deploy`;
+      progress.finished({ outcome: 'superseded', reason: 'superseded', message });
+      tell('superseded', { message });
+      await report?.flushed();
       return progress.enter('superseded');
     }
     // A cancelled deploy still says so in its status and search attributes, then ends cancelled.
     if (isCancellation(err)) {
       progress.cancelled('cancelled: the pull request was closed, or a person cancelled this deploy');
+      tell('cancelled', { message: status.note });
+      await report?.flushed();
       throw err;
     }
     progress.failed(err);
+    tell('failed', { message: status.error });
+    await report?.flushed();
     throw ApplicationFailure.nonRetryable(status.error!, 'DeployFailed', status);
   }
 
@@ -106,7 +123,29 @@ export async function deploy(input: DeployInput): Promise<DeployStatus> {
     const choice = chooseTag(facts, found);
     const tag = 'tag' in choice ? choice.tag : (await steps.readRunningTag({ commit: choice.at })).tag;
     progress.ruled(choice.rule, choice.reason, tag);
-    if (choice.rule === 'ci' && choice.waitForCi) {
+    const waits = choice.rule === 'ci' && choice.waitForCi;
+    // The deploy is known now: its Deployment (and a preview's comment) appear on GitHub.
+    report = ReportLink.open(
+      plan.report,
+      {
+        repository: input.repository,
+        target,
+        kind: 'deploy',
+        workflowId: workflowInfo().workflowId,
+        link: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId },
+        commit,
+        ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
+        order: status.startedAt,
+      },
+      {
+        stage: waits ? 'waiting-for-ci' : 'queued',
+        at: new Date().toISOString(),
+        tag,
+        rule: choice.rule,
+        ruleReason: choice.reason,
+      },
+    );
+    if (waits) {
       progress.enter('waiting-for-ci');
       await waitForCi({
         commit,
@@ -122,6 +161,7 @@ export async function deploy(input: DeployInput): Promise<DeployStatus> {
 
     progress.enter('validating');
     progress.validated(await steps.validateImages({ tag }));
+    tell('queued', status.ciRun ? { ciRun: { id: status.ciRun.id, url: status.ciRun.url } } : {});
 
     // The environment owns the overlay: hand over, then wait for the outcome.
     progress.enter('queued');
@@ -138,7 +178,13 @@ export async function deploy(input: DeployInput): Promise<DeployStatus> {
     const finalVerdict = await handOver(candidate, plan.reannounceMs);
     progress.finished(finalVerdict, 'environment');
     if (finalVerdict.outcome === 'failed') throw new Error(finalVerdict.message);
-    return progress.enter(finalVerdict.outcome === 'deployed' ? 'succeeded' : 'superseded');
+    const deployed = finalVerdict.outcome === 'deployed';
+    tell(deployed ? 'succeeded' : 'superseded', {
+      message: finalVerdict.message,
+      ...(finalVerdict.overlayCommit !== undefined ? { overlayCommit: finalVerdict.overlayCommit } : {}),
+      ...(finalVerdict.replaces ? { replaces: finalVerdict.replaces } : {}),
+    });
+    return progress.enter(deployed ? 'succeeded' : 'superseded');
   }
 
   /**

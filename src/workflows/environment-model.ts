@@ -76,6 +76,7 @@ import {
   type RollbackTrigger,
 } from './metrics';
 import { SignalSender } from './notices';
+import { ReportLink } from './report-link';
 import { steps } from './steps';
 
 /**
@@ -487,6 +488,8 @@ export class EnvironmentModel {
     const verdict = await attempt(async (): Promise<Verdict | undefined> => {
       if (!this.isLatest(candidate)) return this.staleVerdict();
       let revision = candidate.commit;
+      /** What ran before this commit's overlay change: its GitHub Deployment is retired once this one is healthy. */
+      let replaced: EnvironmentState['current'];
       let overlayCommit: string | null = null;
       if (candidate.path === 'code' || this.policy.commitsK8s) {
         this.notices.forget(candidate.workflowId);
@@ -518,12 +521,14 @@ export class EnvironmentModel {
         overlayCommit = update.overlayCommit;
         // Git is what the target runs, healthy or not: record it before waiting for Argo CD.
         runningTagChanged(this.input.target, candidate.tag, s.current?.tag);
+        replaced = s.current;
         s.current = {
           tag: candidate.tag,
           since: this.now(),
           commit: candidate.commit,
           rule: candidate.rule,
           overlayCommit,
+          workflowId: candidate.workflowId,
         };
         if (this.settings.searchAttributes) upsertSearchAttributes([{ key: ImageTag, value: candidate.tag }]);
         if (!this.isLatest(candidate)) return this.staleVerdict(overlayCommit);
@@ -559,7 +564,10 @@ export class EnvironmentModel {
       }
       // Only now are the older deploys done: were this one Degraded (and rolled back), they stay queued.
       if (sync.state === 'healthy') await this.supersede(older, candidate);
-      return syncVerdict(sync.state, sync.message, overlayCommit);
+      const verdict = syncVerdict(sync.state, sync.message, overlayCommit);
+      return sync.state === 'healthy' && replaced?.workflowId && replaced.commit
+        ? { ...verdict, replaces: { workflowId: replaced.workflowId, commit: replaced.commit } }
+        : verdict;
     });
     if (!verdict) return;
     deployVerdict(this.input.target, verdict, new Date(), this.startOf(candidate));
@@ -632,12 +640,17 @@ export class EnvironmentModel {
   private async rollback(request: PendingRollback): Promise<void> {
     const { id, requestedBy: by } = request;
     const s = this.state;
+    let report: ReportLink | undefined;
+    let retire: { workflowId: string; commit: string } | undefined;
     s.applying = { kind: 'rollback', tag: request.to, phase: 'resolving', since: this.now() };
     this.publish();
     const result = await attempt(async (): Promise<Omit<Outcome, 'at'>> => {
-      const resolved = resolveRollbackTag(request.to, await steps.listTargets({ limit: 20 }));
+      const targets = await steps.listTargets({ limit: 20 });
+      const resolved = resolveRollbackTag(request.to, targets);
       if ('problem' in resolved) return { kind: 'rollback-refused', workflowId: id, by, message: resolved.problem };
       const tag = resolved.tag;
+      const to = targets.find((t) => t.tag === tag);
+      const toCommit = to?.deployedCommit ?? to?.overlayCommit;
       Object.assign(s.applying!, { tag, phase: 'validating' });
       this.publish();
       try {
@@ -653,6 +666,24 @@ export class EnvironmentModel {
         };
       }
       s.applying!.phase = 'committing';
+      const replaced = s.current;
+      // Its Deployment is for the commit it goes back to, and appears as the rollback starts to change the overlay.
+      report = toCommit
+        ? ReportLink.open(
+            this.settings.report,
+            {
+              repository: this.input.repository,
+              target: this.input.target,
+              kind: 'rollback',
+              workflowId: id,
+              link: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId },
+              commit: toCommit,
+              requestedBy: by,
+              order: this.now(),
+            },
+            { stage: 'committing', at: this.now(), tag, message: request.reason },
+          )
+        : undefined;
       const update = await steps.updateOverlay({
         kind: 'rollback',
         tag,
@@ -663,7 +694,18 @@ export class EnvironmentModel {
       // Committed: the target is rolled back and held from here on, whatever Argo CD says next.
       runningTagChanged(this.input.target, tag, s.current?.tag);
       if (!s.held) holdStarted(this.input.target, 'rollback');
-      s.current = { tag, since: this.now(), by, overlayCommit: update.overlayCommit };
+      s.current = {
+        tag,
+        since: this.now(),
+        by,
+        overlayCommit: update.overlayCommit,
+        ...(toCommit ? { commit: toCommit, workflowId: id } : {}),
+      };
+      retire =
+        replaced?.workflowId && replaced.commit
+          ? { workflowId: replaced.workflowId, commit: replaced.commit }
+          : undefined;
+      report?.send({ stage: 'syncing', at: this.now() });
       s.held = { tag, reason: `rolled back to ${tag} by ${by}: ${request.reason}`, by, since: this.now() };
       this.announceQueue();
       s.applying!.phase = 'syncing';
@@ -697,6 +739,14 @@ export class EnvironmentModel {
         : { kind: 'failed', reason: 'step-failed', workflowId: id, by, message: result.message }),
       at: this.now(),
     };
+    const healthy = outcome.kind === 'rolled-back';
+    report?.send({
+      stage: healthy ? 'rolled-back' : 'failed',
+      at: outcome.at,
+      message: outcome.message,
+      ...(healthy && retire ? { replaces: retire } : {}),
+    });
+    await report?.flushed();
     outcomeRecorded(this.input.target, this.state.outcomes, outcome);
     this.state.outcomes = bounded(this.state.outcomes, outcome, MAX_OUTCOMES);
     this.rollbackResults.set(id, outcome);
@@ -739,11 +789,41 @@ export class EnvironmentModel {
           (err: unknown) => `; ${branch} could not be removed: ${innermostMessage(err)}`,
         )
       : '';
+    await this.reportClosed();
     const ran = this.state.current ? ` (it ran ${this.state.current.tag})` : '';
     this.record({
       kind: 'gone',
       message: `#${pr} was ${closed.merged ? 'merged' : 'closed'} by ${closed.by}: the preview is gone${ran}${removed}`,
     });
+  }
+
+  /** The preview comment says the preview is gone; the Deployment of what it ran goes inactive. */
+  private async reportClosed(): Promise<void> {
+    const { current, latest } = this.state;
+    const commit = current?.commit ?? latest?.commit;
+    if (!commit) return;
+    const at = this.now();
+    const link = ReportLink.open(
+      this.settings.report,
+      {
+        repository: this.input.repository,
+        target: this.input.target,
+        kind: 'close',
+        workflowId: `${workflowInfo().workflowId}/close`,
+        link: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId },
+        commit,
+        order: at,
+      },
+      {
+        stage: 'removed',
+        at,
+        ...(current?.tag ? { tag: current.tag } : {}),
+        ...(current?.workflowId && current.commit
+          ? { replaces: { workflowId: current.workflowId, commit: current.commit } }
+          : {}),
+      },
+    );
+    await link?.flushed();
   }
 
   /** Requests that came while closing, when GitHub reports the pull request open again: for a fresh run. */

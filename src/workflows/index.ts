@@ -1,2 +1,3 @@
 export { deploy } from './deploy';
 export { environment } from './environment';
+export { report } from './report';

@@ -18,6 +18,10 @@ interface Budget {
    */
   attempts?: number;
   heartbeat: boolean;
+  /** The longest pause between attempts (default one minute). */
+  maxInterval?: Duration;
+  /** The first pause (default one second). */
+  initialInterval?: Duration;
 }
 
 /** Git work: transient failures (network, a lost lock race) retried for about ten minutes. */
@@ -29,6 +33,19 @@ const REQUEST: Budget = { attempt: '1 minute', attempts: 20, heartbeat: true };
  * its timers and a signal can wake it meanwhile; a permanent failure still fails the wait.
  */
 const PROBE: Budget = { attempt: '1 minute', attempts: 1, heartbeat: true };
+/**
+ * A write to GitHub while reporting: the throttling plugin spaces writes and may wait out a short
+ * rate limit inside the attempt, hence the longer attempt; about ten minutes of retries, then a note.
+ */
+const REPORT: Budget = { attempt: '3 minutes', attempts: 10, heartbeat: true };
+/** A notification: about eight minutes of backoff (2 s doubling to 2 min), then given up; the deploy never waits for it. */
+const NOTIFY: Budget = {
+  attempt: '1 minute',
+  attempts: 8,
+  heartbeat: true,
+  initialInterval: '2s',
+  maxInterval: '2 minutes',
+};
 /** The worker's own settings: no I/O, so retried until a worker answers. */
 const LOCAL: Budget = { attempt: '10 seconds', heartbeat: false };
 
@@ -39,9 +56,9 @@ function options(budget: Budget, summary: string): ActivityOptions {
     heartbeatTimeout: budget.heartbeat ? HEARTBEAT : undefined,
     // Waits the server named arrive as nextRetryDelay; permanent failures are thrown non-retryable.
     retry: {
-      initialInterval: '1s',
+      initialInterval: budget.initialInterval ?? '1s',
       backoffCoefficient: 2,
-      maximumInterval: '1 minute',
+      maximumInterval: budget.maxInterval ?? '1 minute',
       maximumAttempts: budget.attempts,
     },
   };
@@ -67,4 +84,17 @@ export const steps = {
   listTargets: step('listTargets', GIT, 'list-targets: production tags from the overlay history'),
   orderCommits: step('orderCommits', GIT, 'order-commits: the newest of the queued commits in git history'),
   removePreviewBranch: step('removePreviewBranch', GIT, "remove-preview-branch: the closed PR's preview branch"),
+};
+
+/** The reporter's steps (src/workflows/reporter.ts). */
+export const reportSteps = {
+  openDeployment: step(
+    'openDeployment',
+    REPORT,
+    'report: create (or find) the GitHub Deployment, with its first status',
+  ),
+  setDeploymentStatus: step('setDeploymentStatus', REPORT, "report: the GitHub Deployment's next status"),
+  retireDeployment: step('retireDeployment', REPORT, 'report: set the replaced GitHub Deployment inactive'),
+  upsertPreviewComment: step('upsertPreviewComment', REPORT, "report: edit the pull request's preview comment"),
+  deliverNotification: step('deliverNotification', NOTIFY, 'notify: deliver the event to one sink'),
 };

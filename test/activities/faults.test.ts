@@ -7,6 +7,7 @@ import { AggregateAuthenticationError, CredentialUnavailableError, type TokenCre
 import { ApplicationFailure, ensureApplicationFailure } from '@temporalio/common';
 import { createActivities, registryDeps, type Activities } from '../../src/activities';
 import { Unavailable } from '../../src/activities/faults';
+import { IN_PROCESS_RETRIES, IN_PROCESS_WAIT_MAX_S } from '../../src/activities/octokit';
 import { registrySteps } from '../../src/activities/registry';
 import type { DeployConfig } from '../../src/config/schema';
 import { createDeps } from '../../src/worker/deps';
@@ -73,16 +74,19 @@ describe('GitHub', () => {
     expect(err.nextRetryDelay).toBeGreaterThan(85_000);
     expect(err.nextRetryDelay).toBeLessThanOrEqual(90_000);
 
-    // A reset already past (clock skew) still waits a second rather than spinning.
-    stack.github.failNext(1, 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset - 3600) });
+    // A reset already past (clock skew): the client retries once at once (src/activities/octokit.ts),
+    // then the table still waits a second rather than spinning.
+    const asked = stack.github.requests.length;
+    stack.github.failNext(2, 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset - 3600) });
     expect(await verdict(steps.readPullRequest({ pr: 1 }))).toMatchObject({
       type: 'RateLimited',
       nonRetryable: false,
       nextRetryDelay: 1_000,
     });
+    expect(stack.github.requests.slice(asked).map((r) => r.status)).toEqual([403, 403]);
   });
 
-  test('403 or 429 with Retry-After (secondary rate limit) waits Retry-After', async () => {
+  test(`403 or 429 with a Retry-After over ${IN_PROCESS_WAIT_MAX_S} s (secondary rate limit) waits Retry-After`, async () => {
     stack.github.failNext(1, 403, { 'retry-after': '60' }, { message: 'You have exceeded a secondary rate limit.' });
     expect(await verdict(steps.findCiRun({ commit: COMMIT }))).toMatchObject({
       type: 'RateLimited',
@@ -90,12 +94,21 @@ describe('GitHub', () => {
       nextRetryDelay: 60_000,
       message: 'GitHub secondary rate limit (HTTP 403): retrying after 1 min, as Retry-After asks',
     });
-    stack.github.failNext(1, 429, { 'retry-after': '7' });
+    stack.github.failNext(1, 429, { 'retry-after': '45' });
     expect(await verdict(steps.readPullRequest({ pr: 1 }))).toMatchObject({
       type: 'RateLimited',
       nonRetryable: false,
-      nextRetryDelay: 7_000,
+      nextRetryDelay: 45_000,
     });
+  });
+
+  test("a short Retry-After is waited out inside the request by the worker's client: the step succeeds", async () => {
+    const asked = stack.github.requests.length;
+    stack.github.failNext(1, 403, { 'retry-after': '2' }, { message: 'You have exceeded a secondary rate limit.' });
+    const started = Date.now();
+    expect(await steps.findCiRun({ commit: COMMIT })).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(stack.github.requests.slice(asked).map((r) => r.status)).toEqual([403, 200]);
   });
 
   test('a secondary rate limit without Retry-After waits a minute, as GitHub advises', async () => {
@@ -159,13 +172,13 @@ describe('GitHub', () => {
     );
   });
 
-  test('another 4xx is permanent; 5xx is retried with backoff, as a plain error', async () => {
+  test('another 4xx is permanent; 5xx beyond the in-process retries is retried with backoff, as a plain error', async () => {
     stack.github.failNext(1, 422, {}, { message: 'Validation Failed' });
     expect(await verdict(steps.findCiRun({ commit: COMMIT }))).toMatchObject({
       ...permanentFailure('BadRequest'),
       message: `GitHub at ${new URL(stack.github.url).host} rejected the request for the CI runs of ci.yml in ${OWNER}/${REPO} (HTTP 422: Validation Failed)`,
     });
-    stack.github.failNext(1, 502);
+    stack.github.failNext(1 + IN_PROCESS_RETRIES, 502); // one blip the client absorbs itself (test/activities/octokit.test.ts)
     const thrown = await steps.readPullRequest({ pr: 1 }).catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(Unavailable);
     expect(await verdict(Promise.reject(thrown))).toMatchObject({

@@ -28,7 +28,13 @@ async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
 }
 
 describe('target-settings', () => {
-  const common = { continueAsNewAfter: 50, searchAttributes: false, taskQueue: 'deploys' };
+  // Reporting is off by default: no Deployments, no comment, no sinks.
+  const common = {
+    continueAsNewAfter: 50,
+    searchAttributes: false,
+    taskQueue: 'deploys',
+    report: { notify: [], repositoryUrl: 'https://github.com/o/r' },
+  };
 
   test("production: argocd's application and sync timeout, the environment's auto-rollback, on main", async () => {
     const targetSettings = settingsFor({ ...base, preview: { application: 'app-pr-{number}' } });
@@ -66,6 +72,46 @@ describe('target-settings', () => {
       syncTimeoutMs: 300_000,
       autoRollback: false,
       ...common,
+    });
+  });
+
+  test('reporting on: production and each preview get their GitHub environment, URL, comment and sinks', async () => {
+    const targetSettings = settingsFor({
+      ...base,
+      environment: { ...base.environment, githubDeployments: true, url: 'https://app.example.com' },
+      preview: {
+        application: 'app-pr-{number}',
+        githubDeployments: true,
+        comment: true,
+        url: 'https://pr-{number}.preview.example.com',
+      },
+      temporal: { ...base.temporal, uiUrl: 'https://temporal.example.com' },
+      notifications: [
+        { name: 'chat', format: 'slack' },
+        { name: 'audit', format: 'cloudevents', environments: ['production'], on: ['succeeded', 'superseded'] },
+      ],
+    });
+    const ui = { url: 'https://temporal.example.com', namespace: 'default' };
+    expect((await targetSettings({ target: { kind: 'production', name: 'production' } })).report).toEqual({
+      repositoryUrl: 'https://github.com/o/r',
+      ui,
+      deployments: { environment: 'production', url: 'https://app.example.com', transient: false, production: true },
+      notify: [
+        { sink: 'chat', on: ['succeeded', 'failed', 'rolled-back', 'held'] },
+        { sink: 'audit', on: ['succeeded', 'superseded'] },
+      ],
+    });
+    expect((await targetSettings({ target: { kind: 'preview', pr: 12 } })).report).toEqual({
+      repositoryUrl: 'https://github.com/o/r',
+      ui,
+      deployments: {
+        environment: 'pr-12',
+        url: 'https://pr-12.preview.example.com',
+        transient: true,
+        production: false,
+      },
+      comment: { pr: 12, url: 'https://pr-12.preview.example.com' },
+      notify: [{ sink: 'chat', on: ['succeeded', 'failed', 'rolled-back', 'held'] }],
     });
   });
 

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type Activities } from '../../src/activities';
+import { IN_PROCESS_RETRIES, IN_PROCESS_WAIT_MAX_S } from '../../src/activities/octokit';
 import { createDeps } from '../../src/worker/deps';
 import { shaTag } from '../../src/plan/tags';
 import { git } from '../../harness/origin';
@@ -65,6 +66,8 @@ describe('detect', () => {
       ciRerunWindowMs: 0,
       syncTimeoutMs: 60_000,
       reannounceMs: 300_000,
+      // Reporting is off in this stack: nothing to report.
+      report: { notify: [], repositoryUrl: `${new URL(stack.config.github.apiUrl).origin}/${OWNER}/${REPO}` },
     });
     // An all-zero before (a new branch) compares with the parent commit only.
     expect(await steps.detect({ target: production, commit: after, before: '0'.repeat(40) })).toMatchObject({
@@ -218,21 +221,22 @@ describe('wait-for-ci probe', () => {
     expect(await steps.findCiRun({ commit: 'd'.repeat(40) })).toBeNull();
   });
 
-  test('a bad token is permanent; 429 waits for Retry-After; 503 is retried', async () => {
+  test('a bad token is permanent; a long 429 waits for Retry-After; 503 past the in-process retries is retried', async () => {
     const badToken = createActivities(createDeps(stack.config, { GITHUB_TOKEN: 'wrong' }));
     expect(await failure(badToken.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({
       type: 'Unauthorized',
       nonRetryable: true,
     });
 
-    stack.github.failNext(1, 429, { 'retry-after': '7' });
+    // Up to IN_PROCESS_WAIT_MAX_S the client waits inside the request (test/activities/octokit.test.ts).
+    stack.github.failNext(1, 429, { 'retry-after': String(IN_PROCESS_WAIT_MAX_S + 15) });
     expect(await failure(steps.findCiRun({ commit: 'c'.repeat(40) }))).toMatchObject({
       type: 'RateLimited',
       nonRetryable: false,
-      nextRetryDelay: 7000,
+      nextRetryDelay: (IN_PROCESS_WAIT_MAX_S + 15) * 1_000,
     });
 
-    stack.github.failNext(1, 503);
+    stack.github.failNext(1 + IN_PROCESS_RETRIES, 503);
     const err = await steps.findCiRun({ commit: 'c'.repeat(40) }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(ApplicationFailure);

@@ -26,6 +26,7 @@ import {
   settingsFor,
   unused,
   until,
+  reportingOff,
 } from '../workflows/fakes';
 
 /**
@@ -127,6 +128,7 @@ function fakes() {
   const history: ProductionTarget[] = [entry('sha-0000000', '0'.repeat(40), 'manual')];
   let rollbacks = 0;
   const activities: Activities = {
+    ...reportingOff(),
     targetSettings: async ({ target }) => settingsFor(config, target),
     detect: async ({ commit }) => planFor(config, commit === DOCS ? 'none' : 'code'),
     findCiRun: async ({ commit }) =>

@@ -156,9 +156,12 @@ const argAfter = (c: Container, flag: string) => c.args?.[c.args.indexOf(flag) +
 const defaultValues = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { config: Record<string, unknown> };
 const fullValues = parse(readFileSync(FULL, 'utf8')) as { config: Record<string, unknown> };
 
-// The variables the logger masks (src/observe/log.ts), and anything named like a secret (the Temporal Cloud key).
+// The variables the logger masks (src/observe/log.ts), and anything named like a secret (the Temporal Cloud key, a
+// notification sink's URL).
 const isSecretEnv = (name: string) =>
-  (LOGGED_SECRETS as readonly string[]).includes(name) || /(TOKEN|SECRET|PASSWORD|API_?KEY|WEBHOOK_URL)$/.test(name);
+  (LOGGED_SECRETS as readonly string[]).includes(name) ||
+  /(TOKEN|SECRET|PASSWORD|API_?KEY|WEBHOOK_URL)$/.test(name) ||
+  /^NOTIFY_\w+_URL$/.test(name);
 
 describe('helm lint', () => {
   test.each([
@@ -364,6 +367,114 @@ describe('Temporal connection', () => {
   });
 });
 
+describe('notification sinks (issue 12)', () => {
+  const slack = { name: 'deploys-slack', format: 'slack' };
+  const audit = { name: 'audit', format: 'cloudevents' };
+  const containers = (manifests: Manifest[]) => ({
+    worker: container(find(manifests, 'Deployment', 'gd-gitops-deployer-worker'), 'worker'),
+    doctor: container(find(manifests, 'Pod', 'gd-gitops-deployer-doctor'), 'doctor'),
+    relay: container(find(manifests, 'Deployment', 'gd-gitops-deployer-relay'), 'relay'),
+  });
+  const ref = (variable: string, name: string, key: string) => ({
+    name: variable,
+    valueFrom: { secretKeyRef: { name, key } },
+  });
+
+  test('each sink’s URL reaches the worker and helm test’s doctor by secretKeyRef, never the relay', () => {
+    const manifests = rendered({
+      config: { notifications: [slack, audit] },
+      secrets: {
+        existingSecret: 'tokens',
+        notifications: [{ name: 'deploys-slack' }, { name: 'audit', secretName: 'audit-sink', key: 'url' }],
+      },
+    });
+    const { worker, doctor, relay } = containers(manifests);
+    for (const c of [worker, doctor]) {
+      // Defaults: secrets.existingSecret, and the variable's own name as the key.
+      expect(env(c, 'NOTIFY_DEPLOYS_SLACK_URL')).toEqual(
+        ref('NOTIFY_DEPLOYS_SLACK_URL', 'tokens', 'NOTIFY_DEPLOYS_SLACK_URL'),
+      );
+      expect(env(c, 'NOTIFY_AUDIT_URL')).toEqual(ref('NOTIFY_AUDIT_URL', 'audit-sink', 'url'));
+    }
+    expect(relay.env!.filter((e) => e.name.startsWith('NOTIFY_'))).toEqual([]);
+    expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+
+  test('without secrets.existingSecret the reference names the release’s Secret', () => {
+    const { worker } = containers(
+      rendered({ config: { notifications: [slack] }, secrets: { notifications: [{ name: 'deploys-slack' }] } }),
+    );
+    expect(env(worker, 'NOTIFY_DEPLOYS_SLACK_URL')?.valueFrom?.secretKeyRef?.name).toBe('gd-gitops-deployer');
+  });
+
+  test('the full example turns every report on, and the worker’s own loader accepts its config', () => {
+    const manifests = rendered(FULL);
+    const text = find(manifests, 'ConfigMap', 'gd-gitops-deployer-config').data!['deploy.config.yaml']!;
+    const config = parseConfigText(text, 'deploy.config.yaml');
+    expect(config.environment.githubDeployments).toBe(true);
+    expect(config.preview).toMatchObject({ githubDeployments: true, comment: true });
+    expect(config.temporal.uiUrl).toMatch(/^https:\/\//);
+    expect(config.notifications.map((n) => n.name)).toEqual(['deploys-slack', 'audit']);
+    // "on", quoted in the values, survives helm's YAML 1.1 as a key rather than turning into true.
+    expect(config.notifications[0]!.on).toEqual(['succeeded', 'failed', 'rolled-back', 'held']);
+    const { worker, relay } = containers(manifests);
+    expect(env(worker, 'NOTIFY_DEPLOYS_SLACK_URL')?.valueFrom?.secretKeyRef).toBeDefined();
+    expect(env(worker, 'NOTIFY_AUDIT_URL')?.valueFrom?.secretKeyRef).toBeDefined();
+    expect(relay.env!.filter((e) => e.name.startsWith('NOTIFY_'))).toEqual([]);
+  });
+
+  test('a sink in the config without a reference is refused at install, naming its variable and the fix', () => {
+    const r = render({ config: { notifications: [slack, audit] }, secrets: { notifications: [{ name: 'audit' }] } });
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toContain(
+      'config.notifications "deploys-slack": the worker reads its URL from NOTIFY_DEPLOYS_SLACK_URL, which nothing sets',
+    );
+    expect(r.stderr).toContain('to secrets.notifications');
+  });
+
+  test('a sink’s URL may come from worker.extraEnv by valueFrom instead, but not from both', () => {
+    const fromEnv = {
+      config: { notifications: [slack] },
+      worker: { extraEnv: [ref('NOTIFY_DEPLOYS_SLACK_URL', 'chat', 'slack-url')] },
+    };
+    const { worker, relay } = containers(rendered(fromEnv));
+    expect(env(worker, 'NOTIFY_DEPLOYS_SLACK_URL')).toEqual(ref('NOTIFY_DEPLOYS_SLACK_URL', 'chat', 'slack-url'));
+    expect(env(relay, 'NOTIFY_DEPLOYS_SLACK_URL')).toBeUndefined();
+    const both = render(fromEnv, { secrets: { notifications: [{ name: 'deploys-slack' }] } });
+    expect(both.ok).toBe(false);
+    expect(both.stderr).toContain('NOTIFY_DEPLOYS_SLACK_URL is set twice, by secrets.notifications and by extraEnv');
+  });
+
+  test('a sink referenced twice is refused', () => {
+    const r = render({
+      config: { notifications: [slack] },
+      secrets: { notifications: [{ name: 'deploys-slack' }, { name: 'deploys-slack', key: 'other' }] },
+    });
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toContain('secrets.notifications: "deploys-slack" is listed twice');
+  });
+
+  test('a bare `on:` (YAML 1.1’s true) is refused with the quoting fix, not a puzzling schema error', () => {
+    const path = join(scratch, 'bare-on.yaml');
+    writeFileSync(
+      path,
+      [
+        'config:',
+        '  notifications:',
+        '    - name: deploys-slack',
+        '      format: slack',
+        '      on: [failed]',
+        'secrets:',
+        '  notifications: [{ name: deploys-slack }]',
+        '',
+      ].join('\n'),
+    );
+    const r = render(path);
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toContain('config.notifications "deploys-slack": write "on" in quotes');
+  });
+});
+
 describe('a secret put where it does not belong', () => {
   // Distinct per case, shaped like the real thing, so an echo anywhere would be found.
   const token = (n: number) => `ghp_${'S3cr3tT0k3n'.repeat(3)}${n}`;
@@ -402,6 +513,29 @@ describe('a secret put where it does not belong', () => {
       template(/relay\.extraEnv: GITHUB_WEBHOOK_SECRET looks like a secret/),
     ],
     [
+      'in worker.extraEnv, as a notification sink’s URL',
+      (s) => ({ worker: { extraEnv: [{ name: 'NOTIFY_DEPLOYS_SLACK_URL', value: `https://hooks.slack.com/${s}` }] } }),
+      template(/worker\.extraEnv: NOTIFY_DEPLOYS_SLACK_URL looks like a secret/),
+    ],
+    [
+      'as a notification sink’s URL in the config',
+      (s) => ({
+        config: { notifications: [{ name: 'deploys-slack', format: 'slack', url: `https://hooks.slack.com/${s}` }] },
+        secrets: { notifications: [{ name: 'deploys-slack' }] },
+      }),
+      schema('/config/notifications/0', 'url'),
+    ],
+    [
+      'as a URL beside a sink’s reference',
+      (s) => ({ secrets: { notifications: [{ name: 'deploys-slack', url: `https://hooks.slack.com/${s}` }] } }),
+      schema('/secrets/notifications/0', 'url'),
+    ],
+    [
+      'as a value beside a sink’s reference',
+      (s) => ({ secrets: { notifications: [{ name: 'deploys-slack', key: 'url', value: s }] } }),
+      schema('/secrets/notifications/0', 'value'),
+    ],
+    [
       'in the clone URL',
       (s) => ({ config: { repository: { cloneUrl: `https://x-access-token:${s}@github.com/o/r.git` } } }),
       template(/config\.repository\.cloneUrl must not carry credentials: put the token in the Secret/),
@@ -438,6 +572,33 @@ describe('values.schema.json', () => {
     ['the git cache set in the config', { config: { git: { cacheDir: '/x' } } }, '/config/git', ['cacheDir']],
     ['a config without its required sections', { config: { argocd: null } }, '/config', ['argocd']],
     [
+      'a preview URL without {number}',
+      { config: { preview: { application: 'app-{number}', url: 'https://preview.example.com' } } },
+      '/config/preview/url',
+      [],
+    ],
+    [
+      'a Temporal UI address that is not a URL',
+      { config: { temporal: { uiUrl: 'temporal:8080' } } },
+      '/config/temporal/uiUrl',
+      [],
+    ],
+    [
+      'a notification format that does not exist',
+      {
+        config: { notifications: [{ name: 'chat', format: 'teams' }] },
+        secrets: { notifications: [{ name: 'chat' }] },
+      },
+      '/config/notifications/0/format',
+      [],
+    ],
+    [
+      'a sink reference named unlike a sink',
+      { secrets: { notifications: [{ name: 'Deploys_Slack' }] } },
+      '/secrets/notifications/0/name',
+      [],
+    ],
+    [
       'a malformed client ID',
       { azure: { workloadIdentity: { clientId: 'not-a-guid' } } },
       '/azure/workloadIdentity/clientId',
@@ -464,8 +625,11 @@ describe('values.schema.json', () => {
       const fields = section.def.type === 'array' ? unwrap(section.def.element!).shape : section.shape;
       const inChart = chart.properties[name]!;
       const chartFields = inChart.type === 'array' ? inChart.items!.properties : inChart.properties;
-      // The chart owns git.cacheDir (the emptyDir's mount path).
-      const expected = Object.keys(fields ?? {}).filter((f) => !(name === 'git' && f === 'cacheDir'));
+      // The chart owns git.cacheDir (the emptyDir's mount path). The worker names a sink's url only to refuse it
+      // (it is a secret); the chart refuses it as an unknown key.
+      const expected = Object.keys(fields ?? {}).filter(
+        (f) => !(name === 'git' && f === 'cacheDir') && !(name === 'notifications' && f === 'url'),
+      );
       expect({ [name]: Object.keys(chartFields ?? {}).sort() }).toEqual({ [name]: expected.sort() });
     }
     const required = Object.entries(configSchema.shape)

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { IN_PROCESS_RETRIES } from '../../src/activities/octokit';
 import { statusQuery, type DeployPhase, type DeployStatus } from '../../src/contract/deploy';
 import { deployWorkflowId, environmentWorkflowId } from '../../src/contract/ids';
 import type { Target } from '../../src/contract/target';
@@ -133,9 +134,10 @@ describe('logs of a full run: worker and relay entry points, JSON lines, no secr
     const commit = await stack.origin.commit({ 'services/api/main.py': 'print("logged")\n' }, 'feat(api): logged');
     ids.deploy = deployWorkflowId(FULL, PRODUCTION, commit);
     const run = stack.github.addRun({ owner: OWNER, repo: REPO, headSha: commit, status: 'in_progress' });
-    // The first CI probe meets a 503 whose body echoes the token: a retried failure, logged without it.
+    // The first CI probe meets 503s whose body echoes the token, more than the client retries in-process:
+    // a retried failure, logged without it.
     stack.github.failNext(
-      1,
+      1 + IN_PROCESS_RETRIES,
       503,
       {},
       { message: `upstream rejected ${GITHUB_TOKEN} (Authorization: token ${GITHUB_TOKEN})` },
@@ -316,6 +318,13 @@ describe('logs of a full run: worker and relay entry points, JSON lines, no secr
     );
     // The SDK's own line about it, with the error (and its stack), is there too.
     expect(failed).toContainEqual(expect.objectContaining({ sdkComponent: 'worker', msg: 'Activity failed' }));
+    // Before that, each in-process retry of the client (src/activities/octokit.ts), once, in the step's context.
+    const inProcess = failed.filter((line) => / retried in-process in /.test(line.msg));
+    expect(inProcess.map((line) => line.workflowId)).toEqual(Array(IN_PROCESS_RETRIES).fill(ids.deploy));
+    // (the worker's log redaction takes the rest of the echoed Authorization header with it)
+    expect(inProcess[0]!.msg).toMatch(
+      /^GitHub at \S+ failed \(HTTP 503: upstream rejected .*GET \/repos\/\{owner\}\/\{repo\}\/actions\/workflows\/\{workflow_id\}\/runs retried in-process in 250 ms \(1 of 2\)$/,
+    );
   });
 
   test('the relay logs every delivery: event, delivery id, and what it started, signalled or ignored', () => {

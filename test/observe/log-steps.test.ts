@@ -1,3 +1,4 @@
+import { reportConfig } from '../../src/activities';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,7 @@ describe('inside an activity: the SDK adds the activity’s context to every ste
       ci: { timeoutMs: 1, pollInitialMs: 1, pollMaxMs: 1, rerunWindowMs: 0 },
       reannounceMs: 1,
       production: { syncTimeoutMs: 1 },
+      report: reportConfig(config),
     });
     const { run, entries } = activity('detect');
     await run(() => detect({ target: { kind: 'production', name: 'production' }, commit, before }));

@@ -46,6 +46,7 @@ describe('configuration', () => {
       autoRollback: false,
       continueAsNewAfter: 100,
       reannounceAfter: 300_000,
+      githubDeployments: false,
     });
   });
 
@@ -357,6 +358,8 @@ describe('configuration', () => {
       application: 'app-pr-{number}',
       overlayPath: 'k8s/overlays/preview/kustomization.yaml',
       searchDepth: 30,
+      githubDeployments: false,
+      comment: false,
     });
     expect(problems({ ...valid, preview: { application: 'app-preview' } })).toEqual([
       expect.stringMatching(/^preview\.application: must contain \{number\}/),
@@ -376,6 +379,75 @@ describe('configuration', () => {
     expect(loadConfig(join(__dirname, '../../examples/deploy.config.yaml')).preview?.application).toBe(
       'yt-summarizer-pr-{number}',
     );
+  });
+
+  describe('notifications', () => {
+    const SECRET_URL = 'https://hooks.slack.com/services/T0ACME/B0DEPLOYS/s3cr3tW3bh00kT0ken';
+    const sinks = (notifications: unknown) => ({ ...valid, notifications });
+
+    test('none by default; a sink gets both environments and every outcome but superseded', () => {
+      expect(parseConfig(valid).notifications).toEqual([]);
+      expect(parseConfig(sinks([{ name: 'deploys-slack', format: 'slack' }])).notifications).toEqual([
+        {
+          name: 'deploys-slack',
+          format: 'slack',
+          environments: ['production', 'preview'],
+          on: ['succeeded', 'failed', 'rolled-back', 'held'],
+        },
+      ]);
+      expect(
+        parseConfig(
+          sinks([{ name: 'events', format: 'cloudevents', environments: ['preview'], on: ['superseded', 'failed'] }]),
+        ).notifications,
+      ).toEqual([{ name: 'events', format: 'cloudevents', environments: ['preview'], on: ['superseded', 'failed'] }]);
+    });
+
+    test('a URL in the file is refused, naming the variable it belongs in and never repeating it', () => {
+      const found = problems(sinks([{ name: 'deploys-slack', format: 'slack', url: SECRET_URL }]));
+      expect(found).toEqual([
+        "notifications.0.url: a sink's URL is a secret: set it in NOTIFY_DEPLOYS_SLACK_URL instead of this file",
+      ]);
+      expect(found.join('\n')).not.toContain('s3cr3t');
+      expect(found.join('\n')).not.toContain('hooks.slack.com');
+    });
+
+    test('names: unique, lower-case words with dashes (each is a variable name)', () => {
+      expect(
+        problems(
+          sinks([
+            { name: 'deploys', format: 'slack' },
+            { name: 'deploys', format: 'cloudevents' },
+          ]),
+        ),
+      ).toEqual(['notifications.1.name: duplicate sink "deploys"']);
+      for (const name of ['Deploys_Slack', 'deploys slack', '-deploys', 'deploys-', ''])
+        expect(problems(sinks([{ name, format: 'slack' }]))).toEqual([
+          expect.stringMatching(/^notifications\.0\.name: /),
+        ]);
+      expect(problems(sinks([{ name: 'Deploys_Slack', format: 'slack' }]))).toEqual([
+        'notifications.0.name: expected a lower-case name like "deploys-slack" (its URL: NOTIFY_DEPLOYS_SLACK_URL)',
+      ]);
+    });
+
+    test('format, environments and outcomes are from their lists; unknown fields are named', () => {
+      expect(
+        problems(
+          sinks([
+            { name: 'a', format: 'teams' },
+            { name: 'b', format: 'slack', environments: ['staging'] },
+            { name: 'c', format: 'slack', on: ['started'] },
+            { name: 'd', format: 'slack', on: [] },
+            { name: 'e', format: 'slack', channel: '#deploys' },
+          ]),
+        ),
+      ).toEqual([
+        expect.stringMatching(/^notifications\.0\.format: /),
+        expect.stringMatching(/^notifications\.1\.environments\.0: /),
+        expect.stringMatching(/^notifications\.2\.on\.0: /),
+        expect.stringMatching(/^notifications\.3\.on: /),
+        expect.stringMatching(/^notifications\.4\.channel: unknown field/),
+      ]);
+    });
   });
 
   test('YAML syntax errors and unreadable files are ConfigErrors too', () => {

@@ -222,6 +222,8 @@ describe('what the checks conclude', () => {
     branch,
     overlayPath: 'p',
     searchDepth: 30,
+    githubDeployments: false,
+    comment: false,
   });
   test.each([
     ['not configured', undefined, 'pass', 'not configured: pull_request events are ignored'],

@@ -155,6 +155,86 @@ describe('preflight', () => {
     for (const p of found) expect(p.fix.length).toBeGreaterThan(10);
   });
 
+  describe('notification sinks: each one needs its URL in NOTIFY_<NAME>_URL, an http(s) URL, never shown', () => {
+    const SECRET = 'T0ACME/B0DEPLOYS/s3cr3tW3bh00kT0ken';
+    const withSinks = parseConfig({
+      ...base,
+      notifications: [
+        { name: 'deploys-slack', format: 'slack' },
+        { name: 'events', format: 'cloudevents', environments: ['production'] },
+      ],
+    });
+    const found = (env: Record<string, string>, role: PreflightRole = 'worker') =>
+      preflight(withSinks, { ...secrets, ...env }, role, NOW);
+    const shown = (problems: ReturnType<typeof found>) =>
+      problems.map((p) => `${p.severity} ${p.subject}: ${p.problem}`);
+
+    test('set and https: nothing to say', () => {
+      expect(
+        found({
+          NOTIFY_DEPLOYS_SLACK_URL: `https://hooks.slack.com/services/${SECRET}`,
+          NOTIFY_EVENTS_URL: 'https://events.acme.io/ingest',
+        }),
+      ).toEqual([]);
+    });
+
+    test.each<[string, Record<string, string>, string[]]>([
+      [
+        'neither set',
+        {},
+        [
+          'error NOTIFY_DEPLOYS_SLACK_URL: NOTIFY_DEPLOYS_SLACK_URL is not set (notification sink "deploys-slack")',
+          'error NOTIFY_EVENTS_URL: NOTIFY_EVENTS_URL is not set (notification sink "events")',
+        ],
+      ],
+      [
+        'blank, and not a URL',
+        { NOTIFY_DEPLOYS_SLACK_URL: '  ', NOTIFY_EVENTS_URL: SECRET },
+        [
+          'error NOTIFY_DEPLOYS_SLACK_URL: NOTIFY_DEPLOYS_SLACK_URL is not set (notification sink "deploys-slack")',
+          'error NOTIFY_EVENTS_URL: NOTIFY_EVENTS_URL is not a URL (notification sink "events")',
+        ],
+      ],
+      [
+        'another scheme, and a password in the URL',
+        {
+          NOTIFY_DEPLOYS_SLACK_URL: `ftp://hooks.acme.io/${SECRET}`,
+          NOTIFY_EVENTS_URL: 'https://u:s3cr3tpass@acme.io/',
+        },
+        [
+          'error NOTIFY_DEPLOYS_SLACK_URL: NOTIFY_DEPLOYS_SLACK_URL is not an http:// or https:// URL (notification sink "deploys-slack")',
+          'error NOTIFY_EVENTS_URL: NOTIFY_EVENTS_URL carries a user name or password, which webhooks do not take (notification sink "events")',
+        ],
+      ],
+      [
+        'plain http to another host warns (loopback is fine); a trailing newline is trimmed',
+        { NOTIFY_DEPLOYS_SLACK_URL: `http://hooks.acme.io/${SECRET}`, NOTIFY_EVENTS_URL: 'http://127.0.0.1:9000/e\n' },
+        [
+          'warning NOTIFY_DEPLOYS_SLACK_URL: NOTIFY_DEPLOYS_SLACK_URL is plain http:// to hooks.acme.io: the URL, the sink\'s secret, travels in clear text (notification sink "deploys-slack")',
+        ],
+      ],
+    ])('%s', (_name, env, expected) => {
+      const problems = found(env);
+      expect(shown(problems)).toEqual(expected);
+      const text = formatPreflight(problems, 'gitops-deployer worker');
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain('s3cr3t');
+      for (const p of problems) expect(p.fix).toMatch(new RegExp(`as ${p.subject}|in ${p.subject}`));
+    });
+
+    test('the fix says where the URL goes and that it is a secret', () => {
+      const [slack] = found({ NOTIFY_EVENTS_URL: 'https://events.acme.io' });
+      expect(slack!.fix).toBe(
+        'export the webhook URL of sink "deploys-slack" (a Slack incoming webhook\'s URL, https://…) as NOTIFY_DEPLOYS_SLACK_URL; it is a secret, so it never goes in the config file',
+      );
+    });
+
+    test('npm start (the worker inside) checks them; the relay, which never notifies, does not', () => {
+      expect(shown(found({}, 'stack'))).toHaveLength(2);
+      expect(found({}, 'relay')).toEqual([]);
+    });
+  });
+
   test("the shipped example stops a start on the example's Argo CD host", () => {
     const example = loadConfig(join(__dirname, '../../examples/deploy.config.yaml'));
     const errors = preflight(example, secrets, 'worker', NOW).filter((p) => p.severity === 'error');

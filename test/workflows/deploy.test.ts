@@ -23,6 +23,7 @@ import {
   unused,
   until,
   watched,
+  reportingOff,
 } from './fakes';
 
 /** One production deploy at a time on the time-skipping server, its steps replaced by fakes. */
@@ -58,6 +59,7 @@ function production(extra: Record<string, unknown> = {}): Production {
 /** Steps replaced by recording fakes answering from the test's config; each test overrides what its scenario needs. */
 function fakes(p: Production, over: Partial<Activities> = {}) {
   return recorded({
+    ...reportingOff(),
     targetSettings: async ({ target }) => settingsFor(p.config, target),
     detect: async () => planFor(p.config, 'code'),
     findCiRun: async () => run('completed', 'success'),

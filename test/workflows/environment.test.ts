@@ -38,6 +38,7 @@ import {
   unused,
   until,
   watched,
+  reportingOff,
 } from './fakes';
 
 /**
@@ -93,6 +94,7 @@ function production(extra: Record<string, unknown> = {}): Production {
 function fakes(p: Production, over: Partial<Activities> = {}) {
   let running = commitOf(0);
   return recorded({
+    ...reportingOff(),
     targetSettings: async ({ target: t }) => settingsFor(p.config, t),
     detect: async () => planFor(p.config, 'code'),
     findCiRun: async ({ commit }) => ciRun(commit, 'completed', 'success'),

@@ -9,7 +9,7 @@
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
+import { reportConfig, type Activities } from '../../src/activities';
 import type { DeployConfig } from '../../src/config/schema';
 import type { DeployPlan, DeployStatus } from '../../src/contract/deploy';
 import { environmentStatusQuery, type TargetSettings } from '../../src/contract/environment';
@@ -18,6 +18,7 @@ import type { Target } from '../../src/contract/target';
 import type { ArgoObservation } from '../../src/plan/argocd';
 import type { CiRun } from '../../src/plan/ci';
 import { previewName } from '../../src/plan/preview';
+import { reportSettingsFor } from '../../src/plan/report';
 import { timeSkippingServerPath } from '../../harness/temporal';
 import { workflowTaskFailures } from '../support/inspect';
 
@@ -55,6 +56,7 @@ export function planFor(config: DeployConfig, path: DeployPlan['path'], over: Pa
     ciRerunWindowMs: config.ci.rerunWindow,
     syncTimeoutMs: config.argocd.syncTimeout,
     reannounceMs: config.environment.reannounceAfter,
+    report: reportSettingsFor(reportConfig(config), { kind: 'production', name: config.environment.name }),
     ...over,
   };
 }
@@ -65,6 +67,7 @@ export function settingsFor(config: DeployConfig, target: Target, over: Partial<
     continueAsNewAfter: config.environment.continueAsNewAfter,
     searchAttributes: config.temporal.searchAttributes,
     taskQueue: config.temporal.taskQueue,
+    report: reportSettingsFor(reportConfig(config), target),
   };
   if (target.kind === 'production') {
     return {
@@ -111,6 +114,18 @@ export function argoAt(revision: string, over: Partial<ArgoObservation> = {}): A
 export const unused = (what: string) => async (): Promise<never> => {
   throw new Error(`not a step of ${what}`);
 };
+
+/** The reporter's steps for a config that reports nothing (the default): none may run. */
+export function reportingOff() {
+  const off = unused('a target that reports nothing');
+  return {
+    openDeployment: off,
+    setDeploymentStatus: off,
+    retireDeployment: off,
+    upsertPreviewComment: off,
+    deliverNotification: off,
+  };
+}
 
 /** Wraps each step so its inputs are recorded, by step name, in call order. */
 export function recorded(steps: Activities): { activities: Activities; calls: Record<string, unknown[]> } {

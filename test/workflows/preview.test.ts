@@ -31,6 +31,7 @@ import {
   unused,
   until,
   watched,
+  reportingOff,
 } from './fakes';
 
 /** A pull request's preview environment on the time-skipping server, with the steps replaced: the races E2E cannot stage. */
@@ -90,6 +91,7 @@ function preview(previewConfig: Record<string, unknown> = {}): Preview {
 
 function fakes(pv: Preview, over: Partial<Activities> = {}) {
   return recorded({
+    ...reportingOff(),
     targetSettings: async ({ target }) => settingsFor(pv.config, target),
     readPullRequest: async () => pull(head),
     listPullCommits: async () => [{ sha: head, overlay: false }],

@@ -37,12 +37,17 @@ Each define takes {root, component}.
 {{- end }}
 {{- end }}
 
-{{/* The worker's (and deployctl doctor's): GitHub, Argo CD and, without workload identity, a service principal. */}}
+{{/* The worker's (and deployctl doctor's): GitHub, Argo CD, notification sinks and, without workload identity, a service principal. */}}
 {{- define "gitops-deployer.env.worker" -}}
 {{- $v := .root.Values -}}
 {{ include "gitops-deployer.env.common" . }}
 {{ include "gitops-deployer.secretEnv" (dict "root" .root "env" "GITHUB_TOKEN" "ref" $v.secrets.githubToken) }}
 {{ include "gitops-deployer.secretEnv" (dict "root" .root "env" "ARGOCD_TOKEN" "ref" $v.secrets.argocdToken) }}
+{{- /* Notification sinks' URLs: secrets (a Slack webhook's path is its token), read only by the worker and doctor. */}}
+{{- range $v.secrets.notifications }}
+{{- $variable := include "gitops-deployer.notifyUrlVariable" .name }}
+{{ include "gitops-deployer.secretEnv" (dict "root" $.root "env" $variable "ref" (dict "name" .secretName "key" (.key | default $variable))) }}
+{{- end }}
 {{- with $v.azure.servicePrincipal }}
 {{- if .clientId }}
 - name: AZURE_CLIENT_ID

@@ -90,6 +90,11 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
       key: {{ .ref.key | quote }}
 {{- end }}
 
+{{/* The variable a notification sink's URL comes from: deploys-slack → NOTIFY_DEPLOYS_SLACK_URL (notifyUrlVariable in src/config/schema.ts). */}}
+{{- define "gitops-deployer.notifyUrlVariable" -}}
+{{- printf "NOTIFY_%s_URL" (. | upper | replace "-" "_") }}
+{{- end }}
+
 {{/* The config as mounted: the values' config with the git cache where the worker's emptyDir is. */}}
 {{- define "gitops-deployer.config" -}}
 {{- $config := deepCopy .Values.config }}
