@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { AggregateAuthenticationError, CredentialUnavailableError, type TokenCredential } from '@azure/identity';
 import { ApplicationFailure, ensureApplicationFailure } from '@temporalio/common';
@@ -12,6 +12,7 @@ import { registrySteps } from '../../src/activities/registry';
 import type { DeployConfig } from '../../src/config/schema';
 import { createDeps } from '../../src/worker/deps';
 import { freePort } from '../../harness/ports';
+import { startSilentServer } from '../../harness/silent-server';
 import { INITIAL_TAG, OWNER, REPO, startStack, type Stack } from '../../harness/stack';
 
 /**
@@ -473,14 +474,8 @@ describe('every service', () => {
   });
 
   test('a server that accepts the connection and never answers: each request gives up after 15 s, retried', async () => {
-    // Accepts TCP and then says nothing: no TLS handshake, no HTTP response.
-    const sockets = new Set<Socket>();
-    const silent = createTcpServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const silent = await startSilentServer();
+    const { host } = silent;
     // A registry that challenges, and whose token exchange (a request the SDK sends without the step's signal) never answers.
     const acr = await httpsServer((req, res) => {
       if (req.url?.startsWith('/oauth2/')) return; // no answer
@@ -518,8 +513,7 @@ describe('every service', () => {
       expect(elapsed).toBeGreaterThanOrEqual(14_500);
       expect(elapsed).toBeLessThan(30_000);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await Promise.all([new Promise<void>((resolve) => silent.close(() => resolve())), acr.close()]);
+      await Promise.all([silent.close(), acr.close()]);
     }
   }, 60_000);
 });

@@ -1,12 +1,13 @@
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { ApplicationFailure, ensureApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { withFailureLogs } from '../../src/activities/log';
 import { notifySteps, type DeliveryInput, type NotifyDeps } from '../../src/activities/notify';
-import { cloudEvent, slackMessage, type NotificationEvent } from '../../src/plan/notification';
+import { cloudEvent, slackMessage } from '../../src/plan/notification';
 import { createLogger } from '../../src/observe/log';
 import { notifySinks } from '../../src/worker/notify-sinks';
+import { startSilentServer } from '../../harness/silent-server';
 import { startSinkStandIn, type SinkStandIn } from '../../harness/standins/sink';
+import { notificationEvent } from '../support/notification-event';
 
 // Step `notify` against a webhook receiver that records what it got and answers as scripted; run
 // inside a mock activity whose logger is the worker's, so every line it writes is checked too.
@@ -14,21 +15,9 @@ import { startSinkStandIn, type SinkStandIn } from '../../harness/standins/sink'
 /** The sink's secret: Slack's webhook path is its token; some receivers take a query token. */
 const SECRET_PATH = '/services/T0ACME42/B0DEPLOYS/s3cr3tW3bh00kT0ken?token=qu3ryS3cr3t';
 const SECRETS = ['s3cr3tW3bh00kT0ken', 'qu3ryS3cr3t', 'B0DEPLOYS', 'T0ACME42'];
-const COMMIT = '0b0b0b0c1c1c1c1d2d2d2d2e3e3e3e3f4f4f4f4f';
 const ID = 'deploy-acme-shop-0b0b0b0/succeeded';
 
-const event: NotificationEvent = {
-  outcome: 'succeeded',
-  repository: 'acme/shop',
-  environment: 'production',
-  targetLabel: 'production',
-  kind: 'deploy',
-  commit: COMMIT,
-  tag: 'sha-0b0b0b0',
-  message: 'sha-0b0b0b0 is synced and healthy',
-  at: '2026-05-01T12:00:00.000Z',
-  links: { commit: `https://github.com/acme/shop/commit/${COMMIT}` },
-};
+const event = notificationEvent();
 
 let sink: SinkStandIn;
 let lines: Array<{ level: string; msg: string; [field: string]: unknown }>;
@@ -203,13 +192,8 @@ test('a sink that is down (connection refused) is retryable: Unreachable, naming
 });
 
 test('a sink that never answers: the request gives up after 15 s, retryable', async () => {
-  const sockets = new Set<Socket>();
-  const silent = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const silent = await startSilentServer();
+  const { host } = silent;
   try {
     const started = Date.now();
     const result = await attempt(slack(`http://${host}${SECRET_PATH}`));
@@ -219,8 +203,7 @@ test('a sink that never answers: the request gives up after 15 s, retryable', as
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(14_500);
   } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    await silent.close();
   }
 }, 40_000);
 

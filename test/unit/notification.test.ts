@@ -7,26 +7,19 @@ import {
   type NotificationEvent,
 } from '../../src/plan/notification';
 import { NOTIFY_OUTCOMES } from '../../src/plan/report';
+import { NOTIFIED_COMMIT, notificationEvent } from '../support/notification-event';
 
-const COMMIT = '0b0b0b0c1c1c1c1d2d2d2d2e3e3e3e3f4f4f4f4f';
-const event = (over: Partial<NotificationEvent> = {}): NotificationEvent => ({
-  outcome: 'succeeded',
-  repository: 'acme/shop',
-  environment: 'production',
-  targetLabel: 'production',
-  kind: 'deploy',
-  commit: COMMIT,
-  tag: 'sha-0b0b0b0',
-  message: 'sha-0b0b0b0 is synced and healthy',
-  at: '2026-05-01T12:00:00.000Z',
-  links: {
-    commit: `https://github.com/acme/shop/commit/${COMMIT}`,
-    workflow: 'https://temporal.acme.io/namespaces/default/workflows/deploy-1/run-1/history',
-    environment: 'https://shop.acme.io',
-    ci: 'https://github.com/acme/shop/actions/runs/42',
-  },
-  ...over,
-});
+const COMMIT = NOTIFIED_COMMIT;
+const event = (over: Partial<NotificationEvent> = {}): NotificationEvent =>
+  notificationEvent({
+    links: {
+      commit: `https://github.com/acme/shop/commit/${COMMIT}`,
+      workflow: 'https://temporal.acme.io/namespaces/default/workflows/deploy-1/run-1/history',
+      environment: 'https://shop.acme.io',
+      ci: 'https://github.com/acme/shop/actions/runs/42',
+    },
+    ...over,
+  });
 
 /** Slack's block types for messages, and the fields each of ours may carry. */
 const BLOCK_FIELDS: Record<string, string[]> = { section: ['type', 'text'], context: ['type', 'elements'] };

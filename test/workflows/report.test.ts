@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
@@ -182,7 +183,6 @@ describe('reporting a deploy (time-skipping server, fake steps)', () => {
   test('GitHub refusing every write is a note of the reporter, never a failure of the deploy', async () => {
     const p = production();
     const refuse = async (): Promise<never> => {
-      const { ApplicationFailure } = await import('@temporalio/common');
       throw ApplicationFailure.nonRetryable('GitHub refused: the token needs deployments: write', 'Forbidden');
     };
     const { activities, calls } = fakes(p, { openDeployment: refuse });
